@@ -1,0 +1,9 @@
+//! Qianchuan's unified model: the domain vocabulary, identifier newtypes with
+//! parse/normalize/validate, and the sea-orm entities.
+
+pub mod ids;
+pub mod model;
+pub mod vocab;
+
+pub use model::*;
+pub use vocab::{LinkKind, LoopStage, PartyKind, Source};

@@ -1,0 +1,48 @@
+//! `cases`: the current version of every source record, in the unified shape.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "cases")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// `Source::as_str()`.
+    pub source: String,
+    pub source_key: String,
+    pub version: i32,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    /// `LoopStage::as_str()`, where the source has a loop.
+    pub stage: Option<String>,
+    pub region_code: Option<String>,
+    pub town: Option<String>,
+    pub agency: Option<String>,
+    pub opened_on: Option<Date>,
+    pub closed_on: Option<Date>,
+    pub deadline_on: Option<Date>,
+    /// Normalized case numbers the record carries or cites, as a JSON array of strings.
+    pub case_numbers: Json,
+    /// A DISCIPLINE clue transferred between discipline bodies and procuratorates.
+    pub transferred: bool,
+    pub deleted: bool,
+    /// The `source_records` row this case shows.
+    pub record_id: Option<i64>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn case_number_list(&self) -> Vec<String> {
+        match &self.case_numbers {
+            serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The sea-orm entities of the unified model.
+
+pub mod audit_log;
+pub mod case;
+pub mod case_key;
+pub mod case_party;
+pub mod data_quality_issue;
+pub mod party;
+pub mod quarantine;
+pub mod source_record;

@@ -1,0 +1,111 @@
+//! The domain vocabulary shared by every crate. Stored as their `as_str()` text.
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stored spelling (also accepts lowercase).
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// The five source systems.
+    Source {
+        Enforcement = "ENFORCEMENT",
+        Discipline = "DISCIPLINE",
+        Congress = "CONGRESS",
+        Procuratorate = "PROCURATORATE",
+        Social = "SOCIAL",
+    }
+}
+
+vocabulary! {
+    /// The supervision loop: 发现 → 督办 → 整改 → 回访 → 销号.
+    LoopStage {
+        Discovered = "DISCOVERED",
+        Notified = "NOTIFIED",
+        Rectifying = "RECTIFYING",
+        Revisited = "REVISITED",
+        Closed = "CLOSED",
+    }
+}
+
+vocabulary! {
+    PartyKind {
+        Person = "PERSON",
+        Organization = "ORGANIZATION",
+    }
+}
+
+vocabulary! {
+    /// What kind of key ties two cases together.
+    LinkKind {
+        PersonId = "PERSON_ID",
+        OrgUscc = "ORG_USCC",
+        CaseNo = "CASE_NO",
+        Phone = "PHONE",
+        Badge = "BADGE",
+        OrgName = "ORG_NAME",
+        PersonName = "PERSON_NAME",
+    }
+}
+
+impl LinkKind {
+    /// The score of a link through a key of this kind (API.md, linkage table).
+    pub fn score(self) -> f64 {
+        match self {
+            LinkKind::PersonId | LinkKind::OrgUscc | LinkKind::CaseNo | LinkKind::Badge => 1.0,
+            LinkKind::Phone => 0.8,
+            LinkKind::OrgName => 0.7,
+            LinkKind::PersonName => 0.3,
+        }
+    }
+}
+
+impl Source {
+    /// The lowercase name used on the command line and in `/ingest/{source}`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Source::Enforcement => "enforcement",
+            Source::Discipline => "discipline",
+            Source::Congress => "congress",
+            Source::Procuratorate => "procuratorate",
+            Source::Social => "social",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabulary_round_trips() {
+        for s in Source::ALL {
+            assert_eq!(Source::parse(s.as_str()), Some(*s));
+            assert_eq!(Source::parse(s.slug()), Some(*s));
+        }
+        assert_eq!(LinkKind::parse("ORG_USCC"), Some(LinkKind::OrgUscc));
+        assert_eq!(LoopStage::parse("nope"), None);
+    }
+}

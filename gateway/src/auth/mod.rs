@@ -1,0 +1,18 @@
+//! Authentication: a bearer JWT becomes a `Viewer`.
+
+mod role;
+mod verify;
+
+pub use role::Role;
+pub use verify::{mint_hs256, Claims, Verifier};
+
+/// Who is asking: the verified claims that authorization is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub sub: String,
+    pub role: Role,
+    /// Region-code prefixes; ignored for `admin`.
+    pub regions: Vec<String>,
+    /// The organizational unit of an `agency` token.
+    pub unit: Option<String>,
+}

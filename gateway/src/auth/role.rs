@@ -1,0 +1,51 @@
+/// The roles of API.md's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Plc,
+    Procurator,
+    Discipline,
+    Congress,
+    Analyst,
+    Auditor,
+    Ingestor,
+    Agency,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[
+        Role::Admin,
+        Role::Plc,
+        Role::Procurator,
+        Role::Discipline,
+        Role::Congress,
+        Role::Analyst,
+        Role::Auditor,
+        Role::Ingestor,
+        Role::Agency,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Plc => "plc",
+            Role::Procurator => "procurator",
+            Role::Discipline => "discipline",
+            Role::Congress => "congress",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::Ingestor => "ingestor",
+            Role::Agency => "agency",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

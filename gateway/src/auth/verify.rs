@@ -1,0 +1,216 @@
+//! JWT verification (HS256 for now) with strict claim types.
+
+use super::{Role, Viewer};
+use crate::config::Config;
+use entities::ids::region::is_region_prefix;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// The claims Qianchuan reads. Wrong JSON types fail deserialization and so the token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+const LEEWAY_SECONDS: u64 = 30;
+
+#[derive(Clone)]
+pub struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token rejected: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error("unknown role {0:?}")]
+    UnknownRole(String),
+    #[error("claim `regions` is required for role {0}")]
+    MissingRegions(Role),
+    #[error("claim `regions` holds {0:?}, not a region-code prefix")]
+    BadRegion(String),
+    #[error("claim `sub` is empty")]
+    EmptySubject,
+}
+
+impl Verifier {
+    /// Builds the verifier from configuration; `None` when no key is configured.
+    pub fn from_config(config: &Config) -> Option<Verifier> {
+        let secret = config.jwt_secret.as_ref()?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &config.jwt_issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &config.jwt_audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Some(Verifier {
+            key: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+        })
+    }
+
+    /// Verifies a compact JWT and turns its claims into a `Viewer`.
+    pub fn verify(&self, token: &str) -> Result<Viewer, TokenError> {
+        let data = decode::<Claims>(token, &self.key, &self.validation)?;
+        viewer_from_claims(data.claims)
+    }
+}
+
+fn viewer_from_claims(claims: Claims) -> Result<Viewer, TokenError> {
+    let role = Role::parse(&claims.role).ok_or_else(|| TokenError::UnknownRole(claims.role.clone()))?;
+    if claims.sub.trim().is_empty() {
+        return Err(TokenError::EmptySubject);
+    }
+    let regions = match (role, claims.regions) {
+        (Role::Admin, regions) => regions.unwrap_or_default(),
+        (_, None) => return Err(TokenError::MissingRegions(role)),
+        (_, Some(regions)) => regions,
+    };
+    if let Some(bad) = regions.iter().find(|r| !is_region_prefix(r)) {
+        return Err(TokenError::BadRegion(bad.clone()));
+    }
+    Ok(Viewer {
+        sub: claims.sub,
+        role,
+        regions,
+        unit: claims.unit,
+    })
+}
+
+/// Mints an HS256 token (for `qianchuan token`, the demo and tests).
+pub fn mint_hs256(
+    secret: &str,
+    sub: &str,
+    role: Role,
+    regions: &[String],
+    ttl_seconds: u64,
+    issuer_audience: (Option<&str>, Option<&str>),
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let mut claims = serde_json::json!({
+        "sub": sub,
+        "role": role.as_str(),
+        "regions": regions,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    });
+    if let Some(iss) = issuer_audience.0 {
+        claims["iss"] = iss.into();
+    }
+    if let Some(aud) = issuer_audience.1 {
+        claims["aud"] = aud.into();
+    }
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn verifier() -> Verifier {
+        let config = Config {
+            jwt_secret: Some(Secret::new("test-secret")),
+            ..Config::default()
+        };
+        Verifier::from_config(&config).unwrap()
+    }
+
+    fn sign(claims: serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"test-secret"),
+        )
+        .unwrap()
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn accepts_a_minted_token() {
+        let t = mint_hs256("test-secret", "alice", Role::Plc, &["3301".into()], 60, (None, None)).unwrap();
+        let v = verifier().verify(&t).unwrap();
+        assert_eq!(
+            (v.sub.as_str(), v.role, v.regions),
+            ("alice", Role::Plc, vec!["3301".to_string()])
+        );
+    }
+
+    #[test]
+    fn rejects_bad_tokens() {
+        let v = verifier();
+        let cases = [
+            (
+                "expired",
+                serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": now() - 120}),
+            ),
+            ("no exp", serde_json::json!({"sub":"a","role":"plc","regions":["33"]})),
+            (
+                "not yet valid",
+                serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": now() + 600, "nbf": now() + 300}),
+            ),
+            (
+                "unknown role",
+                serde_json::json!({"sub":"a","role":"root","regions":["33"],"exp": now() + 60}),
+            ),
+            (
+                "no regions",
+                serde_json::json!({"sub":"a","role":"plc","exp": now() + 60}),
+            ),
+            (
+                "regions as string",
+                serde_json::json!({"sub":"a","role":"plc","regions":"33","exp": now() + 60}),
+            ),
+            (
+                "bad prefix",
+                serde_json::json!({"sub":"a","role":"plc","regions":["33%"],"exp": now() + 60}),
+            ),
+            (
+                "exp as string",
+                serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": (now() + 60).to_string()}),
+            ),
+        ];
+        for (name, claims) in cases {
+            assert!(v.verify(&sign(claims)).is_err(), "{name}");
+        }
+        let other = encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": now() + 60}),
+            &EncodingKey::from_secret(b"other"),
+        )
+        .unwrap();
+        assert!(v.verify(&other).is_err(), "wrong key");
+        assert!(v.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn honours_leeway_and_lets_admin_omit_regions() {
+        let t = sign(serde_json::json!({"sub":"root","role":"admin","exp": now() - 10}));
+        assert_eq!(verifier().verify(&t).unwrap().role, Role::Admin);
+    }
+}

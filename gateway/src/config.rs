@@ -1,0 +1,232 @@
+//! Layered configuration: typed defaults → optional TOML file → `QIANCHUAN_` environment.
+//! Unknown keys and variables fail at start-up rather than being ignored.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A secret that never prints itself.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://…` (embedded) or `postgres://…`.
+    pub database_url: String,
+    /// Shared cache, rate limits, revocation and fan-out; in-process when unset.
+    pub redis_url: Option<String>,
+    /// HS256 secret.
+    pub jwt_secret: Option<Secret>,
+    /// PEM file with an RS256/ES256 public key.
+    pub jwt_public_key: Option<PathBuf>,
+    /// JWKS file; keys chosen by `kid`.
+    pub jwks: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    /// Address `serve` listens on.
+    pub bind: String,
+    /// Largest page any connection returns.
+    pub max_page_size: u64,
+    /// Largest request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// A key shared by more cases than this is a hub: listed, not walked.
+    pub hub_threshold: u64,
+    /// `tracing` filter, e.g. `info` or `gateway=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://qianchuan.db?mode=rwc".into(),
+            redis_url: None,
+            jwt_secret: None,
+            jwt_public_key: None,
+            jwks: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            bind: "127.0.0.1:8080".into(),
+            max_page_size: 100,
+            max_body_bytes: 1 << 20,
+            hub_threshold: 50,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Variables that belong to the test harness and CI, not to the gateway.
+const HARNESS_VARIABLES: &[&str] = &[
+    "QIANCHUAN_TEST_DATABASE_URL",
+    "QIANCHUAN_TEST_REDIS_URL",
+    "QIANCHUAN_REQUIRE_SERVICES",
+    "QIANCHUAN_CONFIG",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown environment variable {0} (known: {1})")]
+    UnknownVariable(String, String),
+    #[error("environment variable {name}: {message}")]
+    BadValue { name: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+const ENV_KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "JWT_PUBLIC_KEY",
+    "JWKS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "BIND",
+    "MAX_PAGE_SIZE",
+    "MAX_BODY_BYTES",
+    "HUB_THRESHOLD",
+    "LOG",
+];
+
+impl Config {
+    /// Builds the configuration from defaults, an optional TOML file and the given environment.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        let vars: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("QIANCHUAN_") && !HARNESS_VARIABLES.contains(&k.as_str()))
+            .collect();
+        for (name, value) in vars {
+            let key = &name["QIANCHUAN_".len()..];
+            config.set(key, &name, value)?;
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, key: &str, name: &str, value: String) -> Result<(), ConfigError> {
+        let number = |v: &str| {
+            v.parse::<u64>().map_err(|e| ConfigError::BadValue {
+                name: name.to_string(),
+                message: e.to_string(),
+            })
+        };
+        let optional = |v: String| (!v.is_empty()).then_some(v);
+        match key {
+            "DATABASE_URL" => self.database_url = value,
+            "REDIS_URL" => self.redis_url = optional(value),
+            "JWT_SECRET" => self.jwt_secret = optional(value).map(Secret),
+            "JWT_PUBLIC_KEY" => self.jwt_public_key = optional(value).map(PathBuf::from),
+            "JWKS" => self.jwks = optional(value).map(PathBuf::from),
+            "JWT_ISSUER" => self.jwt_issuer = optional(value),
+            "JWT_AUDIENCE" => self.jwt_audience = optional(value),
+            "BIND" => self.bind = value,
+            "MAX_PAGE_SIZE" => self.max_page_size = number(&value)?,
+            "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
+            "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
+            "LOG" => self.log = value,
+            _ => {
+                let known = ENV_KEYS
+                    .iter()
+                    .map(|k| format!("QIANCHUAN_{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ConfigError::UnknownVariable(name.to_string(), known));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what `serve` needs: a way to verify tokens, sane limits.
+    pub fn validate_for_serve(&self) -> Result<(), ConfigError> {
+        if self.jwt_secret.is_none() && self.jwt_public_key.is_none() && self.jwks.is_none() {
+            return Err(ConfigError::Invalid(
+                "no JWT key configured: set QIANCHUAN_JWT_SECRET (HS256), QIANCHUAN_JWT_PUBLIC_KEY or QIANCHUAN_JWKS, \
+                 or run `qianchuan serve --demo`, which generates a secret"
+                    .into(),
+            ));
+        }
+        if self.max_page_size == 0 {
+            return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_run_embedded() {
+        let c = Config::load(None, env(&[("PATH", "/bin")])).unwrap();
+        assert!(c.database_url.starts_with("sqlite://"));
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert!(c.validate_for_serve().is_err(), "no secret outside --demo");
+    }
+
+    #[test]
+    fn environment_overrides_and_unknown_variables_fail() {
+        let c = Config::load(
+            None,
+            env(&[("QIANCHUAN_JWT_SECRET", "s3"), ("QIANCHUAN_MAX_PAGE_SIZE", "50")]),
+        )
+        .unwrap();
+        assert_eq!(c.jwt_secret.as_ref().map(Secret::expose), Some("s3"));
+        assert_eq!(c.max_page_size, 50);
+        assert!(c.validate_for_serve().is_ok());
+        let err = Config::load(None, env(&[("QIANCHUAN_DATABSE_URL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("QIANCHUAN_DATABSE_URL"));
+        assert!(Config::load(None, env(&[("QIANCHUAN_MAX_PAGE_SIZE", "many")])).is_err());
+        assert!(Config::load(None, env(&[("QIANCHUAN_TEST_DATABASE_URL", "x")])).is_ok());
+    }
+
+    #[test]
+    fn a_toml_file_sits_between_defaults_and_environment() {
+        let dir = std::env::temp_dir().join(format!("qc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("q.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nhub_threshold = 7\n").unwrap();
+        let c = Config::load(Some(&path), env(&[("QIANCHUAN_BIND", "127.0.0.1:1")])).unwrap();
+        assert_eq!(c.hub_threshold, 7);
+        assert_eq!(c.bind, "127.0.0.1:1");
+        std::fs::write(&path, "bnid = 1\n").unwrap();
+        assert!(Config::load(Some(&path), env(&[])).is_err());
+        assert!(format!("{:?}", Secret::new("x")).contains("***"));
+    }
+}

@@ -1,0 +1,265 @@
+//! A small demo world written straight through the entities: five sources that
+//! share a person, a company, an officer, a phone and case numbers. Used by
+//! `serve --demo` and by the tests until ingestion of generated exports replaces it.
+
+use chrono::{NaiveDate, Utc};
+use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use serde_json::json;
+
+/// A case to seed.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub source: Source,
+    pub source_key: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub stage: Option<entities::LoopStage>,
+    pub region_code: Option<String>,
+    pub town: Option<String>,
+    pub agency: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub case_numbers: Vec<String>,
+    pub transferred: bool,
+}
+
+impl NewCase {
+    pub fn new(source: Source, key: &str, title: &str, region: Option<&str>) -> Self {
+        NewCase {
+            source,
+            source_key: key.into(),
+            title: title.into(),
+            summary: None,
+            category: None,
+            status: None,
+            stage: None,
+            region_code: region.map(str::to_string),
+            town: None,
+            agency: None,
+            opened_on: None,
+            case_numbers: Vec::new(),
+            transferred: false,
+        }
+    }
+}
+
+/// Writes cases, parties, participations and keys.
+pub struct Seeder<'a, C: ConnectionTrait> {
+    db: &'a C,
+}
+
+impl<'a, C: ConnectionTrait> Seeder<'a, C> {
+    pub fn new(db: &'a C) -> Self {
+        Seeder { db }
+    }
+
+    pub async fn case(&self, c: NewCase) -> Result<i64, DbErr> {
+        let model = case::ActiveModel {
+            source: Set(c.source.as_str().into()),
+            source_key: Set(c.source_key),
+            version: Set(1),
+            title: Set(Some(c.title)),
+            summary: Set(c.summary),
+            category: Set(c.category),
+            status: Set(c.status),
+            stage: Set(c.stage.map(|s| s.as_str().to_string())),
+            region_code: Set(c.region_code),
+            town: Set(c.town),
+            agency: Set(c.agency),
+            opened_on: Set(c.opened_on),
+            closed_on: Set(None),
+            deadline_on: Set(None),
+            case_numbers: Set(json!(c.case_numbers)),
+            transferred: Set(c.transferred),
+            deleted: Set(false),
+            record_id: Set(None),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        for number in &c.case_numbers {
+            self.key(model.id, LinkKind::CaseNo, number).await?;
+        }
+        Ok(model.id)
+    }
+
+    pub async fn party(
+        &self,
+        kind: PartyKind,
+        name: &str,
+        id_number: Option<&str>,
+        credit_code: Option<&str>,
+        phones: &[&str],
+    ) -> Result<i64, DbErr> {
+        let identity = match (id_number, credit_code) {
+            (Some(id), _) => format!("PERSON_ID:{id}"),
+            (_, Some(code)) => format!("ORG_USCC:{code}"),
+            _ => format!("NAME:{name}:{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
+        };
+        let model = party::ActiveModel {
+            kind: Set(kind.as_str().into()),
+            name: Set(name.into()),
+            id_number: Set(id_number.map(str::to_string)),
+            credit_code: Set(credit_code.map(str::to_string)),
+            phones: Set(json!(phones)),
+            identity: Set(identity),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(model.id)
+    }
+
+    /// Adds a party to a case with its role, and the party's exact keys to the case.
+    pub async fn join(
+        &self,
+        case_id: i64,
+        party_id: i64,
+        role: &str,
+        name_as_recorded: &str,
+        position: i32,
+    ) -> Result<(), DbErr> {
+        case_party::ActiveModel {
+            case_id: Set(case_id),
+            party_id: Set(party_id),
+            role: Set(role.into()),
+            name_as_recorded: Set(name_as_recorded.into()),
+            position: Set(position),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn key(&self, case_id: i64, kind: LinkKind, value: &str) -> Result<(), DbErr> {
+        case_key::ActiveModel {
+            case_id: Set(case_id),
+            kind: Set(kind.as_str().into()),
+            value: Set(value.into()),
+            score: Set(kind.score()),
+            ..Default::default()
+        }
+        .insert(self.db)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Seeds the demo world; returns how many cases it wrote.
+pub async fn seed_demo<C: ConnectionTrait>(db: &C) -> Result<usize, DbErr> {
+    let s = Seeder::new(db);
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    let li_si_id = "11010519491231002X";
+    let company_code = "91350100M000100Y43";
+    let police_no = "A3301105400002022090001";
+    let court_no = "(2022)浙0110民初1234号";
+
+    let li_si = s
+        .party(PartyKind::Person, "李四", Some(li_si_id), None, &["13805711234"])
+        .await?;
+    let company = s
+        .party(
+            PartyKind::Organization,
+            "杭州某某科技有限公司",
+            None,
+            Some(company_code),
+            &[],
+        )
+        .await?;
+    let officer = s.party(PartyKind::Person, "陈建国", None, None, &[]).await?;
+
+    let mut e = NewCase::new(
+        Source::Enforcement,
+        "ZFJD-330110-2022-000123",
+        "某科技公司涉嫌诈骗案",
+        Some("330110"),
+    );
+    e.summary = Some(format!("群众多次报案未立案，关联{court_no}"));
+    e.category = Some("应立未立".into());
+    e.status = Some("督办".into());
+    e.stage = Some(entities::LoopStage::Notified);
+    e.town = Some("仓前街道".into());
+    e.agency = Some("杭州市公安局余杭区分局".into());
+    e.opened_on = date(2022, 9, 1);
+    e.case_numbers = vec![police_no.into(), court_no.into()];
+    let enforcement = s.case(e).await?;
+    s.join(enforcement, company, "单位", "杭州某某科技有限公司", 0).await?;
+    s.join(enforcement, li_si, "犯罪嫌疑人", "李四", 1).await?;
+    s.join(enforcement, officer, "handling official", "陈建国", 2).await?;
+    s.key(enforcement, LinkKind::PersonId, li_si_id).await?;
+    s.key(enforcement, LinkKind::OrgUscc, company_code).await?;
+    s.key(enforcement, LinkKind::Phone, "13805711234").await?;
+    s.key(enforcement, LinkKind::Badge, "330110540000:012345").await?;
+
+    let mut p = NewCase::new(
+        Source::Procuratorate,
+        "PROC-SUP-2022-000812",
+        "督促公安机关立案监督",
+        Some("330110"),
+    );
+    p.summary = Some(format!("针对{police_no}号案件应立未立情形开展立案监督"));
+    p.category = Some("CASE_FILING_SUPERVISION".into());
+    p.status = Some("ISSUED".into());
+    p.agency = Some("杭州市公安局余杭区分局".into());
+    p.opened_on = date(2022, 9, 27);
+    p.case_numbers = vec!["杭余检刑监〔2022〕12号".into(), police_no.into()];
+    let procuratorate = s.case(p).await?;
+    s.join(procuratorate, officer, "OFFICIAL", "陈建国", 0).await?;
+
+    let mut c = NewCase::new(
+        Source::Congress,
+        "RDJD-330100-2022-0031",
+        "关于某执行案件久拖未结的信访",
+        Some("330110"),
+    );
+    c.summary = Some(format!(
+        "信访人反映{court_no}案件长期未执行，涉及杭州某某科技有限公司。"
+    ));
+    c.category = Some("涉法涉诉信访".into());
+    c.status = Some("办理中".into());
+    c.agency = Some("杭州市余杭区人民法院".into());
+    c.opened_on = date(2022, 9, 30);
+    c.case_numbers = vec![court_no.into()];
+    let congress = s.case(c).await?;
+    s.join(congress, li_si, "申请人", "李四", 0).await?;
+    s.key(congress, LinkKind::PersonId, li_si_id).await?;
+
+    let mut d = NewCase::new(
+        Source::Discipline,
+        "余纪线〔2022〕456号",
+        "陈建国涉嫌充当保护伞",
+        Some("330110"),
+    );
+    d.summary = Some(format!("反映其在{police_no}号案件中应立未立"));
+    d.category = Some("充当保护伞".into());
+    d.status = Some("初步核实".into());
+    d.agency = Some("杭州市公安局余杭区分局".into());
+    d.opened_on = date(2022, 10, 8);
+    d.case_numbers = vec![police_no.into()];
+    let discipline = s.case(d).await?;
+    s.join(discipline, officer, "被反映人", "陈建国", 0).await?;
+
+    let mut so = NewCase::new(Source::Social, "GD20220901000123", "反映某科技公司诈骗", Some("330110"));
+    so.summary = Some("来电人称被杭州某某科技有限公司骗取钱款，联系电话13805711234，报案后一直未立案。".into());
+    so.category = Some("举报".into());
+    so.status = Some("已办结".into());
+    so.town = Some("仓前街道".into());
+    so.opened_on = date(2022, 8, 20);
+    let social = s.case(so).await?;
+    s.join(social, company, "被反映对象", "杭州某某科技有限公司", 0).await?;
+    s.key(social, LinkKind::Phone, "13805711234").await?;
+    s.key(social, LinkKind::OrgUscc, company_code).await?;
+
+    let mut other = NewCase::new(Source::Social, "GD20221011000456", "噪音扰民", Some("330784"));
+    other.category = Some("投诉".into());
+    other.status = Some("已受理".into());
+    other.town = Some("东城街道".into());
+    other.opened_on = date(2022, 10, 11);
+    s.case(other).await?;
+    Ok(6)
+}

@@ -1,0 +1,76 @@
+//! The GraphQL schema: `build_schema` is what production and tests both run.
+
+pub mod loaders;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+
+use crate::auth::Viewer;
+use crate::error::ApiError;
+use crate::store::ScopedStore;
+use scalars::decode_cursor;
+
+pub type QianchuanSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_page_size: u64,
+}
+
+impl Limits {
+    /// Validates `first`/`after` of a connection.
+    pub fn page(&self, first: i32, after: Option<&str>) -> Result<(u64, Option<i64>), ApiError> {
+        if first < 0 {
+            return Err(ApiError::bad_input("first must not be negative"));
+        }
+        let first = first as u64;
+        if first > self.max_page_size {
+            return Err(ApiError::LimitExceeded(format!(
+                "first may be at most {} (asked {first})",
+                self.max_page_size
+            )));
+        }
+        Ok((first, after.map(decode_cursor).transpose()?))
+    }
+}
+
+/// The schema with its static data; per-request data (viewer, store, loaders) is added by `request_data`.
+pub fn build_schema(limits: Limits) -> QianchuanSchema {
+    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+        .data(limits)
+        .limit_depth(16)
+        .limit_complexity(20_000)
+        .finish()
+}
+
+/// Adds what a request needs: the viewer, its scoped store and its loaders.
+pub fn with_viewer(request: async_graphql::Request, viewer: Viewer, store: ScopedStore) -> async_graphql::Request {
+    let loader = DataLoader::new(loaders::PartiesByCase(store.clone()), tokio::spawn);
+    request.data(viewer).data(store).data(loader)
+}
+
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Viewer> {
+    ctx.data::<Viewer>().map_err(|_| ApiError::Unauthenticated.into())
+}
+
+pub(crate) fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ScopedStore> {
+    ctx.data::<ScopedStore>().map_err(|_| ApiError::Unauthenticated.into())
+}
+
+/// The store, if the role may read individual records at all; `FORBIDDEN` otherwise.
+pub(crate) fn readable_store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ScopedStore> {
+    let s = store(ctx)?;
+    if s.scope().records {
+        Ok(s)
+    } else {
+        Err(ApiError::Forbidden.into())
+    }
+}
+
+pub(crate) fn limits<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Limits> {
+    ctx.data::<Limits>()
+}

@@ -1,0 +1,116 @@
+//! The query root.
+
+use async_graphql::{Context, InputObject, Object, ID};
+
+use super::scalars::{parse_global_id, parse_id_of, Date, NodeKind};
+use super::types::{Case, CaseConnection, LoopStage, Node, Party, Source, Viewer};
+use super::{limits, readable_store, viewer};
+use crate::store::CaseQuery;
+
+/// Which cases to list. All given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct CaseFilter {
+    /// Only these sources.
+    pub sources: Option<Vec<Source>>,
+    /// Region codes starting with this prefix (`3301`: all of Hangzhou).
+    pub region_prefix: Option<String>,
+    /// Cases carrying or citing this case number, in any spelling.
+    pub case_number: Option<String>,
+    /// Cases this party takes part in.
+    pub party_id: Option<ID>,
+    /// Any ID number, USCC, phone or case number, in any spelling.
+    pub identifier: Option<String>,
+    /// Words in the title or summary.
+    pub text: Option<String>,
+    /// Opened on or after.
+    pub opened_from: Option<Date>,
+    /// Opened on or before.
+    pub opened_to: Option<Date>,
+    /// Only these loop stages.
+    pub stages: Option<Vec<LoopStage>>,
+}
+
+impl CaseFilter {
+    pub fn to_query(&self) -> Result<CaseQuery, crate::error::ApiError> {
+        Ok(CaseQuery {
+            sources: self.sources.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect()),
+            region_prefix: self.region_prefix.clone(),
+            case_number: self.case_number.clone(),
+            party_id: self
+                .party_id
+                .as_ref()
+                .map(|id| parse_id_of(NodeKind::Party, id))
+                .transpose()?,
+            identifier: self.identifier.clone(),
+            text: self.text.clone(),
+            opened_from: self.opened_from.map(|d| d.0),
+            opened_to: self.opened_to.map(|d| d.0),
+            stages: self.stages.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect()),
+        })
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Any object by its global ID; `null` when it does not exist or is outside your scope.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let store = readable_store(ctx)?;
+        Ok(match parse_global_id(&id)? {
+            (NodeKind::Case, n) => store.case_by_id(n).await?.map(|c| Node::Case(Case(c))),
+            (NodeKind::Party, n) => store.party_by_id(n).await?.map(|p| Node::Party(Party(p))),
+        })
+    }
+
+    /// One case by ID; `null` when it does not exist or is outside your scope.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Case>> {
+        let n = parse_id_of(NodeKind::Case, &id)?;
+        Ok(readable_store(ctx)?.case_by_id(n).await?.map(Case))
+    }
+
+    /// One case by its source and the key it has there (JDBH, 线索编号, SXBH, id, 工单编号).
+    async fn case_by_source_key(
+        &self,
+        ctx: &Context<'_>,
+        source: Source,
+        source_key: String,
+    ) -> async_graphql::Result<Option<Case>> {
+        let store = readable_store(ctx)?;
+        Ok(store
+            .case_by_source_key(source.into(), source_key.trim())
+            .await?
+            .map(Case))
+    }
+
+    /// Cases you may see, filtered, in pages.
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<CaseConnection> {
+        let store = readable_store(ctx)?;
+        let (first, after_id) = limits(ctx)?.page(first, after.as_deref())?;
+        let query = filter.unwrap_or_default().to_query()?;
+        let page = store.cases(&query, first, after_id).await?;
+        Ok(CaseConnection::build(page, after_id.is_some()))
+    }
+
+    /// One party by ID; `null` unless it takes part in a case you may see.
+    async fn party(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Party>> {
+        let n = parse_id_of(NodeKind::Party, &id)?;
+        Ok(readable_store(ctx)?.party_by_id(n).await?.map(Party))
+    }
+
+    /// The verified identity behind your token.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let v = viewer(ctx)?;
+        Ok(Viewer {
+            sub: v.sub.clone(),
+            role: v.role.as_str().to_string(),
+            regions: v.regions.clone(),
+        })
+    }
+}

@@ -1,0 +1,315 @@
+//! The object types of the schema. Values leave through here, so masking happens here.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, Interface, Object, SimpleObject, ID};
+use entities::ids::{id_number::mask_id_number, phone::mask_phone};
+use entities::{case, party, LoopStage as Stage, PartyKind as Kind, Source as Src};
+
+use super::loaders::PartiesByCase;
+use super::scalars::{encode_cursor, global_id, Date, NodeKind};
+use super::{limits, store};
+use crate::error::ApiError;
+
+/// The five source systems.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// 政法委执法监督平台: law-enforcement supervision.
+    Enforcement,
+    /// 纪委监委执纪监督: discipline inspection and supervision.
+    Discipline,
+    /// 人大司法监督: people's congress judicial oversight.
+    Congress,
+    /// 检察院法律监督: procuratorial legal oversight.
+    Procuratorate,
+    /// 社会监督: public reporting (12345, petitions, media).
+    Social,
+}
+
+impl From<Source> for Src {
+    fn from(s: Source) -> Src {
+        match s {
+            Source::Enforcement => Src::Enforcement,
+            Source::Discipline => Src::Discipline,
+            Source::Congress => Src::Congress,
+            Source::Procuratorate => Src::Procuratorate,
+            Source::Social => Src::Social,
+        }
+    }
+}
+
+impl From<Src> for Source {
+    fn from(s: Src) -> Source {
+        match s {
+            Src::Enforcement => Source::Enforcement,
+            Src::Discipline => Source::Discipline,
+            Src::Congress => Source::Congress,
+            Src::Procuratorate => Source::Procuratorate,
+            Src::Social => Source::Social,
+        }
+    }
+}
+
+/// The supervision loop: 发现 → 督办 → 整改 → 回访 → 销号.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LoopStage {
+    /// 发现问题: a problem was found.
+    Discovered,
+    /// 督办通报: a supervision notice was issued.
+    Notified,
+    /// 整改落实: the agency is rectifying.
+    Rectifying,
+    /// 回访: the supervisor revisited.
+    Revisited,
+    /// 销号: closed.
+    Closed,
+}
+
+impl From<LoopStage> for Stage {
+    fn from(s: LoopStage) -> Stage {
+        match s {
+            LoopStage::Discovered => Stage::Discovered,
+            LoopStage::Notified => Stage::Notified,
+            LoopStage::Rectifying => Stage::Rectifying,
+            LoopStage::Revisited => Stage::Revisited,
+            LoopStage::Closed => Stage::Closed,
+        }
+    }
+}
+
+impl From<Stage> for LoopStage {
+    fn from(s: Stage) -> LoopStage {
+        match s {
+            Stage::Discovered => LoopStage::Discovered,
+            Stage::Notified => LoopStage::Notified,
+            Stage::Rectifying => LoopStage::Rectifying,
+            Stage::Revisited => LoopStage::Revisited,
+            Stage::Closed => LoopStage::Closed,
+        }
+    }
+}
+
+/// A person or an organization.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PartyKind {
+    Person,
+    Organization,
+}
+
+/// Anything with a global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Case(Case),
+    Party(Party),
+}
+
+/// One record of one source system, in the unified shape.
+pub struct Case(pub case::Model);
+
+#[Object]
+impl Case {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::Case, self.0.id)
+    }
+    /// The system the record comes from.
+    async fn source(&self) -> async_graphql::Result<Source> {
+        Ok(Src::parse(&self.0.source)
+            .map(Source::from)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("stored source {:?} unknown", self.0.source)))?)
+    }
+    /// The record's key in its source: JDBH, 线索编号, SXBH, id or 工单编号.
+    async fn source_key(&self) -> &str {
+        &self.0.source_key
+    }
+    /// The source's version of the record shown.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    /// The source's own category label (问题类型, 问题类别, SXLX, kind, 诉求类型).
+    async fn category(&self) -> Option<&str> {
+        self.0.category.as_deref()
+    }
+    /// The source's own status label.
+    async fn status(&self) -> Option<&str> {
+        self.0.status.as_deref()
+    }
+    /// The loop stage, normalized where the source has a loop.
+    async fn stage(&self) -> Option<LoopStage> {
+        self.0.stage.as_deref().and_then(Stage::parse).map(LoopStage::from)
+    }
+    /// The 6-digit region code (GB/T 2260).
+    async fn region_code(&self) -> Option<&str> {
+        self.0.region_code.as_deref()
+    }
+    /// Town or street (镇街), as given.
+    async fn town(&self) -> Option<&str> {
+        self.0.town.as_deref()
+    }
+    /// The handling or supervised agency.
+    async fn agency(&self) -> Option<&str> {
+        self.0.agency.as_deref()
+    }
+    async fn opened_on(&self) -> Option<Date> {
+        self.0.opened_on.map(Date)
+    }
+    async fn closed_on(&self) -> Option<Date> {
+        self.0.closed_on.map(Date)
+    }
+    /// Normalized case numbers the record carries or cites.
+    async fn case_numbers(&self) -> Vec<String> {
+        self.0.case_number_list()
+    }
+    /// The people and organizations taking part, with their roles as recorded.
+    async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CaseParty>> {
+        let loader = ctx.data::<DataLoader<PartiesByCase>>()?;
+        Ok(loader
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(link, party)| CaseParty {
+                party: Party(party),
+                role: link.role,
+                name_as_recorded: link.name_as_recorded,
+            })
+            .collect())
+    }
+}
+
+/// A party's part in one case.
+#[derive(SimpleObject)]
+pub struct CaseParty {
+    pub party: Party,
+    /// The role as the source recorded it (`犯罪嫌疑人`, `SUSPECT`, `被反映人`, …).
+    pub role: String,
+    /// The name exactly as the source wrote it.
+    pub name_as_recorded: String,
+}
+
+/// One real person or organization, resolved across sources.
+pub struct Party(pub party::Model);
+
+#[Object]
+impl Party {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::Party, self.0.id)
+    }
+    async fn kind(&self) -> PartyKind {
+        match Kind::parse(&self.0.kind) {
+            Some(Kind::Organization) => PartyKind::Organization,
+            _ => PartyKind::Person,
+        }
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Resident ID number; masked (`330106********1234`) for masking roles.
+    async fn id_number(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let masked = store(ctx)?.scope().masked;
+        Ok(self
+            .0
+            .id_number
+            .as_deref()
+            .map(|v| if masked { mask_id_number(v) } else { v.to_string() }))
+    }
+    /// Unified social credit code.
+    async fn credit_code(&self) -> Option<&str> {
+        self.0.credit_code.as_deref()
+    }
+    /// Full phone numbers; masked (`138****1234`) for masking roles.
+    async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let masked = store(ctx)?.scope().masked;
+        Ok(self
+            .0
+            .phone_list()
+            .into_iter()
+            .map(|p| if masked { mask_phone(&p) } else { p })
+            .collect())
+    }
+    /// The cases the viewer may see that this party takes part in.
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<CaseConnection> {
+        let (first, after) = limits(ctx)?.page(first, after.as_deref())?;
+        let page = store(ctx)?.cases_of_party(self.0.id, first, after).await?;
+        Ok(CaseConnection::from_page(page))
+    }
+}
+
+/// Relay page information.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CaseEdge {
+    pub cursor: String,
+    pub node: Case,
+}
+
+/// A page of cases (Relay connection).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct CaseConnection {
+    pub edges: Vec<CaseEdge>,
+    pub page_info: PageInfo,
+    /// All matching cases the viewer may see, across pages.
+    pub total_count: i64,
+}
+
+#[ComplexObject]
+impl CaseConnection {
+    /// The cases of this page, without cursors.
+    async fn nodes(&self) -> Vec<&Case> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+}
+
+impl CaseConnection {
+    pub fn from_page(page: crate::store::Page<case::Model>) -> Self {
+        Self::build(page, false)
+    }
+
+    pub fn build(page: crate::store::Page<case::Model>, had_after: bool) -> Self {
+        let edges: Vec<CaseEdge> = page
+            .items
+            .into_iter()
+            .map(|c| CaseEdge {
+                cursor: encode_cursor(c.id),
+                node: Case(c),
+            })
+            .collect();
+        CaseConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: had_after,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: page.total as i64,
+        }
+    }
+}
+
+/// Who the token says you are.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    pub sub: String,
+    pub role: String,
+    /// Region-code prefixes the token grants (empty for `admin`: every region).
+    pub regions: Vec<String>,
+}

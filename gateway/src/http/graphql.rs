@@ -1,0 +1,358 @@
+//! `/graphql` following the GraphQL over HTTP specification: media types
+//! `application/graphql-response+json` (with its status codes) and `application/json`.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::auth::Viewer;
+use crate::graphql::with_viewer;
+use crate::policy::Scope;
+use crate::state::AppState;
+use crate::store::ScopedStore;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// Which media type the client accepts for the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Media {
+    fn from_headers(headers: &HeaderMap) -> Media {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if accept.contains(GRAPHQL_RESPONSE_JSON) {
+            Media::GraphqlResponseJson
+        } else {
+            Media::Json
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Media::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        })
+    }
+
+    /// Status for a request that never reached execution (bad parameters, parse or validation error).
+    fn request_error_status(self) -> StatusCode {
+        match self {
+            Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            Media::Json => StatusCode::OK,
+        }
+    }
+}
+
+/// A GraphQL request's parameters, validated for type.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+}
+
+fn error_body(message: &str, code: &str) -> Value {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+}
+
+fn respond(status: StatusCode, media: Media, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+fn request_error(media: Media, message: &str) -> Response {
+    respond(
+        media.request_error_status(),
+        media,
+        &error_body(message, "BAD_USER_INPUT"),
+    )
+}
+
+fn unauthenticated(media: Media) -> Response {
+    let mut r = respond(
+        StatusCode::UNAUTHORIZED,
+        media,
+        &error_body("a valid bearer token is required", "UNAUTHENTICATED"),
+    );
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// Verifies the bearer token; `None` means 401.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    let verifier = state.verifier.as_ref().as_ref()?;
+    match verifier.verify(token) {
+        Ok(viewer) => Some(viewer),
+        Err(e) => {
+            tracing::debug!(error = %e, "token rejected");
+            None
+        }
+    }
+}
+
+fn params_from_json(value: Value) -> Result<Params, &'static str> {
+    let Value::Object(mut map) = value else {
+        return Err("the request body must be a JSON object");
+    };
+    let query = match map.remove("query") {
+        Some(Value::String(q)) => q,
+        Some(_) => return Err("`query` must be a string"),
+        None => return Err("`query` is required"),
+    };
+    let operation_name = match map.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("`operationName` must be a string or null"),
+    };
+    let variables = match map.remove("variables") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(v)) => Some(v),
+        Some(_) => return Err("`variables` must be a map or null"),
+    };
+    match map.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("`extensions` must be a map or null"),
+    }
+    Ok(Params {
+        query,
+        operation_name,
+        variables,
+    })
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> Result<(), &'static str> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err("a Content-Type header is required: application/json");
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| "unreadable Content-Type")?
+        .to_ascii_lowercase();
+    let mut parts = value.split(';').map(str::trim);
+    if parts.next() != Some("application/json") {
+        return Err("the request body must be application/json");
+    }
+    for param in parts {
+        if let Some(charset) = param.strip_prefix("charset=") {
+            if !charset.trim_matches('"').eq_ignore_ascii_case("utf-8") {
+                return Err("only the utf-8 charset is accepted");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let media = Media::from_headers(&headers);
+    if let Err(message) = is_json_content_type(&headers) {
+        return respond(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            &error_body(message, "BAD_USER_INPUT"),
+        );
+    }
+    let Some(viewer) = authenticate(&state, &headers) else {
+        return unauthenticated(media);
+    };
+    if body.is_empty() {
+        return request_error(media, "the request body is empty");
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return request_error(media, "the request body is not valid JSON"),
+    };
+    match params_from_json(value) {
+        Ok(params) => execute(&state, media, viewer, params, false).await,
+        Err(message) => request_error(media, message),
+    }
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> = raw.as_deref().map(url_decode_pairs).unwrap_or_default();
+    let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if find("query").is_none() && accept.contains("text/html") {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    let media = Media::from_headers(&headers);
+    let Some(viewer) = authenticate(&state, &headers) else {
+        return unauthenticated(media);
+    };
+    let Some(query) = find("query") else {
+        return request_error(media, "`query` is required");
+    };
+    let variables = match find("variables").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(v)) => Some(v),
+            Ok(Value::Null) => None,
+            _ => return request_error(media, "`variables` must be a JSON-encoded map"),
+        },
+    };
+    if let Some(text) = find("extensions").filter(|v| !v.is_empty()) {
+        if !matches!(
+            serde_json::from_str::<Value>(&text),
+            Ok(Value::Object(_)) | Ok(Value::Null)
+        ) {
+            return request_error(media, "`extensions` must be a JSON-encoded map");
+        }
+    }
+    let params = Params {
+        query,
+        operation_name: find("operationName").filter(|v| !v.is_empty()),
+        variables,
+    };
+    execute(&state, media, viewer, params, true).await
+}
+
+fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Which operation the request selects, if the document names it unambiguously.
+fn selected_operation_type(query: &str, operation_name: Option<&str>) -> Result<Option<OperationType>, String> {
+    let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
+    Ok(match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    })
+}
+
+async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
+    let operation = match selected_operation_type(&params.query, params.operation_name.as_deref()) {
+        Ok(op) => op,
+        Err(message) => return request_error(media, &message),
+    };
+    match operation {
+        Some(OperationType::Mutation) if is_get => {
+            let mut r = respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                &error_body("mutations must be sent with POST", "BAD_USER_INPUT"),
+            );
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return r;
+        }
+        Some(OperationType::Subscription) => {
+            return request_error(media, "subscriptions are served over WebSocket at /graphql/ws");
+        }
+        _ => {}
+    }
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        request = request.variables(Variables::from_json(Value::Object(vars)));
+    }
+    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(&viewer));
+    let response = state.schema.execute(with_viewer(request, viewer, store)).await;
+
+    let never_executed = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let errors: Vec<Value> = response.errors.into_iter().map(coded_error).collect();
+    let mut body = Map::new();
+    if !(never_executed && media == Media::GraphqlResponseJson) {
+        body.insert("data".into(), response.data.into_json().unwrap_or(Value::Null));
+    }
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    let status = if never_executed {
+        media.request_error_status()
+    } else {
+        StatusCode::OK
+    };
+    respond(status, media, &Value::Object(body))
+}
+
+/// Gives every error an `extensions.code`. Errors raised by our resolvers already have one
+/// (`ApiError::extend`); the engine's own (parse, validation, input coercion, limits) do not,
+/// and those are all caused by the request.
+fn coded_error(mut error: ServerError) -> Value {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .map(|ext| ext.get("code").is_some())
+        .unwrap_or(false);
+    if !has_code {
+        let code = if error.message.contains("nested too deep") || error.message.contains("too complex") {
+            "LIMIT_EXCEEDED"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        error.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+    serde_json::to_value(&error).unwrap_or_else(|_| error_body("internal error", "INTERNAL")["errors"][0].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_query_strings() {
+        assert_eq!(percent_decode("%7B%20__typename%20%7D"), "{ __typename }");
+        assert_eq!(percent_decode("a+b%"), "a b%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn validates_parameter_types() {
+        assert!(params_from_json(json!({"query": "{a}"})).is_ok());
+        assert!(params_from_json(json!({"query": 0})).is_err());
+        assert!(params_from_json(json!({"query": "{a}", "variables": []})).is_err());
+        assert!(params_from_json(json!({"query": "{a}", "operationName": false})).is_err());
+        assert!(params_from_json(json!({"query": "{a}", "extensions": "x"})).is_err());
+        assert!(params_from_json(json!(["x"])).is_err());
+    }
+}

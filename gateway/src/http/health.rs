@@ -1,0 +1,33 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// The process is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// 200 while the database answers; Redis is reported but never decides readiness.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let database = state.db.ping().await.is_ok();
+    let redis = match state.redis.ping().await {
+        None => "not configured",
+        Some(true) => "up",
+        Some(false) => "down",
+    };
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "database": if database { "up" } else { "down" },
+            "redis": redis,
+        })),
+    )
+}

@@ -1,0 +1,72 @@
+//! Request counters in the Prometheus text format.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::state::AppState;
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (route, status) → (count, total seconds)
+    requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+}
+
+impl Metrics {
+    fn record(&self, route: String, status: u16, seconds: f64) {
+        if let Ok(mut map) = self.requests.lock() {
+            let entry = map.entry((route, status)).or_default();
+            entry.0 += 1;
+            entry.1 += seconds;
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP qianchuan_http_requests_total HTTP requests by route and status.\n\
+             # TYPE qianchuan_http_requests_total counter\n",
+        );
+        let mut seconds = String::from(
+            "# HELP qianchuan_http_request_seconds_sum Time spent answering, by route and status.\n\
+             # TYPE qianchuan_http_request_seconds_sum counter\n",
+        );
+        if let Ok(map) = self.requests.lock() {
+            for ((route, status), (count, secs)) in map.iter() {
+                out.push_str(&format!(
+                    "qianchuan_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}\n"
+                ));
+                seconds.push_str(&format!(
+                    "qianchuan_http_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {secs:.6}\n"
+                ));
+            }
+        }
+        out + &seconds
+    }
+}
+
+pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .record(route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    response
+}
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

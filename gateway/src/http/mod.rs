@@ -1,0 +1,24 @@
+//! The HTTP surface: `/graphql`, health, readiness, metrics.
+
+pub mod graphql;
+mod health;
+pub mod metrics;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The gateway's router; `main` and the tests both serve exactly this.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

@@ -1,0 +1,22 @@
+//! Qianchuan's gateway: configuration, authentication, the scoped data-access
+//! layer, the GraphQL schema and the HTTP router. `main.rs` only wires these.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod policy;
+pub mod state;
+pub mod store;
+
+pub use graphql::{build_schema, Limits, QianchuanSchema};
+pub use http::router;
+pub use state::{connect_and_migrate, AppState};
+
+/// The SDL of the schema, exactly what `qianchuan schema` prints.
+pub fn schema_sdl() -> String {
+    build_schema(Limits { max_page_size: 100 }).sdl()
+}

@@ -1,0 +1,95 @@
+//! Authorization policy: what a role may read, as one `Scope` applied in SQL.
+//! This module is the only place that decides which rows a viewer can reach.
+
+use crate::auth::{Role, Viewer};
+use entities::{case, Source};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition};
+
+/// What a viewer may reach. Built once per request from the verified token.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub role: Role,
+    /// Sources readable in full.
+    sources: Vec<Source>,
+    /// DISCIPLINE records transferred to procuratorates are readable too (`procurator`).
+    transferred_discipline: bool,
+    /// `None`: every region (admin).
+    region_prefixes: Option<Vec<String>>,
+    /// May individual records and parties be returned (not only aggregates)?
+    pub records: bool,
+    /// May aggregates be computed?
+    pub aggregates: bool,
+    /// Identifiers are masked when they leave (`congress`).
+    pub masked: bool,
+}
+
+const ALL_BUT_DISCIPLINE: &[Source] = &[
+    Source::Enforcement,
+    Source::Procuratorate,
+    Source::Congress,
+    Source::Social,
+];
+
+impl Scope {
+    pub fn for_viewer(viewer: &Viewer) -> Scope {
+        let (sources, transferred, records, aggregates, masked): (&[Source], bool, bool, bool, bool) = match viewer.role
+        {
+            Role::Admin | Role::Discipline => (Source::ALL, false, true, true, false),
+            Role::Plc => (ALL_BUT_DISCIPLINE, false, true, true, false),
+            Role::Procurator => (ALL_BUT_DISCIPLINE, true, true, true, false),
+            Role::Congress => (ALL_BUT_DISCIPLINE, false, true, true, true),
+            Role::Analyst => (ALL_BUT_DISCIPLINE, false, false, true, false),
+            Role::Auditor | Role::Ingestor | Role::Agency => (&[], false, false, false, false),
+        };
+        Scope {
+            role: viewer.role,
+            sources: sources.to_vec(),
+            transferred_discipline: transferred,
+            region_prefixes: (viewer.role != Role::Admin).then(|| viewer.regions.clone()),
+            records,
+            aggregates,
+            masked,
+        }
+    }
+
+    /// Is this source readable at all (fully or in part)?
+    pub fn reads_source(&self, source: Source) -> bool {
+        self.sources.contains(&source) || (self.transferred_discipline && source == Source::Discipline)
+    }
+
+    /// The rows of `cases` this scope reaches, as a condition for every query on cases.
+    pub fn case_condition(&self) -> Condition {
+        let mut sources = Condition::any();
+        if !self.sources.is_empty() {
+            sources = sources.add(case::Column::Source.is_in(self.sources.iter().map(|s| s.as_str())));
+        }
+        if self.transferred_discipline {
+            sources = sources.add(
+                Condition::all()
+                    .add(case::Column::Source.eq(Source::Discipline.as_str()))
+                    .add(case::Column::Transferred.eq(true)),
+            );
+        }
+        if self.sources.is_empty() && !self.transferred_discipline {
+            sources = sources.add(nothing());
+        }
+        let mut condition = Condition::all().add(case::Column::Deleted.eq(false)).add(sources);
+        if let Some(prefixes) = &self.region_prefixes {
+            let mut regions = Condition::any().add(nothing());
+            for p in prefixes {
+                regions = regions.add(case::Column::RegionCode.starts_with(p.as_str()));
+            }
+            // Records with no region: only admin and tokens holding the province prefix.
+            if prefixes.iter().any(|p| "33".starts_with(p.as_str())) {
+                regions = regions.add(case::Column::RegionCode.is_null());
+            }
+            condition = condition.add(regions);
+        }
+        condition
+    }
+}
+
+fn nothing() -> Expr {
+    Expr::cust("1 = 0")
+}

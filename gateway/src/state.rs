@@ -1,0 +1,70 @@
+//! Application state shared by every request, and how it is built.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::auth::Verifier;
+use crate::cache::RedisHandle;
+use crate::config::Config;
+use crate::graphql::{build_schema, Limits, QianchuanSchema};
+use crate::http::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub verifier: Arc<Option<Verifier>>,
+    pub schema: QianchuanSchema,
+    pub metrics: Arc<Metrics>,
+    pub redis: RedisHandle,
+}
+
+/// Connects to the database (creating an SQLite file if needed) and applies migrations.
+pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // One writer at a time on SQLite; readers share the file.
+        options.max_connections(8);
+    }
+    let db = Database::connect(options)
+        .await
+        .with_context(|| format!("connecting to the database at {}", redact_url(url)))?;
+    migrations::Migrator::up(&db, None)
+        .await
+        .context("applying migrations")?;
+    Ok(db)
+}
+
+impl AppState {
+    pub async fn new(config: Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
+        let verifier = Verifier::from_config(&config);
+        let schema = build_schema(Limits {
+            max_page_size: config.max_page_size,
+        });
+        let redis = RedisHandle::start(config.redis_url.clone());
+        Ok(AppState {
+            db,
+            verifier: Arc::new(verifier),
+            config: Arc::new(config),
+            schema,
+            metrics: Arc::new(Metrics::default()),
+            redis,
+        })
+    }
+}
+
+/// Hides the password of a connection URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

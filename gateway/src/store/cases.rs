@@ -1,0 +1,79 @@
+//! Scoped reads of cases.
+
+use super::{CaseQuery, ScopedStore};
+use crate::error::ApiResult;
+use entities::{case, case_party, Source};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+
+/// One page of a keyset-paginated list.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next: bool,
+    pub total: u64,
+}
+
+impl ScopedStore {
+    fn visible(&self) -> Condition {
+        self.scope.case_condition()
+    }
+
+    pub async fn case_by_id(&self, id: i64) -> ApiResult<Option<case::Model>> {
+        Ok(case::Entity::find_by_id(id)
+            .filter(self.visible())
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn case_by_source_key(&self, source: Source, key: &str) -> ApiResult<Option<case::Model>> {
+        Ok(case::Entity::find()
+            .filter(case::Column::Source.eq(source.as_str()))
+            .filter(case::Column::SourceKey.eq(key))
+            .filter(self.visible())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Visible cases among `ids`, by id (one query).
+    pub async fn cases_by_ids(&self, ids: &[i64]) -> ApiResult<HashMap<i64, case::Model>> {
+        let rows = case::Entity::find()
+            .filter(case::Column::Id.is_in(ids.iter().copied()))
+            .filter(self.visible())
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+
+    /// A page of visible cases matching `query`, ordered by id, after the id `after`.
+    pub async fn cases(&self, query: &CaseQuery, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+        let condition = Condition::all().add(self.visible()).add(query.condition()?);
+        self.page(condition, first, after).await
+    }
+
+    /// A page of the visible cases a party takes part in.
+    pub async fn cases_of_party(&self, party_id: i64, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+        let condition = Condition::all().add(self.visible()).add(
+            case::Column::Id.in_subquery(
+                Query::select()
+                    .column(case_party::Column::CaseId)
+                    .from(case_party::Entity)
+                    .and_where(case_party::Column::PartyId.eq(party_id))
+                    .to_owned(),
+            ),
+        );
+        self.page(condition, first, after).await
+    }
+
+    async fn page(&self, condition: Condition, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+        let total = case::Entity::find().filter(condition.clone()).count(&self.db).await?;
+        let mut select = case::Entity::find().filter(condition).order_by_asc(case::Column::Id);
+        if let Some(after) = after {
+            select = select.filter(case::Column::Id.gt(after));
+        }
+        let mut items = select.limit(first + 1).all(&self.db).await?;
+        let has_next = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page { items, has_next, total })
+    }
+}

@@ -1,0 +1,33 @@
+//! The scoped data-access layer: every read of cases and parties goes through a
+//! `ScopedStore`, which applies the viewer's `Scope` inside each SQL query.
+
+mod cases;
+mod filter;
+mod parties;
+
+pub use cases::Page;
+pub use filter::CaseQuery;
+
+use crate::policy::Scope;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// A database handle that can only see what one viewer may see.
+#[derive(Clone)]
+pub struct ScopedStore {
+    db: DatabaseConnection,
+    scope: Arc<Scope>,
+}
+
+impl ScopedStore {
+    pub fn new(db: DatabaseConnection, scope: Scope) -> Self {
+        ScopedStore {
+            db,
+            scope: Arc::new(scope),
+        }
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}

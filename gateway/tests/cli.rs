@@ -1,0 +1,173 @@
+//! The `qianchuan` binary as a user runs it.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_qianchuan");
+
+fn clean_command(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("QIANCHUAN_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("qianchuan-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(url: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(out) = Command::new("curl").args(["-fsS", url]).output() {
+            if out.status.success() {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn curl_graphql(port: u16, token: &str, query: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-sS", "-X", "POST", &format!("http://127.0.0.1:{port}/graphql")])
+        .args([
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &format!("authorization: Bearer {token}"),
+        ])
+        .args(["-d", &serde_json::json!({ "query": query }).to_string()])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_key_outside_demo() {
+    let dir = temp_dir("nokey");
+    let out = clean_command(&dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("QIANCHUAN_JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn unknown_variables_fail_at_start_up() {
+    let dir = temp_dir("unknown");
+    let out = clean_command(&dir)
+        .env("QIANCHUAN_DATABSE_URL", "x")
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("QIANCHUAN_DATABSE_URL"));
+}
+
+#[test]
+fn serve_runs_on_embedded_sqlite_and_accepts_a_minted_token() {
+    let dir = temp_dir("serve");
+    let port = free_port();
+    let _server = Server(
+        clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", "cli-secret")
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        wait_for(&format!("http://127.0.0.1:{port}/healthz")),
+        "server did not come up"
+    );
+    assert!(
+        dir.join("qianchuan.db").exists(),
+        "the default database is an SQLite file"
+    );
+    let out = clean_command(&dir)
+        .env("QIANCHUAN_JWT_SECRET", "cli-secret")
+        .args([
+            "token",
+            "--role",
+            "plc",
+            "--regions",
+            "3301,330782",
+            "--sub",
+            "alice",
+            "--ttl",
+            "10m",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let body = curl_graphql(port, &token, "{ me { sub role regions } }");
+    assert_eq!(
+        body["data"]["me"],
+        serde_json::json!({"sub": "alice", "role": "plc", "regions": ["3301", "330782"]})
+    );
+}
+
+#[test]
+fn serve_demo_prints_a_token_per_role_that_reaches_the_demo_world() {
+    let dir = temp_dir("demo");
+    let port = free_port();
+    let mut child = clean_command(&dir)
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    assert!(wait_for(&format!("http://127.0.0.1:{port}/healthz")));
+    use std::io::BufRead;
+    let mut tokens = std::collections::HashMap::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.len() == 2 && parts[1].matches('.').count() == 2 {
+            tokens.insert(parts[0].to_string(), parts[1].to_string());
+        }
+        if tokens.len() == 9 {
+            break;
+        }
+    }
+    assert_eq!(tokens.len(), 9, "{tokens:?}");
+    let body = curl_graphql(port, &tokens["plc"], "{ cases { totalCount } }");
+    assert!(body["data"]["cases"]["totalCount"].as_i64().unwrap() > 0, "{body}");
+}
+
+#[test]
+fn schema_command_prints_the_sdl() {
+    let dir = temp_dir("schema");
+    let out = clean_command(&dir).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("caseBySourceKey"));
+}

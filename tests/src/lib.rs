@@ -1,0 +1,223 @@
+//! Test support: `TestApp` runs the real router on port 0 against a fresh database.
+//!
+//! SQLite always; PostgreSQL when `QIANCHUAN_TEST_DATABASE_URL` is set (a fresh schema
+//! per test); Redis when `QIANCHUAN_TEST_REDIS_URL` is set. With
+//! `QIANCHUAN_REQUIRE_SERVICES=1` a missing or unreachable service fails the test.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gateway::auth::{mint_hs256, Role};
+use gateway::config::{Config, Secret};
+use gateway::{connect_and_migrate, router, AppState};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "qianchuan-test-secret";
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn services_required() -> bool {
+    std::env::var("QIANCHUAN_REQUIRE_SERVICES")
+        .map(|v| v == "1")
+        .unwrap_or(false)
+}
+
+fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Drops a per-test PostgreSQL schema when the test ends.
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.base_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(db) = Database::connect(url).await {
+                    let _ = db
+                        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    _pg: Option<PgSchema>,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestApp {
+    /// The app on a fresh SQLite file.
+    pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = TempDir::new("qianchuan-test");
+        let url = format!("sqlite://{}?mode=rwc", dir.0.join("test.db").display());
+        Self::start(url, Backend::Sqlite, None, Some(dir), adjust).await
+    }
+
+    /// The app on a fresh PostgreSQL schema, or `None` when PostgreSQL is not configured
+    /// (a failure instead when services are required).
+    pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    pub async fn postgres_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let base = match std::env::var("QIANCHUAN_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    !services_required(),
+                    "QIANCHUAN_REQUIRE_SERVICES=1 but QIANCHUAN_TEST_DATABASE_URL is not set"
+                );
+                return None;
+            }
+        };
+        let name = unique_name("qc_t");
+        let admin = Database::connect(base.clone())
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at QIANCHUAN_TEST_DATABASE_URL is unreachable: {e}"));
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("create test schema");
+        let _ = admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
+        let guard = PgSchema { base_url: base, name };
+        Some(Self::start(url, Backend::Postgres, Some(guard), None, adjust).await)
+    }
+
+    async fn start(
+        url: String,
+        backend: Backend,
+        pg: Option<PgSchema>,
+        dir: Option<TempDir>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let mut config = Config {
+            database_url: url.clone(),
+            jwt_secret: Some(Secret::new(SECRET)),
+            redis_url: std::env::var("QIANCHUAN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let db = connect_and_migrate(&url).await.expect("migrate test database");
+        let state = AppState::new(config, db.clone()).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router(state)).await;
+        });
+        TestApp {
+            addr,
+            db,
+            backend,
+            client: reqwest::Client::new(),
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A valid token for `role` over `regions`.
+    pub fn token(&self, role: Role, regions: &[&str]) -> String {
+        let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+        mint_hs256(SECRET, &format!("test-{role}"), role, &regions, 600, (None, None)).expect("mint")
+    }
+
+    /// POSTs a query as `application/json` with the given bearer token.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+
+    /// Like `graphql`, asserting no errors, returning `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql(token, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn seed_demo(&self) {
+        gateway::demo::seed_demo(&self.db).await.expect("seed demo");
+    }
+}
+
+/// Runs a scenario on SQLite and, when configured, on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    super::$name($crate::TestApp::sqlite().await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    if let Some(app) = $crate::TestApp::postgres().await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
+}

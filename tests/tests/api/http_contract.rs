@@ -1,0 +1,222 @@
+//! `/graphql` follows the GraphQL over HTTP specification; health, readiness, metrics.
+
+use gateway::auth::Role;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{json, Value};
+use tests::{on_both_databases, TestApp};
+
+const GRJ: &str = "application/graphql-response+json";
+
+async fn post_raw(app: &TestApp, accept: &str, content_type: Option<&str>, body: &str) -> (u16, String, Value) {
+    let token = app.token(Role::Admin, &[]);
+    let mut request = app
+        .client
+        .post(app.url("/graphql"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(ACCEPT, accept)
+        .body(body.to_string());
+    if let Some(ct) = content_type {
+        request = request.header(CONTENT_TYPE, ct);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let ct = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, ct, body)
+}
+
+async fn media_types_and_status_codes_follow_the_spec(app: TestApp) {
+    let ok = r#"{"query":"{ __typename }"}"#;
+    let (s, ct, body) = post_raw(&app, GRJ, Some("application/json"), ok).await;
+    assert_eq!((s, ct.starts_with(GRJ)), (200, true));
+    assert_eq!(body["data"]["__typename"], "Query");
+    let (s, ct, _) = post_raw(&app, "application/json", Some("application/json; charset=utf-8"), ok).await;
+    assert_eq!((s, ct.starts_with("application/json")), (200, true));
+    let (s, ct, _) = post_raw(&app, "*/*", Some("application/json"), ok).await;
+    assert_eq!((s, ct.starts_with("application/json")), (200, true));
+
+    // Request errors: 400 without data for graphql-response+json, 200 with errors for json.
+    for body in [
+        r#"{ "not a JSON"#,
+        r#"{"qeury":"{ __typename }"}"#,
+        r#"{"query":0}"#,
+        r#"{"query":"{"}"#,
+        r#"{"query":"{ nope }"}"#,
+        r#"{"query":"{ __typename }","variables":[]}"#,
+        r#"{"query":"{ __typename }","operationName":false}"#,
+        r#"{"query":"{ __typename }","extensions":"x"}"#,
+        "",
+    ] {
+        let (s, _, b) = post_raw(&app, GRJ, Some("application/json"), body).await;
+        assert_eq!(s, 400, "{body}: {b}");
+        assert!(b.get("data").is_none(), "{body}: {b}");
+        assert!(b["errors"][0]["extensions"]["code"].is_string(), "{body}: {b}");
+        let (s, _, b) = post_raw(&app, "application/json", Some("application/json"), body).await;
+        assert_eq!(s, 200, "{body}");
+        assert!(b["errors"].is_array(), "{body}: {b}");
+    }
+    let (s, _, _) = post_raw(&app, GRJ, None, ok).await;
+    assert_eq!(s, 415, "a missing content type is refused");
+    let (s, _, _) = post_raw(&app, GRJ, Some("application/json; charset=latin1"), ok).await;
+    assert_eq!(s, 415);
+    let (s, _, b) = post_raw(
+        &app,
+        GRJ,
+        Some("application/json"),
+        r#"{"query":"{ __typename }","variables":null,"operationName":null,"extensions":null}"#,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+async fn get_serves_queries_but_not_mutations(app: TestApp) {
+    let token = app.token(Role::Admin, &[]);
+    let get = |query: &str, vars: Option<&str>| {
+        let mut url = reqwest::Url::parse(&app.url("/graphql")).unwrap();
+        url.query_pairs_mut().append_pair("query", query);
+        if let Some(v) = vars {
+            url.query_pairs_mut().append_pair("variables", v);
+        }
+        app.client
+            .get(url)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(ACCEPT, GRJ)
+            .send()
+    };
+    let r = get(
+        "query Type($name: String!) { __type(name: $name) { name } }",
+        Some(r#"{"name":"Case"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["__type"]["name"], "Case");
+    let r = get("mutation { __typename }", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let html = app
+        .client
+        .get(app.url("/graphql"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status().as_u16(), 200);
+    assert!(html.text().await.unwrap().to_lowercase().contains("graphiql"));
+}
+
+async fn requests_without_a_valid_token_are_unauthenticated(app: TestApp) {
+    let expired = gateway::auth::mint_hs256(tests::SECRET, "x", Role::Admin, &[], 0, (None, None)).unwrap();
+    let forged = gateway::auth::mint_hs256("another-secret", "x", Role::Admin, &[], 600, (None, None)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    for auth in [
+        None,
+        Some("Bearer nonsense".to_string()),
+        Some(format!("Bearer {forged}")),
+        Some(format!("Basic {}", app.token(Role::Admin, &[]))),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({"query": "{ me { sub } }"}));
+        if let Some(a) = &auth {
+            request = request.header(AUTHORIZATION, a);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{auth:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(body.get("data").map(Value::is_null).unwrap_or(true));
+    }
+    // Expired beyond the 30 s leeway is checked in the unit tests; within it the token still works.
+    let (status, _) = app.graphql(&expired, "{ me { sub } }", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+async fn health_readiness_and_metrics_answer(app: TestApp) {
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "up");
+    if std::env::var("QIANCHUAN_TEST_REDIS_URL")
+        .map(|u| !u.is_empty())
+        .unwrap_or(false)
+    {
+        // The connection is made in the background; give it a moment.
+        let mut redis = body["redis"].clone();
+        for _ in 0..50 {
+            if redis == "up" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            redis = app
+                .client
+                .get(app.url("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["redis"]
+                .clone();
+        }
+        assert_eq!(redis, "up", "Redis at QIANCHUAN_TEST_REDIS_URL must answer");
+    } else {
+        assert_eq!(body["redis"], "not configured");
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("qianchuan_http_requests_total{route=\"/healthz\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+}
+
+async fn oversized_bodies_get_413(app: TestApp) {
+    let token = app.token(Role::Admin, &[]);
+    let big = format!(
+        r#"{{"query":"{{ __typename }}","variables":{{"pad":"{}"}}}}"#,
+        "x".repeat(2 << 20)
+    );
+    let r = app
+        .client
+        .post(app.url("/graphql"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+}
+
+on_both_databases!(
+    media_types_and_status_codes_follow_the_spec,
+    get_serves_queries_but_not_mutations,
+    requests_without_a_valid_token_are_unauthenticated,
+    health_readiness_and_metrics_answer,
+    oversized_bodies_get_413,
+);
+
+#[tokio::test]
+async fn readiness_survives_an_unreachable_redis() {
+    let app = TestApp::sqlite_with(|c| c.redis_url = Some("redis://127.0.0.1:1".into())).await;
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["redis"], "down");
+    let token = app.token(Role::Admin, &[]);
+    let (status, _) = app.graphql(&token, "{ cases { totalCount } }", json!({})).await;
+    assert_eq!(status, 200, "queries never need Redis");
+}

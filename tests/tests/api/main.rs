@@ -1,0 +1,6 @@
+//! End-to-end tests: one binary, the real router, real databases, over HTTP.
+
+mod http_contract;
+mod queries;
+mod schema_file;
+mod scope;

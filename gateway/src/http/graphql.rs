@@ -42,7 +42,7 @@ impl Media {
         })
     }
 
-    /// Status for a request that never reached execution (bad parameters, parse or validation error).
+    /// Status for a well-formed request whose document does not parse or validate.
     fn request_error_status(self) -> StatusCode {
         match self {
             Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
@@ -70,12 +70,18 @@ fn respond(status: StatusCode, media: Media, body: &Value) -> Response {
     response
 }
 
+/// A document that does not parse or validate: 400 for graphql-response+json, 200 for json.
 fn request_error(media: Media, message: &str) -> Response {
     respond(
         media.request_error_status(),
         media,
         &error_body(message, "BAD_USER_INPUT"),
     )
+}
+
+/// Not a well-formed GraphQL-over-HTTP request (body, JSON, parameter types): 400 for every media type.
+fn bad_request(media: Media, message: &str) -> Response {
+    respond(StatusCode::BAD_REQUEST, media, &error_body(message, "BAD_USER_INPUT"))
 }
 
 fn unauthenticated(media: Media) -> Response {
@@ -171,15 +177,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return unauthenticated(media);
     };
     if body.is_empty() {
-        return request_error(media, "the request body is empty");
+        return bad_request(media, "the request body is empty");
     }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(_) => return request_error(media, "the request body is not valid JSON"),
+        Err(_) => return bad_request(media, "the request body is not valid JSON"),
     };
     match params_from_json(value) {
         Ok(params) => execute(&state, media, viewer, params, false).await,
-        Err(message) => request_error(media, message),
+        Err(message) => bad_request(media, message),
     }
 }
 
@@ -195,14 +201,14 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         return unauthenticated(media);
     };
     let Some(query) = find("query") else {
-        return request_error(media, "`query` is required");
+        return bad_request(media, "`query` is required");
     };
     let variables = match find("variables").filter(|v| !v.is_empty()) {
         None => None,
         Some(text) => match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(v)) => Some(v),
             Ok(Value::Null) => None,
-            _ => return request_error(media, "`variables` must be a JSON-encoded map"),
+            _ => return bad_request(media, "`variables` must be a JSON-encoded map"),
         },
     };
     if let Some(text) = find("extensions").filter(|v| !v.is_empty()) {
@@ -210,7 +216,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
             serde_json::from_str::<Value>(&text),
             Ok(Value::Object(_)) | Ok(Value::Null)
         ) {
-            return request_error(media, "`extensions` must be a JSON-encoded map");
+            return bad_request(media, "`extensions` must be a JSON-encoded map");
         }
     }
     let params = Params {

@@ -39,22 +39,33 @@ async fn media_types_and_status_codes_follow_the_spec(app: TestApp) {
     let (s, ct, _) = post_raw(&app, "*/*", Some("application/json"), ok).await;
     assert_eq!((s, ct.starts_with("application/json")), (200, true));
 
-    // Request errors: 400 without data for graphql-response+json, 200 with errors for json.
+    // Malformed requests: 400 without data, whatever the accepted media type.
     for body in [
         r#"{ "not a JSON"#,
         r#"{"qeury":"{ __typename }"}"#,
         r#"{"query":0}"#,
-        r#"{"query":"{"}"#,
-        r#"{"query":"{ nope }"}"#,
         r#"{"query":"{ __typename }","variables":[]}"#,
         r#"{"query":"{ __typename }","operationName":false}"#,
         r#"{"query":"{ __typename }","extensions":"x"}"#,
         "",
     ] {
+        for accept in [GRJ, "application/json"] {
+            let (s, _, b) = post_raw(&app, accept, Some("application/json"), body).await;
+            assert_eq!(s, 400, "{accept} {body}: {b}");
+            assert!(b.get("data").is_none(), "{body}: {b}");
+            assert!(b["errors"][0]["extensions"]["code"].is_string(), "{body}: {b}");
+        }
+    }
+    // Documents that do not parse or validate: 400 without data for graphql-response+json, 200 for json.
+    for body in [
+        r#"{"query":"{"}"#,
+        r#"{"query":"{ nope }"}"#,
+        r#"{"query":"query($n: Int!) { __typename }","variables":{"n":"x"}}"#,
+    ] {
         let (s, _, b) = post_raw(&app, GRJ, Some("application/json"), body).await;
         assert_eq!(s, 400, "{body}: {b}");
         assert!(b.get("data").is_none(), "{body}: {b}");
-        assert!(b["errors"][0]["extensions"]["code"].is_string(), "{body}: {b}");
+        assert_eq!(b["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}: {b}");
         let (s, _, b) = post_raw(&app, "application/json", Some("application/json"), body).await;
         assert_eq!(s, 200, "{body}");
         assert!(b["errors"].is_array(), "{body}: {b}");

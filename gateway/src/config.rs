@@ -46,6 +46,8 @@ pub struct Config {
     pub max_page_size: u64,
     /// Largest request body, in bytes (larger: 413).
     pub max_body_bytes: usize,
+    /// Largest body of `POST /ingest/{source}`, in bytes.
+    pub max_ingest_bytes: usize,
     /// A key shared by more cases than this is a hub: listed, not walked.
     pub hub_threshold: u64,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
@@ -65,6 +67,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             max_page_size: 100,
             max_body_bytes: 1 << 20,
+            max_ingest_bytes: 256 << 20,
             hub_threshold: 50,
             log: "info".into(),
         }
@@ -104,6 +107,7 @@ const ENV_KEYS: &[&str] = &[
     "BIND",
     "MAX_PAGE_SIZE",
     "MAX_BODY_BYTES",
+    "MAX_INGEST_BYTES",
     "HUB_THRESHOLD",
     "LOG",
 ];
@@ -154,6 +158,7 @@ impl Config {
             "BIND" => self.bind = value,
             "MAX_PAGE_SIZE" => self.max_page_size = number(&value)?,
             "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
+            "MAX_INGEST_BYTES" => self.max_ingest_bytes = number(&value)? as usize,
             "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
             "LOG" => self.log = value,
             _ => {

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod ingest_cli;
 pub mod policy;
 pub mod state;
 pub mod store;

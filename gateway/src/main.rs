@@ -33,6 +33,17 @@ enum Command {
     },
     /// Apply the database migrations.
     Migrate,
+    /// Load export files of one source; a folder means every file in it, in name order.
+    Ingest {
+        /// enforcement, discipline, congress, procuratorate or social.
+        source: String,
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// One JSON object of counts per file, one per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the GraphQL SDL (schema.graphql is exactly this).
     Schema,
     /// Mint a token with the configured HS256 secret (development and tests).
@@ -88,6 +99,17 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config.log);
             connect_and_migrate(&config.database_url).await?;
             eprintln!("migrations applied");
+        }
+        Command::Ingest { source, paths, json } => {
+            init_tracing(&config.log);
+            let source = entities::Source::parse(&source).with_context(|| {
+                format!("unknown source {source:?}: enforcement, discipline, congress, procuratorate or social")
+            })?;
+            let db = connect_and_migrate(&config.database_url).await?;
+            let rejected = gateway::ingest_cli::run(&db, source, &paths, json).await?;
+            if rejected > 0 {
+                bail!("{rejected} file(s) rejected whole");
+            }
         }
         Command::Token {
             role,

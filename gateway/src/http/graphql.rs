@@ -96,7 +96,7 @@ fn unauthenticated(media: Media) -> Response {
 }
 
 /// Verifies the bearer token; `None` means 401.
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")

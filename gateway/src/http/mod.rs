@@ -2,10 +2,11 @@
 
 pub mod graphql;
 mod health;
+mod ingest;
 pub mod metrics;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::state::AppState;
@@ -13,7 +14,12 @@ use crate::state::AppState;
 /// The gateway's router; `main` and the tests both serve exactly this.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
+    let ingest_limit = state.config.max_ingest_bytes;
     Router::new()
+        .route(
+            "/ingest/{source}",
+            post(ingest::ingest).layer(DefaultBodyLimit::max(ingest_limit)),
+        )
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, the real router, real databases, over HTTP.
 
 mod http_contract;
+mod ingest;
 mod queries;
 mod schema_file;
 mod scope;

@@ -1,0 +1,183 @@
+//! What an adapter produces: unified records and quarantined items.
+
+use chrono::NaiveDate;
+use entities::{LinkKind, LoopStage, PartyKind, Source};
+
+/// Where in a file an input record was found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(i) = self.item {
+            parts.push(format!("item {i}"));
+        }
+        if let Some(l) = self.line {
+            parts.push(format!("line {l}"));
+        }
+        if let Some(r) = self.row {
+            parts.push(format!("row {r}"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// A party as one record names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartyMention {
+    pub kind: PartyKind,
+    /// Normalized name.
+    pub name: String,
+    pub name_as_recorded: String,
+    /// The role as recorded.
+    pub role: String,
+    pub id_number: Option<String>,
+    pub credit_code: Option<String>,
+    pub phones: Vec<String>,
+    /// `agency code:badge` of an officer.
+    pub badge: Option<String>,
+}
+
+/// A value error kept on a stored record (rule 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataIssue {
+    pub field: String,
+    pub raw_value: String,
+    pub issue: String,
+}
+
+/// One source record in the unified shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnifiedRecord {
+    pub source: Source,
+    pub source_key: String,
+    /// `None` for a source without versions (SOCIAL): rows are compared by content.
+    pub version: Option<i32>,
+    /// A tombstone: mark the stored record deleted.
+    pub tombstone: bool,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub stage: Option<LoopStage>,
+    pub region_code: Option<String>,
+    pub town: Option<String>,
+    pub agency: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub closed_on: Option<NaiveDate>,
+    pub deadline_on: Option<NaiveDate>,
+    pub case_numbers: Vec<String>,
+    pub transferred: bool,
+    pub parties: Vec<PartyMention>,
+    /// Keys other than the parties' own (case numbers, identifiers found in free text).
+    pub keys: Vec<(LinkKind, String)>,
+    /// Free text scanned for identifiers (kept for organization-name re-scans).
+    pub free_text: Vec<String>,
+    pub issues: Vec<DataIssue>,
+    /// The raw input, verbatim.
+    pub payload: String,
+    pub position: Position,
+}
+
+impl UnifiedRecord {
+    pub fn new(source: Source, source_key: String, payload: String, position: Position) -> Self {
+        UnifiedRecord {
+            source,
+            source_key,
+            version: Some(1),
+            tombstone: false,
+            title: None,
+            summary: None,
+            category: None,
+            status: None,
+            stage: None,
+            region_code: None,
+            town: None,
+            agency: None,
+            opened_on: None,
+            closed_on: None,
+            deadline_on: None,
+            case_numbers: Vec::new(),
+            transferred: false,
+            parties: Vec::new(),
+            keys: Vec::new(),
+            free_text: Vec::new(),
+            issues: Vec::new(),
+            payload,
+            position,
+        }
+    }
+
+    pub fn issue(&mut self, field: &str, raw: &str, issue: &str) {
+        self.issues.push(DataIssue {
+            field: field.into(),
+            raw_value: raw.into(),
+            issue: issue.into(),
+        });
+    }
+
+    /// Adds a case number (any spelling) to the record and its keys; an unparseable one is an issue.
+    pub fn add_case_number(&mut self, field: &str, raw: &str) {
+        if raw.trim().is_empty() {
+            return;
+        }
+        match entities::ids::CaseNumber::parse(raw) {
+            Ok(n) => {
+                let v = n.as_str().to_string();
+                if !self.case_numbers.contains(&v) {
+                    self.case_numbers.push(v.clone());
+                    self.keys.push((LinkKind::CaseNo, v));
+                }
+            }
+            Err(e) => self.issue(field, raw, e.code()),
+        }
+    }
+
+    /// Scans free text for exact identifiers and adds them as keys.
+    pub fn scan_free_text(&mut self, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        for (kind, value) in crate::text::scan_identifiers(text) {
+            if kind == LinkKind::CaseNo && !self.case_numbers.contains(&value) {
+                self.case_numbers.push(value.clone());
+            }
+            if !self.keys.contains(&(kind, value.clone())) {
+                self.keys.push((kind, value));
+            }
+        }
+        self.free_text.push(text.to_string());
+    }
+}
+
+/// An input record refused for a structural error, with its raw text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub position: Position,
+    /// `invalid_json`, `missing_key`, `missing_version`, `wrong_field_count`, `unterminated_quote`, …
+    pub reason: &'static str,
+    pub detail: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Record(Box<UnifiedRecord>),
+    Quarantined(Quarantined),
+}
+
+/// What an adapter made of one file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub items: Vec<Item>,
+    /// Notes reported once per file (unknown columns or elements).
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,59 @@
+//! `POST /ingest/{source}`: one export file (or one procuratorate page) in the body.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::auth::Role;
+use crate::http::graphql::authenticate;
+use crate::state::AppState;
+
+fn error(status: StatusCode, message: &str, code: &str) -> Response {
+    (
+        status,
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
+        .into_response()
+}
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(viewer) = authenticate(&state, &headers) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required",
+            "UNAUTHENTICATED",
+        );
+    };
+    if !matches!(viewer.role, Role::Admin | Role::Ingestor) {
+        return error(StatusCode::FORBIDDEN, "only admin and ingestor may ingest", "FORBIDDEN");
+    }
+    let Some(source) = entities::Source::parse(&source) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown source: enforcement, discipline, congress, procuratorate or social",
+            "NOT_FOUND",
+        );
+    };
+    let file = headers
+        .get("x-file-name")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("upload")
+        .to_string();
+    match adapters::ingest::ingest_file(&state.db, source, &file, &body).await {
+        Ok(report) if report.rejected.is_some() => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
+        Ok(report) => (StatusCode::OK, Json(report)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, %file, "ingest failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Loading exports: the samples' exact counts, idempotency, rejection, `/ingest`.
+
+use std::path::PathBuf;
+
+use adapters::ingest::{ingest_file, FileReport};
+use entities::{case, case_key, quarantine, source_record, Source};
+use gateway::auth::Role;
+use reqwest::header::AUTHORIZATION;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+use tests::{on_both_databases, TestApp};
+
+fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/samples")
+}
+
+fn files_of(source: Source) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(samples().join("exports").join(source.slug()))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+async fn load_samples(app: &TestApp) -> Vec<(String, FileReport)> {
+    let mut reports = Vec::new();
+    for source in Source::ALL {
+        for path in files_of(*source) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            let report = ingest_file(&app.db, *source, &name, &bytes).await.unwrap();
+            reports.push((format!("{}/{name}", source.slug()), report));
+        }
+    }
+    reports
+}
+
+async fn row_counts(app: &TestApp) -> (u64, u64, u64, u64) {
+    (
+        case::Entity::find().count(&app.db).await.unwrap(),
+        source_record::Entity::find().count(&app.db).await.unwrap(),
+        quarantine::Entity::find().count(&app.db).await.unwrap(),
+        case_key::Entity::find().count(&app.db).await.unwrap(),
+    )
+}
+
+async fn samples_load_with_the_expected_counts_and_again_change_nothing(app: TestApp) {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(samples().join("expected_counts.json")).unwrap()).unwrap();
+    let reports = load_samples(&app).await;
+    assert_eq!(reports.len(), expected["files"].as_object().unwrap().len());
+    for (file, report) in &reports {
+        let want = &expected["files"][file];
+        let got = serde_json::to_value(report).unwrap();
+        for field in [
+            "read",
+            "inserted",
+            "updated",
+            "unchanged",
+            "deleted",
+            "quarantined",
+            "quarantine",
+        ] {
+            assert_eq!(got[field], want[field], "{file}: {field}");
+        }
+        assert_eq!(got["rejected"], Value::Null, "{file}");
+        assert_eq!(
+            report.read,
+            report.inserted + report.updated + report.unchanged + report.deleted + report.quarantined
+        );
+    }
+    for (source, live) in expected["live_after_all_files"].as_object().unwrap() {
+        let n = case::Entity::find()
+            .filter(case::Column::Source.eq(source.as_str()))
+            .filter(case::Column::Deleted.eq(false))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(n, live.as_u64().unwrap(), "live {source}");
+    }
+    let before = row_counts(&app).await;
+    for (file, report) in load_samples(&app).await {
+        assert_eq!(
+            (report.inserted, report.updated, report.deleted),
+            (0, 0, 0),
+            "{file}: second load"
+        );
+        assert_eq!(report.unchanged + report.quarantined, report.read, "{file}");
+    }
+    assert_eq!(row_counts(&app).await, before, "a second load stores nothing new");
+}
+
+async fn identifiers_in_free_text_link_records_across_sources(app: TestApp) {
+    load_samples(&app).await;
+    let token = app.token(Role::Admin, &[]);
+    let data = app
+        .data(&token, "{ cases(filter: {identifier: \"330127199606155713\"}, first: 50) { edges { node { source sourceKey } } } }", json!({}))
+        .await;
+    let sources: Vec<&str> = data["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["source"].as_str().unwrap())
+        .collect();
+    for source in ["ENFORCEMENT", "PROCURATORATE", "SOCIAL"] {
+        assert!(sources.contains(&source), "{sources:?}");
+    }
+    let data = app
+        .data(&token, r#"{ caseBySourceKey(source: DISCIPLINE, sourceKey: "磐纪线〔2021〕78号") { version caseNumbers parties { role party { idNumber } } } }"#, json!({}))
+        .await;
+    let case = &data["caseBySourceKey"];
+    assert_eq!(
+        case["version"], 3,
+        "202301 carries version 3; the version 2 of 202302 is older"
+    );
+    assert_eq!(case["parties"][0]["party"]["idNumber"], "33072719710209464X");
+    assert!(
+        case["caseNumbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "磐检行监〔2021〕29号"),
+        "{case}"
+    );
+}
+
+async fn the_ingest_endpoint_needs_the_role_and_rejects_whole_files(app: TestApp) {
+    let path = &files_of(Source::Social)[0];
+    let body = std::fs::read(path).unwrap();
+    let post = |role: Role, source: &str, body: Vec<u8>| {
+        let token = app.token(role, &["33"]);
+        app.client
+            .post(app.url(&format!("/ingest/{source}")))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header("x-file-name", "upload.csv")
+            .body(body)
+            .send()
+    };
+    let r = post(Role::Plc, "social", body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = post(Role::Ingestor, "nowhere", body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = post(Role::Ingestor, "social", body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            report["file"].as_str(),
+            report["read"].as_u64(),
+            report["inserted"].as_u64()
+        ),
+        (Some("upload.csv"), Some(83), Some(82))
+    );
+    assert_eq!(report["rejected"], Value::Null);
+
+    let before = row_counts(&app).await;
+    let utf8_discipline = "线索编号,版本\r\n余纪线〔2022〕1号,1\r\n".as_bytes().to_vec();
+    let r = post(Role::Admin, "discipline", utf8_discipline).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let report: Value = r.json().await.unwrap();
+    assert!(report["rejected"].as_str().unwrap().contains("UTF-8"), "{report}");
+    let broken_xml = b"<?xml version=\"1.0\"?>\n<JDSXPL><JDSX><SXBH>RDJD-9</SXBH></JDSX>\n<JDSX>".to_vec();
+    let r = post(Role::Admin, "congress", broken_xml).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(row_counts(&app).await, before, "a rejected file stores nothing");
+}
+
+on_both_databases!(
+    samples_load_with_the_expected_counts_and_again_change_nothing,
+    identifiers_in_free_text_link_records_across_sources,
+    the_ingest_endpoint_needs_the_role_and_rejects_whole_files,
+);

@@ -66,6 +66,8 @@ pub async fn ingest_file(db: &DatabaseConnection, source: Source, file: &str, by
     };
     report.warnings = parsed.warnings;
     let txn = db.begin().await?;
+    let names_before = crate::org_names::known_org_names(&txn).await?;
+    let mut touched: Vec<i64> = Vec::new();
     for item in parsed.items {
         report.read += 1;
         match item {
@@ -78,13 +80,20 @@ pub async fn ingest_file(db: &DatabaseConnection, source: Source, file: &str, by
                 });
             }
             Item::Record(record) => match apply(&txn, file, &record).await? {
-                Outcome::Inserted => report.inserted += 1,
-                Outcome::Updated => report.updated += 1,
-                Outcome::Unchanged => report.unchanged += 1,
-                Outcome::Deleted => report.deleted += 1,
+                (Outcome::Inserted, id) => {
+                    report.inserted += 1;
+                    touched.push(id);
+                }
+                (Outcome::Updated, id) => {
+                    report.updated += 1;
+                    touched.push(id);
+                }
+                (Outcome::Unchanged, _) => report.unchanged += 1,
+                (Outcome::Deleted, _) => report.deleted += 1,
             },
         }
     }
+    crate::org_names::link_org_names(&txn, &names_before, &touched).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -152,7 +161,7 @@ async fn store_provenance<C: ConnectionTrait>(
     Ok(row.id)
 }
 
-async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Result<Outcome> {
+async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Result<(Outcome, i64)> {
     let hash = sha256(&r.payload);
     let existing = case::Entity::find()
         .filter(case::Column::Source.eq(r.source.as_str()))
@@ -163,11 +172,11 @@ async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Res
         let version = r.version.unwrap_or(1);
         let record_id = store_provenance(db, file, r, version, &hash).await?;
         if r.tombstone {
-            return Ok(Outcome::Unchanged);
+            return Ok((Outcome::Unchanged, 0));
         }
         let model = case_model(r, version, record_id).insert(db).await?;
         write_children(db, model.id, r).await?;
-        return Ok(Outcome::Inserted);
+        return Ok((Outcome::Inserted, model.id));
     };
     let (newer, version) = match r.version {
         Some(v) => (v > current.version, v),
@@ -186,20 +195,20 @@ async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Res
     if r.tombstone {
         store_provenance(db, file, r, version, &hash).await?;
         if current.deleted || version < current.version {
-            return Ok(Outcome::Unchanged);
+            return Ok((Outcome::Unchanged, current.id));
         }
         let mut active: case::ActiveModel = current.into();
         active.deleted = Set(true);
         active.version = Set(version);
         active.updated_at = Set(Utc::now());
-        active.update(db).await?;
-        return Ok(Outcome::Deleted);
+        let id = active.update(db).await?.id;
+        return Ok((Outcome::Deleted, id));
     }
     if !newer {
         if r.version.is_some() && version < current.version {
             store_provenance(db, file, r, version, &hash).await?;
         }
-        return Ok(Outcome::Unchanged);
+        return Ok((Outcome::Unchanged, current.id));
     }
     let record_id = store_provenance(db, file, r, version, &hash).await?;
     let mut active = case_model(r, version, record_id);
@@ -207,7 +216,7 @@ async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Res
     active.update(db).await?;
     clear_children(db, current.id).await?;
     write_children(db, current.id, r).await?;
-    Ok(Outcome::Updated)
+    Ok((Outcome::Updated, current.id))
 }
 
 fn case_model(r: &UnifiedRecord, version: i32, record_id: i64) -> case::ActiveModel {
@@ -231,6 +240,10 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: i64) -> case::ActiveMo
         deleted: Set(false),
         record_id: Set(Some(record_id)),
         updated_at: Set(Utc::now()),
+        // Stored normalized as organization names are, so a name matches however it was spelled.
+        free_text: Set(
+            (!r.free_text.is_empty()).then(|| entities::ids::names::normalize_org_name(&r.free_text.join("\n")))
+        ),
         ..Default::default()
     }
 }

@@ -8,6 +8,7 @@ pub mod discipline;
 pub mod enforcement;
 pub mod ingest;
 mod json_fields;
+mod org_names;
 pub mod procuratorate;
 pub mod record;
 pub mod social;

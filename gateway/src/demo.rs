@@ -61,7 +61,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             source_key: Set(c.source_key),
             version: Set(1),
             title: Set(Some(c.title)),
-            summary: Set(c.summary),
+            summary: Set(c.summary.clone()),
             category: Set(c.category),
             status: Set(c.status),
             stage: Set(c.stage.map(|s| s.as_str().to_string())),
@@ -76,6 +76,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             deleted: Set(false),
             record_id: Set(None),
             updated_at: Set(Utc::now()),
+            free_text: Set(c.summary),
             ..Default::default()
         }
         .insert(self.db)

@@ -9,6 +9,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ingest_cli;
+pub mod linkage;
 pub mod policy;
 pub mod state;
 pub mod store;
@@ -19,5 +20,9 @@ pub use state::{connect_and_migrate, AppState};
 
 /// The SDL of the schema, exactly what `qianchuan schema` prints.
 pub fn schema_sdl() -> String {
-    build_schema(Limits { max_page_size: 100 }).sdl()
+    build_schema(Limits {
+        max_page_size: 100,
+        hub_threshold: 50,
+    })
+    .sdl()
 }

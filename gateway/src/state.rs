@@ -44,6 +44,7 @@ impl AppState {
         let verifier = Verifier::from_config(&config);
         let schema = build_schema(Limits {
             max_page_size: config.max_page_size,
+            hub_threshold: config.hub_threshold,
         });
         let redis = RedisHandle::start(config.redis_url.clone());
         Ok(AppState {

@@ -143,6 +143,7 @@ impl TestApp {
             database_url: url.clone(),
             jwt_secret: Some(Secret::new(SECRET)),
             redis_url: std::env::var("QIANCHUAN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()),
+            hub_threshold: 5,
             ..Config::default()
         };
         adjust(&mut config);

@@ -31,6 +31,9 @@ pub struct Model {
     /// The `source_records` row this case shows.
     pub record_id: Option<i64>,
     pub updated_at: DateTimeUtc,
+    /// The record's free text (descriptions, allegations, contents), scanned for identifiers
+    /// and organization names.
+    pub free_text: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

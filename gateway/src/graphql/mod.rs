@@ -1,5 +1,6 @@
 //! The GraphQL schema: `build_schema` is what production and tests both run.
 
+pub mod chain;
 pub mod loaders;
 pub mod query;
 pub mod scalars;
@@ -19,6 +20,8 @@ pub type QianchuanSchema = Schema<query::Query, EmptyMutation, EmptySubscription
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_page_size: u64,
+    /// A key shared by more visible cases than this is a hub.
+    pub hub_threshold: u64,
 }
 
 impl Limits {

@@ -88,11 +88,11 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         filter: Option<CaseFilter>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
         let store = readable_store(ctx)?;
-        let (first, after_id) = limits(ctx)?.page(first, after.as_deref())?;
+        let (first, after_id) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
         let query = filter.unwrap_or_default().to_query()?;
         let page = store.cases(&query, first, after_id).await?;
         Ok(CaseConnection::build(page, after_id.is_some()))
@@ -102,6 +102,27 @@ impl Query {
     async fn party(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Party>> {
         let n = parse_id_of(NodeKind::Party, &id)?;
         Ok(readable_store(ctx)?.party_by_id(n).await?.map(Party))
+    }
+
+    /// The chain one case pulls across the five systems: every case you may see tied to it
+    /// through a shared person, company, official, phone or case number, with the reason for each tie.
+    async fn case_chain(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        #[graphql(default = 3)] max_depth: Option<i32>,
+        #[graphql(default = 0.5)] min_score: Option<f64>,
+        #[graphql(default = 200)] max_nodes: Option<i32>,
+    ) -> async_graphql::Result<super::chain::CaseChain> {
+        let id = parse_id_of(NodeKind::Case, &case_id)?;
+        super::chain::case_chain(
+            ctx,
+            id,
+            max_depth.unwrap_or(3),
+            min_score.unwrap_or(0.5),
+            max_nodes.unwrap_or(200),
+        )
+        .await
     }
 
     /// The verified identity behind your token.

@@ -165,6 +165,23 @@ impl Case {
     async fn case_numbers(&self) -> Vec<String> {
         self.0.case_number_list()
     }
+    /// The chain this case pulls (as `caseChain` with this case as the root).
+    async fn chain(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 3)] max_depth: Option<i32>,
+        #[graphql(default = 0.5)] min_score: Option<f64>,
+        #[graphql(default = 200)] max_nodes: Option<i32>,
+    ) -> async_graphql::Result<super::chain::CaseChain> {
+        super::chain::case_chain(
+            ctx,
+            self.0.id,
+            max_depth.unwrap_or(3),
+            min_score.unwrap_or(0.5),
+            max_nodes.unwrap_or(200),
+        )
+        .await
+    }
     /// The people and organizations taking part, with their roles as recorded.
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CaseParty>> {
         let loader = ctx.data::<DataLoader<PartiesByCase>>()?;
@@ -236,10 +253,10 @@ impl Party {
     async fn cases(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
-        let (first, after) = limits(ctx)?.page(first, after.as_deref())?;
+        let (first, after) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
         let page = store(ctx)?.cases_of_party(self.0.id, first, after).await?;
         Ok(CaseConnection::from_page(page))
     }

@@ -3,10 +3,12 @@
 
 mod cases;
 mod filter;
+mod keys;
 mod parties;
 
 pub use cases::Page;
 pub use filter::CaseQuery;
+pub use keys::Key;
 
 use crate::policy::Scope;
 use sea_orm::DatabaseConnection;

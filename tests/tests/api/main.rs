@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, the real router, real databases, over HTTP.
 
+mod chain;
 mod http_contract;
 mod ingest;
 mod queries;

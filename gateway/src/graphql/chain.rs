@@ -1,0 +1,182 @@
+//! `CaseChain` and its parts: the chain a case pulls across the five systems.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use entities::ids::{id_number::mask_id_number, phone::mask_phone};
+use entities::LinkKind as Kind;
+
+use super::readable_store;
+use super::scalars::{global_id, NodeKind};
+use super::types::Case;
+use crate::error::ApiError;
+use crate::linkage::{walk, Chain, WalkParams};
+
+/// What kind of key ties two cases together.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// A valid resident ID number (score 1.0).
+    PersonId,
+    /// A valid unified social credit code (score 1.0).
+    OrgUscc,
+    /// A court, procuratorate or police case number (score 1.0).
+    CaseNo,
+    /// An officer's badge within an agency, `agency code:badge` (score 1.0).
+    Badge,
+    /// A full phone number (score 0.8).
+    Phone,
+    /// A full organization name (score 0.7).
+    OrgName,
+    /// A person's name alone (score 0.3).
+    PersonName,
+}
+
+impl From<Kind> for LinkKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::PersonId => LinkKind::PersonId,
+            Kind::OrgUscc => LinkKind::OrgUscc,
+            Kind::CaseNo => LinkKind::CaseNo,
+            Kind::Badge => LinkKind::Badge,
+            Kind::Phone => LinkKind::Phone,
+            Kind::OrgName => LinkKind::OrgName,
+            Kind::PersonName => LinkKind::PersonName,
+        }
+    }
+}
+
+/// A key as a viewer may read it: ID numbers and phones masked for masking roles.
+fn visible_key(kind: Kind, key: &str, masked: bool) -> String {
+    match (masked, kind) {
+        (true, Kind::PersonId) => mask_id_number(key),
+        (true, Kind::Phone) => mask_phone(key),
+        _ => key.to_string(),
+    }
+}
+
+/// One case of a chain.
+pub struct ChainNode {
+    case: Case,
+    depth: i32,
+    score: f64,
+}
+
+#[Object]
+impl ChainNode {
+    async fn case(&self) -> &Case {
+        &self.case
+    }
+    /// Links from the root along the best path (the root: 0).
+    async fn depth(&self) -> i32 {
+        self.depth
+    }
+    /// The product of the link scores along the best path (the root: 1).
+    async fn score(&self) -> f64 {
+        self.score
+    }
+}
+
+/// Two cases tied by a shared key, and which key.
+#[derive(SimpleObject)]
+pub struct ChainLink {
+    pub from: ID,
+    pub to: ID,
+    pub kind: LinkKind,
+    /// The shared key (masked for masking roles).
+    pub key: String,
+    /// The score of a link of this kind.
+    pub score: f64,
+}
+
+/// A key shared by too many cases to walk through.
+#[derive(SimpleObject)]
+pub struct ChainHub {
+    pub kind: LinkKind,
+    pub key: String,
+    /// How many cases you may see carry it.
+    pub case_count: i32,
+}
+
+/// The chain one case pulls: every case you may see tied to it, and why.
+pub struct CaseChain {
+    root: Case,
+    nodes: Vec<ChainNode>,
+    links: Vec<ChainLink>,
+    hubs: Vec<ChainHub>,
+    truncated: bool,
+}
+
+#[Object]
+impl CaseChain {
+    async fn root(&self) -> &Case {
+        &self.root
+    }
+    /// The root first, at depth 0 with score 1.
+    async fn nodes(&self) -> &[ChainNode] {
+        &self.nodes
+    }
+    async fn links(&self) -> &[ChainLink] {
+        &self.links
+    }
+    /// Identifiers shared by too many cases to expand.
+    async fn hubs(&self) -> &[ChainHub] {
+        &self.hubs
+    }
+    /// True when maxNodes or a hub stopped the walk.
+    async fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+/// Walks the chain of a visible case and loads its cases (one query).
+pub async fn case_chain(
+    ctx: &Context<'_>,
+    root_id: i64,
+    max_depth: i32,
+    min_score: f64,
+    max_nodes: i32,
+) -> async_graphql::Result<CaseChain> {
+    let store = readable_store(ctx)?;
+    let hub_threshold = ctx.data::<super::Limits>()?.hub_threshold;
+    let params = WalkParams::new(max_depth, min_score, max_nodes, hub_threshold)?;
+    let root = store.case_by_id(root_id).await?.ok_or(ApiError::NotFound("case"))?;
+    let Chain {
+        nodes,
+        links,
+        hubs,
+        truncated,
+    } = walk(store, root_id, params).await?;
+    let ids: Vec<i64> = nodes.iter().map(|n| n.case_id).collect();
+    let mut cases = store.cases_by_ids(&ids).await?;
+    let masked = store.scope().masked;
+    Ok(CaseChain {
+        root: Case(root),
+        nodes: nodes
+            .into_iter()
+            .filter_map(|n| {
+                cases.remove(&n.case_id).map(|c| ChainNode {
+                    case: Case(c),
+                    depth: n.depth as i32,
+                    score: n.score,
+                })
+            })
+            .collect(),
+        links: links
+            .into_iter()
+            .map(|l| ChainLink {
+                from: global_id(NodeKind::Case, l.from),
+                to: global_id(NodeKind::Case, l.to),
+                kind: l.kind.into(),
+                key: visible_key(l.kind, &l.key, masked),
+                score: l.score,
+            })
+            .collect(),
+        hubs: hubs
+            .into_iter()
+            .map(|h| ChainHub {
+                kind: h.kind.into(),
+                key: visible_key(h.kind, &h.key, masked),
+                case_count: i32::try_from(h.case_count).unwrap_or(i32::MAX),
+            })
+            .collect(),
+        truncated,
+    })
+}

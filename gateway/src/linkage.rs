@@ -1,0 +1,195 @@
+//! The chain walk: breadth-first over the bipartite graph case ↔ key, one batched
+//! query per step, inside the viewer's scope, keeping the best path score per case.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use entities::LinkKind;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Key, ScopedStore};
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkParams {
+    pub max_depth: u32,
+    pub min_score: f64,
+    pub max_nodes: usize,
+    pub hub_threshold: u64,
+}
+
+pub const MAX_DEPTH_LIMIT: i32 = 6;
+pub const MAX_NODES_LIMIT: i32 = 1000;
+
+impl WalkParams {
+    pub fn new(max_depth: i32, min_score: f64, max_nodes: i32, hub_threshold: u64) -> ApiResult<Self> {
+        if !(0..=MAX_DEPTH_LIMIT).contains(&max_depth) {
+            return Err(ApiError::LimitExceeded(format!(
+                "maxDepth must be between 0 and {MAX_DEPTH_LIMIT}"
+            )));
+        }
+        if !(1..=MAX_NODES_LIMIT).contains(&max_nodes) {
+            return Err(ApiError::LimitExceeded(format!(
+                "maxNodes must be between 1 and {MAX_NODES_LIMIT}"
+            )));
+        }
+        if !(0.0..=1.0).contains(&min_score) || min_score.is_nan() {
+            return Err(ApiError::bad_input("minScore must be between 0 and 1"));
+        }
+        Ok(WalkParams {
+            max_depth: max_depth as u32,
+            min_score,
+            max_nodes: max_nodes as usize,
+            hub_threshold,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainNode {
+    pub case_id: i64,
+    pub depth: u32,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainLink {
+    pub from: i64,
+    pub to: i64,
+    pub kind: LinkKind,
+    pub key: String,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainHub {
+    pub kind: LinkKind,
+    pub key: String,
+    pub case_count: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// The root first, then by depth, best score first.
+    pub nodes: Vec<ChainNode>,
+    pub links: Vec<ChainLink>,
+    pub hubs: Vec<ChainHub>,
+    pub truncated: bool,
+}
+
+/// Walks from `root` (which the caller has found visible).
+pub async fn walk(store: &ScopedStore, root: i64, p: WalkParams) -> ApiResult<Chain> {
+    let mut best: HashMap<i64, (u32, f64)> = HashMap::from([(root, (0, 1.0))]);
+    let mut order: Vec<i64> = vec![root];
+    let mut links: BTreeMap<(i64, i64, LinkKind, String), f64> = BTreeMap::new();
+    let mut hubs: BTreeMap<Key, u64> = BTreeMap::new();
+    let mut walked: BTreeSet<Key> = BTreeSet::new();
+    let mut frontier: Vec<i64> = vec![root];
+    let mut truncated = false;
+
+    for depth in 1..=p.max_depth {
+        if frontier.is_empty() {
+            break;
+        }
+        // Keys of the frontier, each with the best score of a frontier case that carries it.
+        let mut reach: BTreeMap<Key, Vec<(i64, f64)>> = BTreeMap::new();
+        for (case_id, key) in store.keys_of_cases(&frontier).await? {
+            let parent_score = best.get(&case_id).map(|b| b.1).unwrap_or(0.0);
+            if parent_score * key.0.score() + f64::EPSILON >= p.min_score {
+                reach.entry(key).or_default().push((case_id, parent_score));
+            }
+        }
+        let candidates: Vec<Key> = reach.keys().filter(|k| !walked.contains(*k)).cloned().collect();
+        if candidates.is_empty() {
+            break;
+        }
+        let counts = store.visible_key_counts(&candidates).await?;
+        let mut expand = Vec::new();
+        for key in candidates {
+            walked.insert(key.clone());
+            match counts.get(&key) {
+                Some(n) if *n > p.hub_threshold => {
+                    hubs.insert(key, *n);
+                    truncated = true;
+                }
+                _ => expand.push(key),
+            }
+        }
+        let mut next: Vec<i64> = Vec::new();
+        let mut neighbours = store.visible_cases_with_keys(&expand).await?;
+        neighbours.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        for (case_id, key) in neighbours {
+            let Some(parents) = reach.get(&key) else { continue };
+            for (parent, parent_score) in parents {
+                if *parent == case_id {
+                    continue;
+                }
+                let score = parent_score * key.0.score();
+                if score + f64::EPSILON < p.min_score {
+                    continue;
+                }
+                match best.get_mut(&case_id) {
+                    Some(existing) => {
+                        if score > existing.1 {
+                            existing.1 = score;
+                        }
+                    }
+                    None => {
+                        if best.len() >= p.max_nodes {
+                            truncated = true;
+                            continue;
+                        }
+                        best.insert(case_id, (depth, score));
+                        order.push(case_id);
+                        next.push(case_id);
+                    }
+                }
+                let (a, b) = (*parent, case_id);
+                links.entry((a, b, key.0, key.1.clone())).or_insert(key.0.score());
+            }
+        }
+        frontier = next;
+    }
+
+    let mut nodes: Vec<ChainNode> = order
+        .iter()
+        .filter_map(|id| {
+            best.get(id).map(|(d, s)| ChainNode {
+                case_id: *id,
+                depth: *d,
+                score: *s,
+            })
+        })
+        .collect();
+    nodes[1..].sort_by(|a, b| {
+        a.depth
+            .cmp(&b.depth)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.case_id.cmp(&b.case_id))
+    });
+    // A link between two cases of the chain, once per key (either direction).
+    let mut seen: BTreeSet<(i64, i64, LinkKind, String)> = BTreeSet::new();
+    let links = links
+        .into_iter()
+        .filter(|((a, b, _, _), _)| best.contains_key(a) && best.contains_key(b))
+        .filter_map(|((a, b, kind, key), score)| {
+            let canonical = (a.min(b), a.max(b), kind, key.clone());
+            seen.insert(canonical).then_some(ChainLink {
+                from: a,
+                to: b,
+                kind,
+                key,
+                score,
+            })
+        })
+        .collect();
+    let hubs = hubs
+        .into_iter()
+        .map(|((kind, key), case_count)| ChainHub { kind, key, case_count })
+        .collect();
+    Ok(Chain {
+        nodes,
+        links,
+        hubs,
+        truncated,
+    })
+}

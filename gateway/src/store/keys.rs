@@ -1,0 +1,111 @@
+//! Scoped reads of `case_keys` for the chain walk: one batched query per step.
+
+use std::collections::BTreeMap;
+
+use entities::{case, case_key, LinkKind};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+
+use super::ScopedStore;
+use crate::error::ApiResult;
+
+/// A key: its kind and normalized value.
+pub type Key = (LinkKind, String);
+
+/// Values per kind, to query `(kind, value)` pairs with one `IN` list per kind.
+fn keys_condition(keys: &[Key]) -> Condition {
+    let mut by_kind: BTreeMap<LinkKind, Vec<&str>> = BTreeMap::new();
+    for (kind, value) in keys {
+        by_kind.entry(*kind).or_default().push(value);
+    }
+    let mut any = Condition::any();
+    for (kind, values) in by_kind {
+        any = any.add(
+            Condition::all()
+                .add(case_key::Column::Kind.eq(kind.as_str()))
+                .add(case_key::Column::Value.is_in(values)),
+        );
+    }
+    any
+}
+
+const CHUNK: usize = 400;
+
+impl ScopedStore {
+    fn visible_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(self.scope.case_condition())
+            .to_owned()
+    }
+
+    /// The keys of the given cases (which the caller already knows to be visible).
+    pub async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
+        let mut out = Vec::new();
+        for chunk in case_ids.chunks(CHUNK) {
+            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+                .select_only()
+                .column(case_key::Column::CaseId)
+                .column(case_key::Column::Kind)
+                .column(case_key::Column::Value)
+                .filter(case_key::Column::CaseId.is_in(chunk.iter().copied()))
+                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v)))),
+            );
+        }
+        Ok(out)
+    }
+
+    /// How many visible cases carry each key.
+    pub async fn visible_key_counts(&self, keys: &[Key]) -> ApiResult<BTreeMap<Key, u64>> {
+        let mut out = BTreeMap::new();
+        for chunk in keys.chunks(CHUNK) {
+            let rows: Vec<(String, String, i64)> = case_key::Entity::find()
+                .select_only()
+                .column(case_key::Column::Kind)
+                .column(case_key::Column::Value)
+                .column_as(Expr::col(case_key::Column::CaseId).count(), "n")
+                .filter(keys_condition(chunk))
+                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .group_by(case_key::Column::Kind)
+                .group_by(case_key::Column::Value)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            for (k, v, n) in rows {
+                if let Some(kind) = LinkKind::parse(&k) {
+                    out.insert((kind, v), u64::try_from(n).unwrap_or(0));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The visible cases carrying any of the keys, with the key they carry.
+    pub async fn visible_cases_with_keys(&self, keys: &[Key]) -> ApiResult<Vec<(i64, Key)>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(CHUNK) {
+            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+                .select_only()
+                .column(case_key::Column::CaseId)
+                .column(case_key::Column::Kind)
+                .column(case_key::Column::Value)
+                .filter(keys_condition(chunk))
+                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v)))),
+            );
+        }
+        Ok(out)
+    }
+}

@@ -4,6 +4,7 @@ pub mod chain;
 pub mod loaders;
 pub mod query;
 pub mod scalars;
+pub mod stats;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;

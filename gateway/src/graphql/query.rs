@@ -125,6 +125,17 @@ impl Query {
         .await
     }
 
+    /// Counts of the cases you may see, grouped by any of SOURCE, REGION, MONTH, CATEGORY,
+    /// STAGE (none: one total). For aggregate-only roles, buckets under 5 are suppressed.
+    async fn case_stats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        group_by: Vec<super::stats::CaseDimension>,
+    ) -> async_graphql::Result<Vec<super::stats::CaseBucket>> {
+        super::stats::case_stats(ctx, filter, group_by).await
+    }
+
     /// The verified identity behind your token.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         let v = viewer(ctx)?;

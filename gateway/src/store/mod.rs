@@ -5,10 +5,12 @@ mod cases;
 mod filter;
 mod keys;
 mod parties;
+mod stats;
 
 pub use cases::Page;
 pub use filter::CaseQuery;
 pub use keys::Key;
+pub use stats::{Bucket, Dimension};
 
 use crate::policy::Scope;
 use sea_orm::DatabaseConnection;

@@ -6,3 +6,4 @@ mod ingest;
 mod queries;
 mod schema_file;
 mod scope;
+mod stats;

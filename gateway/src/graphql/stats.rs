@@ -1,0 +1,91 @@
+//! `caseStats`: counts for reporting tools, in the viewer's scope.
+
+use async_graphql::{Context, Enum, SimpleObject};
+
+use super::query::CaseFilter;
+use super::store;
+use super::types::{LoopStage, Source};
+use crate::error::ApiError;
+use crate::store::Dimension;
+
+/// Fewer records than this in a bucket are suppressed for roles that see aggregates only.
+pub const SMALL_CELL: u64 = 5;
+
+/// A dimension to group cases by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CaseDimension {
+    Source,
+    /// The 6-digit region code.
+    Region,
+    /// `YYYY-MM` of `openedOn`.
+    Month,
+    /// The source's own category label.
+    Category,
+    Stage,
+}
+
+impl From<CaseDimension> for Dimension {
+    fn from(d: CaseDimension) -> Self {
+        match d {
+            CaseDimension::Source => Dimension::Source,
+            CaseDimension::Region => Dimension::Region,
+            CaseDimension::Month => Dimension::Month,
+            CaseDimension::Category => Dimension::Category,
+            CaseDimension::Stage => Dimension::Stage,
+        }
+    }
+}
+
+/// One group of cases. Only the grouped dimensions are set.
+#[derive(SimpleObject)]
+pub struct CaseBucket {
+    pub source: Option<Source>,
+    pub region: Option<String>,
+    pub month: Option<String>,
+    pub category: Option<String>,
+    pub stage: Option<LoopStage>,
+    /// `null` when suppressed.
+    pub count: Option<i32>,
+    /// True when the bucket holds fewer than 5 records and your role sees aggregates only.
+    pub suppressed: bool,
+}
+
+pub async fn case_stats(
+    ctx: &Context<'_>,
+    filter: Option<CaseFilter>,
+    group_by: Vec<CaseDimension>,
+) -> async_graphql::Result<Vec<CaseBucket>> {
+    let store = store(ctx)?;
+    let scope = store.scope();
+    if !scope.aggregates {
+        return Err(ApiError::Forbidden.into());
+    }
+    let suppress = !scope.records;
+    let mut dimensions: Vec<Dimension> = Vec::new();
+    for d in group_by {
+        if !dimensions.contains(&d.into()) {
+            dimensions.push(d.into());
+        }
+    }
+    let query = filter.unwrap_or_default().to_query()?;
+    let buckets = store.case_stats(&query, &dimensions).await?;
+    Ok(buckets
+        .into_iter()
+        .map(|b| {
+            let suppressed = suppress && b.count < SMALL_CELL;
+            CaseBucket {
+                source: b.source.as_deref().and_then(entities::Source::parse).map(Source::from),
+                region: b.region,
+                month: b.month,
+                category: b.category,
+                stage: b
+                    .stage
+                    .as_deref()
+                    .and_then(entities::LoopStage::parse)
+                    .map(LoopStage::from),
+                count: (!suppressed).then(|| i32::try_from(b.count).unwrap_or(i32::MAX)),
+                suppressed,
+            }
+        })
+        .collect())
+}

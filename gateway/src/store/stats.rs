@@ -30,10 +30,10 @@ impl Dimension {
 
     fn expr(self, backend: DbBackend) -> SimpleExpr {
         match self {
-            Dimension::Source => Expr::col((case::Entity, case::Column::Source)).into(),
-            Dimension::Region => Expr::col((case::Entity, case::Column::RegionCode)).into(),
-            Dimension::Category => Expr::col((case::Entity, case::Column::Category)).into(),
-            Dimension::Stage => Expr::col((case::Entity, case::Column::Stage)).into(),
+            Dimension::Source => Expr::col((case::Entity, case::Column::Source)),
+            Dimension::Region => Expr::col((case::Entity, case::Column::RegionCode)),
+            Dimension::Category => Expr::col((case::Entity, case::Column::Category)),
+            Dimension::Stage => Expr::col((case::Entity, case::Column::Stage)),
             Dimension::Month => match backend {
                 DbBackend::Postgres => Expr::cust("to_char(\"cases\".\"opened_on\", 'YYYY-MM')"),
                 _ => Expr::cust("substr(\"cases\".\"opened_on\", 1, 7)"),

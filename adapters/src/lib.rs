@@ -4,6 +4,7 @@
 
 pub mod congress;
 pub mod csv;
+pub mod demo;
 pub mod discipline;
 pub mod enforcement;
 pub mod ingest;

@@ -1,6 +1,7 @@
-//! A small demo world written straight through the entities: five sources that
-//! share a person, a company, an officer, a phone and case numbers. Used by
-//! `serve --demo` and by the tests until ingestion of generated exports replaces it.
+//! Demo data. `load_generated_world` writes a synthetic world as export files and
+//! ingests them through the adapters (what `serve --demo` shows); `seed_demo` writes a
+//! small hand-made world straight through the entities, whose one chain spans all five
+//! systems (the tests use it).
 
 use chrono::{NaiveDate, Utc};
 use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
@@ -263,4 +264,40 @@ pub async fn seed_demo<C: ConnectionTrait>(db: &C) -> Result<usize, DbErr> {
     other.opened_on = date(2022, 10, 11);
     s.case(other).await?;
     Ok(6)
+}
+
+/// Generates a world of about `scale` records as export files under `dir` and ingests every
+/// file, source by source in name order. Returns the ingest reports.
+pub async fn load_generated_world(
+    db: &sea_orm::DatabaseConnection,
+    dir: &std::path::Path,
+    scale: u64,
+    seed: u64,
+) -> anyhow::Result<Vec<adapters::ingest::FileReport>> {
+    use anyhow::Context;
+    let summary = adapters::demo::generate(dir, scale, seed)
+        .with_context(|| format!("writing the demo world to {}", dir.display()))?;
+    let mut reports = Vec::new();
+    for source in Source::ALL {
+        let mut files: Vec<&std::path::PathBuf> = summary
+            .files
+            .iter()
+            .filter(|f| {
+                f.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n == source.slug())
+                    .unwrap_or(false)
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            reports.push(adapters::ingest::ingest_file(db, *source, &name, &bytes).await?);
+        }
+    }
+    Ok(reports)
 }

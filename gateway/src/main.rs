@@ -44,6 +44,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a synthetic world as export files of all five sources.
+    Demo {
+        /// Folder to write into (one sub-folder per source, plus truth.jsonl).
+        #[arg(long)]
+        out: PathBuf,
+        /// About how many records.
+        #[arg(long, default_value_t = 10_000)]
+        scale: u64,
+        /// The same seed writes the same world.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Print the GraphQL SDL (schema.graphql is exactly this).
     Schema,
     /// Mint a token with the configured HS256 secret (development and tests).
@@ -99,6 +111,23 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config.log);
             connect_and_migrate(&config.database_url).await?;
             eprintln!("migrations applied");
+        }
+        Command::Demo { out, scale, seed } => {
+            let started = std::time::Instant::now();
+            let summary =
+                adapters::demo::generate(&out, scale, seed).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} records in {} files to {} in {:.1} s (enforcement {}, discipline {}, congress {}, procuratorate {}, social {}; true chains in truth.jsonl)",
+                summary.records(),
+                summary.files.len(),
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                summary.enforcement,
+                summary.discipline,
+                summary.congress,
+                summary.procuratorate,
+                summary.social
+            );
         }
         Command::Ingest { source, paths, json } => {
             init_tracing(&config.log);
@@ -175,11 +204,36 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How big a world `serve --demo` generates.
+const DEMO_SCALE: u64 = 2_000;
+
 async fn seed_demo_once(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     use sea_orm::{EntityTrait, PaginatorTrait};
     if entities::case::Entity::find().count(db).await? == 0 {
-        let n = gateway::demo::seed_demo(db).await?;
-        tracing::info!(cases = n, "demo world seeded");
+        let dir = std::env::temp_dir().join(format!("qianchuan-demo-{}", std::process::id()));
+        let started = std::time::Instant::now();
+        eprintln!("generating and ingesting a demo world of about {DEMO_SCALE} records…");
+        let reports = gateway::demo::load_generated_world(db, &dir, DEMO_SCALE, 1).await?;
+        let example = std::fs::read_to_string(dir.join("truth.jsonl"))
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find(|v| v["records"].as_array().map(|r| r.len() == 5).unwrap_or(false))
+            })
+            .and_then(|v| v["records"][0][1].as_str().map(str::to_string));
+        let _ = std::fs::remove_dir_all(&dir);
+        let read: u64 = reports.iter().map(|r| r.read).sum();
+        let quarantined: u64 = reports.iter().map(|r| r.quarantined).sum();
+        eprintln!(
+            "demo world ready: {read} records read, {quarantined} quarantined, in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        if let Some(key) = example {
+            eprintln!(
+                "a chain across all five systems: {{ caseBySourceKey(source: ENFORCEMENT, sourceKey: \"{key}\") {{ chain {{ nodes {{ depth score case {{ source sourceKey title }} }} links {{ kind key }} }} }} }}"
+            );
+        }
     }
     Ok(())
 }

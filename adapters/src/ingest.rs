@@ -1,15 +1,19 @@
 //! Writing adapter output: idempotent by `(source, source key)` and content hash,
 //! newer versions supersede, older ones are kept as provenance only, tombstones
 //! mark a case deleted. One transaction per file: a rejected file stores nothing.
+//!
+//! Records are planned a chunk at a time in memory — in file order, so duplicates inside
+//! a file follow the rules — and written with a handful of bulk statements per chunk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use entities::{
     case, case_key, case_party, data_quality_issue, party, quarantine, source_record, LinkKind, PartyKind, Source,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -17,6 +21,11 @@ use sha2::{Digest, Sha256};
 
 use crate::record::{Item, PartyMention, Quarantined, UnifiedRecord};
 use crate::{AdapterError, Result};
+
+/// Records planned and written together.
+const CHUNK: usize = 500;
+/// Rows per bulk INSERT (well under both databases' parameter limits).
+const ROWS_PER_INSERT: usize = 400;
 
 /// One quarantined record in a report.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -42,16 +51,19 @@ pub struct FileReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Inserted,
-    Updated,
-    Unchanged,
-    Deleted,
-}
-
 /// Parses and stores one file. A file refused whole is reported in `rejected` and stores nothing.
 pub async fn ingest_file(db: &DatabaseConnection, source: Source, file: &str, bytes: &[u8]) -> Result<FileReport> {
+    ingest_file_with_progress(db, source, file, bytes, |_, _| {}).await
+}
+
+/// As `ingest_file`, calling `progress(done, total)` after every chunk.
+pub async fn ingest_file_with_progress(
+    db: &DatabaseConnection,
+    source: Source,
+    file: &str,
+    bytes: &[u8],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<FileReport> {
     let mut report = FileReport {
         file: file.to_string(),
         ..Default::default()
@@ -65,33 +77,32 @@ pub async fn ingest_file(db: &DatabaseConnection, source: Source, file: &str, by
         Err(e) => return Err(e),
     };
     report.warnings = parsed.warnings;
+    let total = parsed.items.len();
     let txn = db.begin().await?;
     let names_before = crate::org_names::known_org_names(&txn).await?;
     let mut touched: Vec<i64> = Vec::new();
-    for item in parsed.items {
-        report.read += 1;
-        match item {
-            Item::Quarantined(q) => {
-                store_quarantine(&txn, source, file, &q).await?;
-                report.quarantined += 1;
-                report.quarantine.push(QuarantineEntry {
-                    position: q.position,
-                    reason: q.reason.to_string(),
-                });
+    let mut done = 0;
+    let mut items = parsed.items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<Item> = items.by_ref().take(CHUNK).collect();
+        done += chunk.len();
+        let mut records = Vec::new();
+        for item in chunk {
+            report.read += 1;
+            match item {
+                Item::Quarantined(q) => {
+                    store_quarantine(&txn, source, file, &q).await?;
+                    report.quarantined += 1;
+                    report.quarantine.push(QuarantineEntry {
+                        position: q.position,
+                        reason: q.reason.to_string(),
+                    });
+                }
+                Item::Record(r) => records.push(*r),
             }
-            Item::Record(record) => match apply(&txn, file, &record).await? {
-                (Outcome::Inserted, id) => {
-                    report.inserted += 1;
-                    touched.push(id);
-                }
-                (Outcome::Updated, id) => {
-                    report.updated += 1;
-                    touched.push(id);
-                }
-                (Outcome::Unchanged, _) => report.unchanged += 1,
-                (Outcome::Deleted, _) => report.deleted += 1,
-            },
         }
+        touched.extend(write_chunk(&txn, source, file, &records, &mut report).await?);
+        progress(done, total);
     }
     crate::org_names::link_org_names(&txn, &names_before, &touched).await?;
     txn.commit().await?;
@@ -128,98 +139,242 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
     Ok(())
 }
 
-/// Keeps every version verbatim once; returns the provenance row's id.
-async fn store_provenance<C: ConnectionTrait>(
-    db: &C,
-    file: &str,
-    r: &UnifiedRecord,
+/// What is known of one key while a chunk is planned.
+struct KeyState {
+    /// The stored case, if any.
+    case_id: Option<i64>,
     version: i32,
-    hash: &str,
-) -> Result<i64> {
-    let existing = source_record::Entity::find()
-        .filter(source_record::Column::Source.eq(r.source.as_str()))
-        .filter(source_record::Column::SourceKey.eq(r.source_key.as_str()))
-        .filter(source_record::Column::ContentHash.eq(hash))
-        .one(db)
-        .await?;
-    if let Some(row) = existing {
-        return Ok(row.id);
-    }
-    let row = source_record::ActiveModel {
-        source: Set(r.source.as_str().into()),
-        source_key: Set(r.source_key.clone()),
-        version: Set(version),
-        content_hash: Set(hash.into()),
-        file: Set(file.into()),
-        position: Set(r.position.to_string()),
-        payload: Set(r.payload.clone()),
-        ingested_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(row.id)
+    deleted: bool,
+    /// Content hashes already kept as provenance.
+    hashes: HashSet<String>,
+    /// The record whose content the case will show, when it changes in this chunk.
+    content: Option<usize>,
+    /// The provenance row (by hash) the case will point at.
+    shown_hash: Option<String>,
+    changed: bool,
 }
 
-async fn apply<C: ConnectionTrait>(db: &C, file: &str, r: &UnifiedRecord) -> Result<(Outcome, i64)> {
-    let hash = sha256(&r.payload);
-    let existing = case::Entity::find()
-        .filter(case::Column::Source.eq(r.source.as_str()))
-        .filter(case::Column::SourceKey.eq(r.source_key.as_str()))
-        .one(db)
+/// A provenance row to write.
+struct NewProvenance {
+    record: usize,
+    version: i32,
+    hash: String,
+}
+
+async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) -> Result<HashMap<String, KeyState>> {
+    let mut states = HashMap::new();
+    let cases: Vec<(i64, String, i32, bool)> = case::Entity::find()
+        .select_only()
+        .column(case::Column::Id)
+        .column(case::Column::SourceKey)
+        .column(case::Column::Version)
+        .column(case::Column::Deleted)
+        .filter(case::Column::Source.eq(source.as_str()))
+        .filter(case::Column::SourceKey.is_in(keys.iter().copied()))
+        .into_tuple()
+        .all(db)
         .await?;
-    let Some(current) = existing else {
-        let version = r.version.unwrap_or(1);
-        let record_id = store_provenance(db, file, r, version, &hash).await?;
-        if r.tombstone {
-            return Ok((Outcome::Unchanged, 0));
+    for (id, key, version, deleted) in cases {
+        states.insert(
+            key,
+            KeyState {
+                case_id: Some(id),
+                version,
+                deleted,
+                hashes: HashSet::new(),
+                content: None,
+                shown_hash: None,
+                changed: false,
+            },
+        );
+    }
+    let hashes: Vec<(String, String)> = source_record::Entity::find()
+        .select_only()
+        .column(source_record::Column::SourceKey)
+        .column(source_record::Column::ContentHash)
+        .filter(source_record::Column::Source.eq(source.as_str()))
+        .filter(source_record::Column::SourceKey.is_in(keys.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (key, hash) in hashes {
+        if let Some(s) = states.get_mut(&key) {
+            s.hashes.insert(hash);
+        } else {
+            // Provenance of a key never shown as a case (e.g. a tombstone seen first).
+            states.insert(
+                key,
+                KeyState {
+                    case_id: None,
+                    version: 0,
+                    deleted: false,
+                    hashes: HashSet::from([hash]),
+                    content: None,
+                    shown_hash: None,
+                    changed: false,
+                },
+            );
         }
-        let model = case_model(r, version, record_id).insert(db).await?;
-        write_children(db, model.id, r).await?;
-        return Ok((Outcome::Inserted, model.id));
-    };
-    let (newer, version) = match r.version {
-        Some(v) => (v > current.version, v),
-        None => {
+    }
+    Ok(states)
+}
+
+/// Plans and writes one chunk; returns the ids of the cases it inserted or updated.
+async fn write_chunk<C: ConnectionTrait>(
+    db: &C,
+    source: Source,
+    file: &str,
+    records: &[UnifiedRecord],
+    report: &mut FileReport,
+) -> Result<Vec<i64>> {
+    let keys: Vec<&str> = records.iter().map(|r| r.source_key.as_str()).collect();
+    let mut states = load_states(db, source, &keys).await?;
+    let mut provenance: Vec<NewProvenance> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
+
+    for (i, r) in records.iter().enumerate() {
+        let hash = sha256(&r.payload);
+        let state = states.entry(r.source_key.clone()).or_insert_with(|| KeyState {
+            case_id: None,
+            version: 0,
+            deleted: false,
+            hashes: HashSet::new(),
+            content: None,
+            shown_hash: None,
+            changed: false,
+        });
+        let exists = state.case_id.is_some() || state.content.is_some();
+        let unseen = !state.hashes.contains(&hash);
+        let (newer, version) = match r.version {
+            Some(v) => (v > state.version, v),
             // Without versions, content already seen for this key is not new: reloading an
             // older export must not bring old content back.
-            let seen = source_record::Entity::find()
-                .filter(source_record::Column::Source.eq(r.source.as_str()))
-                .filter(source_record::Column::SourceKey.eq(r.source_key.as_str()))
-                .filter(source_record::Column::ContentHash.eq(hash.as_str()))
-                .one(db)
-                .await?;
-            (seen.is_none(), current.version + 1)
+            None => (unseen, state.version + 1),
+        };
+        let keep_provenance = |state: &mut KeyState, provenance: &mut Vec<NewProvenance>| {
+            if state.hashes.insert(hash.clone()) {
+                provenance.push(NewProvenance {
+                    record: i,
+                    version,
+                    hash: hash.clone(),
+                });
+            }
+        };
+        if r.tombstone {
+            keep_provenance(state, &mut provenance);
+            if !exists || state.deleted || version < state.version {
+                report.unchanged += 1;
+            } else {
+                state.deleted = true;
+                state.version = version;
+                state.changed = true;
+                report.deleted += 1;
+            }
+        } else if !exists {
+            keep_provenance(state, &mut provenance);
+            state.version = version;
+            state.content = Some(i);
+            state.shown_hash = Some(hash.clone());
+            state.changed = true;
+            report.inserted += 1;
+        } else if newer {
+            keep_provenance(state, &mut provenance);
+            state.version = version;
+            state.deleted = false;
+            state.content = Some(i);
+            state.shown_hash = Some(hash.clone());
+            state.changed = true;
+            report.updated += 1;
+        } else {
+            if r.version.is_some() && version < state.version {
+                keep_provenance(state, &mut provenance);
+            }
+            report.unchanged += 1;
         }
+        if state.changed && !order.contains(&r.source_key) {
+            order.push(r.source_key.clone());
+        }
+    }
+
+    // Provenance, with the ids the cases will point at.
+    let now = Utc::now();
+    let mut provenance_ids: HashMap<(String, String), i64> = HashMap::new();
+    for batch in provenance.chunks(ROWS_PER_INSERT) {
+        let rows = batch.iter().map(|p| {
+            let r = &records[p.record];
+            source_record::ActiveModel {
+                source: Set(source.as_str().into()),
+                source_key: Set(r.source_key.clone()),
+                version: Set(p.version),
+                content_hash: Set(p.hash.clone()),
+                file: Set(file.into()),
+                position: Set(r.position.to_string()),
+                payload: Set(r.payload.clone()),
+                ingested_at: Set(now),
+                ..Default::default()
+            }
+        });
+        for m in source_record::Entity::insert_many(rows).exec_with_returning(db).await? {
+            provenance_ids.insert((m.source_key, m.content_hash), m.id);
+        }
+    }
+    let record_id = |key: &str, hash: &Option<String>| {
+        hash.as_ref()
+            .and_then(|h| provenance_ids.get(&(key.to_string(), h.clone())).copied())
     };
-    if r.tombstone {
-        store_provenance(db, file, r, version, &hash).await?;
-        if current.deleted || version < current.version {
-            return Ok((Outcome::Unchanged, current.id));
+
+    // Cases: bulk insert the new ones, update the changed ones.
+    let mut new_cases = Vec::new();
+    let mut touched: Vec<(i64, usize)> = Vec::new();
+    for key in &order {
+        let Some(state) = states.get(key) else { continue };
+        match (state.case_id, state.content) {
+            (None, Some(i)) => new_cases.push((key.clone(), i, state.version, state.deleted)),
+            (Some(id), Some(i)) => {
+                let mut active = case_model(&records[i], state.version, record_id(key, &state.shown_hash));
+                active.id = Set(id);
+                active.deleted = Set(state.deleted);
+                active.update(db).await?;
+                touched.push((id, i));
+            }
+            (Some(id), None) => {
+                // Deleted (or undeleted) without new content.
+                case::Entity::update_many()
+                    .col_expr(case::Column::Deleted, sea_orm::sea_query::Expr::value(state.deleted))
+                    .col_expr(case::Column::Version, sea_orm::sea_query::Expr::value(state.version))
+                    .col_expr(case::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+                    .filter(case::Column::Id.eq(id))
+                    .exec(db)
+                    .await?;
+            }
+            (None, None) => {}
         }
-        let mut active: case::ActiveModel = current.into();
-        active.deleted = Set(true);
-        active.version = Set(version);
-        active.updated_at = Set(Utc::now());
-        let id = active.update(db).await?.id;
-        return Ok((Outcome::Deleted, id));
     }
-    if !newer {
-        if r.version.is_some() && version < current.version {
-            store_provenance(db, file, r, version, &hash).await?;
+    let updated_ids: Vec<i64> = touched.iter().map(|(id, _)| *id).collect();
+    clear_children(db, &updated_ids).await?;
+    for batch in new_cases.chunks(ROWS_PER_INSERT / 4) {
+        let rows = batch.iter().map(|(key, i, version, deleted)| {
+            let mut m = case_model(
+                &records[*i],
+                *version,
+                record_id(key, &states.get(key).and_then(|s| s.shown_hash.clone())),
+            );
+            m.deleted = Set(*deleted);
+            m
+        });
+        let inserted = case::Entity::insert_many(rows).exec_with_returning(db).await?;
+        let by_key: HashMap<&str, i64> = inserted.iter().map(|m| (m.source_key.as_str(), m.id)).collect();
+        for (key, i, _, _) in batch {
+            if let Some(id) = by_key.get(key.as_str()) {
+                touched.push((*id, *i));
+            }
         }
-        return Ok((Outcome::Unchanged, current.id));
     }
-    let record_id = store_provenance(db, file, r, version, &hash).await?;
-    let mut active = case_model(r, version, record_id);
-    active.id = Set(current.id);
-    active.update(db).await?;
-    clear_children(db, current.id).await?;
-    write_children(db, current.id, r).await?;
-    Ok((Outcome::Updated, current.id))
+    write_children(db, records, &touched).await?;
+    Ok(touched.into_iter().map(|(id, _)| id).collect())
 }
 
-fn case_model(r: &UnifiedRecord, version: i32, record_id: i64) -> case::ActiveModel {
+fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::ActiveModel {
     case::ActiveModel {
         source: Set(r.source.as_str().into()),
         source_key: Set(r.source_key.clone()),
@@ -238,7 +393,7 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: i64) -> case::ActiveMo
         case_numbers: Set(json!(r.case_numbers)),
         transferred: Set(r.transferred),
         deleted: Set(false),
-        record_id: Set(Some(record_id)),
+        record_id: Set(record_id),
         updated_at: Set(Utc::now()),
         // Stored normalized as organization names are, so a name matches however it was spelled.
         free_text: Set(
@@ -248,19 +403,22 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: i64) -> case::ActiveMo
     }
 }
 
-async fn clear_children<C: ConnectionTrait>(db: &C, case_id: i64) -> Result<()> {
-    case_party::Entity::delete_many()
-        .filter(case_party::Column::CaseId.eq(case_id))
-        .exec(db)
-        .await?;
-    case_key::Entity::delete_many()
-        .filter(case_key::Column::CaseId.eq(case_id))
-        .exec(db)
-        .await?;
-    data_quality_issue::Entity::delete_many()
-        .filter(data_quality_issue::Column::CaseId.eq(case_id))
-        .exec(db)
-        .await?;
+async fn clear_children<C: ConnectionTrait>(db: &C, case_ids: &[i64]) -> Result<()> {
+    for ids in case_ids.chunks(ROWS_PER_INSERT) {
+        let ids = ids.to_vec();
+        case_party::Entity::delete_many()
+            .filter(case_party::Column::CaseId.is_in(ids.clone()))
+            .exec(db)
+            .await?;
+        case_key::Entity::delete_many()
+            .filter(case_key::Column::CaseId.is_in(ids.clone()))
+            .exec(db)
+            .await?;
+        data_quality_issue::Entity::delete_many()
+            .filter(data_quality_issue::Column::CaseId.is_in(ids))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -277,103 +435,161 @@ fn identity(r: &UnifiedRecord, index: usize, p: &PartyMention) -> String {
     }
 }
 
-async fn resolve_party<C: ConnectionTrait>(db: &C, identity: String, p: &PartyMention) -> Result<i64> {
-    if let Some(existing) = party::Entity::find()
-        .filter(party::Column::Identity.eq(identity.as_str()))
-        .one(db)
-        .await?
-    {
-        let mut phones = existing.phone_list();
-        let mut changed = false;
-        for ph in &p.phones {
-            if !phones.contains(ph) {
-                phones.push(ph.clone());
-                changed = true;
+/// Finds or creates the parties of the mentions (two bulk statements), merging phones.
+async fn resolve_parties<C: ConnectionTrait>(
+    db: &C,
+    mentions: &[(String, &PartyMention)],
+) -> Result<HashMap<String, i64>> {
+    let identities: Vec<&str> = mentions.iter().map(|(i, _)| i.as_str()).collect();
+    let mut existing: HashMap<String, party::Model> = HashMap::new();
+    for ids in identities.chunks(ROWS_PER_INSERT) {
+        for p in party::Entity::find()
+            .filter(party::Column::Identity.is_in(ids.iter().copied()))
+            .all(db)
+            .await?
+        {
+            existing.insert(p.identity.clone(), p);
+        }
+    }
+    let mut out: HashMap<String, i64> = HashMap::new();
+    let mut new: BTreeMap<String, &PartyMention> = BTreeMap::new();
+    let mut merged_phones: HashMap<String, Vec<String>> = HashMap::new();
+    for (identity, m) in mentions {
+        match existing.get(identity) {
+            Some(p) => {
+                out.insert(identity.clone(), p.id);
+                let phones = merged_phones.entry(identity.clone()).or_insert_with(|| p.phone_list());
+                for ph in &m.phones {
+                    if !phones.contains(ph) {
+                        phones.push(ph.clone());
+                    }
+                }
+            }
+            None => {
+                new.entry(identity.clone()).or_insert(m);
+                let phones = merged_phones.entry(identity.clone()).or_default();
+                for ph in &m.phones {
+                    if !phones.contains(ph) {
+                        phones.push(ph.clone());
+                    }
+                }
             }
         }
-        if changed || existing.name != p.name {
-            let id = existing.id;
-            let mut active: party::ActiveModel = existing.into();
-            active.phones = Set(json!(phones));
-            active.name = Set(p.name.clone());
-            active.updated_at = Set(Utc::now());
-            active.update(db).await?;
-            return Ok(id);
+    }
+    for (identity, phones) in &merged_phones {
+        if let Some(p) = existing.get(identity) {
+            if *phones != p.phone_list() {
+                party::Entity::update_many()
+                    .col_expr(party::Column::Phones, sea_orm::sea_query::Expr::value(json!(phones)))
+                    .filter(party::Column::Id.eq(p.id))
+                    .exec(db)
+                    .await?;
+            }
         }
-        return Ok(existing.id);
     }
-    let model = party::ActiveModel {
-        kind: Set(p.kind.as_str().into()),
-        name: Set(p.name.clone()),
-        id_number: Set(p.id_number.clone()),
-        credit_code: Set(p.credit_code.clone()),
-        phones: Set(json!(p.phones)),
-        identity: Set(identity),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
+    let now = Utc::now();
+    let new: Vec<(String, &PartyMention)> = new.into_iter().collect();
+    for batch in new.chunks(ROWS_PER_INSERT / 2) {
+        let rows = batch.iter().map(|(identity, m)| party::ActiveModel {
+            kind: Set(m.kind.as_str().into()),
+            name: Set(m.name.clone()),
+            id_number: Set(m.id_number.clone()),
+            credit_code: Set(m.credit_code.clone()),
+            phones: Set(json!(merged_phones.get(identity).cloned().unwrap_or_default())),
+            identity: Set(identity.clone()),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        for p in party::Entity::insert_many(rows).exec_with_returning(db).await? {
+            out.insert(p.identity, p.id);
+        }
     }
-    .insert(db)
-    .await?;
-    Ok(model.id)
+    Ok(out)
 }
 
-async fn write_children<C: ConnectionTrait>(db: &C, case_id: i64, r: &UnifiedRecord) -> Result<()> {
-    let mut keys: BTreeMap<(LinkKind, String), ()> = r.keys.iter().cloned().map(|k| (k, ())).collect();
-    for (i, p) in r.parties.iter().enumerate() {
-        let party_id = resolve_party(db, identity(r, i, p), p).await?;
-        case_party::ActiveModel {
-            case_id: Set(case_id),
-            party_id: Set(party_id),
-            role: Set(p.role.clone()),
-            name_as_recorded: Set(p.name_as_recorded.clone()),
-            position: Set(i as i32),
-            ..Default::default()
+/// Parties, participations, keys and data-quality issues of the written cases.
+async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], cases: &[(i64, usize)]) -> Result<()> {
+    let mut mentions: Vec<(String, &PartyMention)> = Vec::new();
+    for (_, i) in cases {
+        let r = &records[*i];
+        for (n, p) in r.parties.iter().enumerate() {
+            mentions.push((identity(r, n, p), p));
         }
-        .insert(db)
-        .await?;
-        if let Some(id) = &p.id_number {
-            keys.insert((LinkKind::PersonId, id.clone()), ());
-        }
-        if let Some(code) = &p.credit_code {
-            keys.insert((LinkKind::OrgUscc, code.clone()), ());
-        }
-        if let Some(b) = &p.badge {
-            keys.insert((LinkKind::Badge, b.clone()), ());
-        }
-        for ph in &p.phones {
-            keys.insert((LinkKind::Phone, ph.clone()), ());
-        }
-        let name_kind = if p.kind == PartyKind::Organization {
-            LinkKind::OrgName
-        } else {
-            LinkKind::PersonName
-        };
-        keys.insert((name_kind, p.name.clone()), ());
     }
-    for ((kind, value), ()) in keys {
-        case_key::ActiveModel {
-            case_id: Set(case_id),
-            kind: Set(kind.as_str().into()),
-            value: Set(value),
-            score: Set(kind.score()),
-            ..Default::default()
+    let party_ids = resolve_parties(db, &mentions).await?;
+    let now = Utc::now();
+    let mut links = Vec::new();
+    let mut keys = Vec::new();
+    let mut issues = Vec::new();
+    for (case_id, i) in cases {
+        let r = &records[*i];
+        let mut case_keys: BTreeMap<(LinkKind, String), ()> = r.keys.iter().cloned().map(|k| (k, ())).collect();
+        for (n, p) in r.parties.iter().enumerate() {
+            if let Some(party_id) = party_ids.get(&identity(r, n, p)) {
+                links.push(case_party::ActiveModel {
+                    case_id: Set(*case_id),
+                    party_id: Set(*party_id),
+                    role: Set(p.role.clone()),
+                    name_as_recorded: Set(p.name_as_recorded.clone()),
+                    position: Set(n as i32),
+                    ..Default::default()
+                });
+            }
+            if let Some(id) = &p.id_number {
+                case_keys.insert((LinkKind::PersonId, id.clone()), ());
+            }
+            if let Some(code) = &p.credit_code {
+                case_keys.insert((LinkKind::OrgUscc, code.clone()), ());
+            }
+            if let Some(b) = &p.badge {
+                case_keys.insert((LinkKind::Badge, b.clone()), ());
+            }
+            for ph in &p.phones {
+                case_keys.insert((LinkKind::Phone, ph.clone()), ());
+            }
+            let name_kind = if p.kind == PartyKind::Organization {
+                LinkKind::OrgName
+            } else {
+                LinkKind::PersonName
+            };
+            case_keys.insert((name_kind, p.name.clone()), ());
         }
-        .insert(db)
-        .await?;
+        for ((kind, value), ()) in case_keys {
+            keys.push(case_key::ActiveModel {
+                case_id: Set(*case_id),
+                kind: Set(kind.as_str().into()),
+                value: Set(value),
+                score: Set(kind.score()),
+                ..Default::default()
+            });
+        }
+        for issue in &r.issues {
+            issues.push(data_quality_issue::ActiveModel {
+                source: Set(r.source.as_str().into()),
+                source_key: Set(r.source_key.clone()),
+                case_id: Set(Some(*case_id)),
+                field: Set(issue.field.clone()),
+                raw_value: Set(issue.raw_value.clone()),
+                issue: Set(issue.issue.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            });
+        }
     }
-    for issue in &r.issues {
-        data_quality_issue::ActiveModel {
-            source: Set(r.source.as_str().into()),
-            source_key: Set(r.source_key.clone()),
-            case_id: Set(Some(case_id)),
-            field: Set(issue.field.clone()),
-            raw_value: Set(issue.raw_value.clone()),
-            issue: Set(issue.issue.clone()),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(db)
-        .await?;
+    for batch in links.chunks(ROWS_PER_INSERT) {
+        case_party::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for batch in keys.chunks(ROWS_PER_INSERT) {
+        case_key::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for batch in issues.chunks(ROWS_PER_INSERT / 2) {
+        data_quality_issue::Entity::insert_many(batch.to_vec())
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use adapters::ingest::{ingest_file, FileReport};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use adapters::ingest::{ingest_file_with_progress, FileReport};
 use anyhow::Context;
 use entities::Source;
 use sea_orm::DatabaseConnection;
@@ -54,9 +57,19 @@ pub async fn run(db: &DatabaseConnection, source: Source, paths: &[PathBuf], jso
     for path in expand(paths)? {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let name = display_name(&path);
-        let report = ingest_file(db, source, &name, &bytes)
-            .await
-            .with_context(|| format!("storing {}", path.display()))?;
+        let show = std::io::stderr().is_terminal();
+        let started = Instant::now();
+        let report = ingest_file_with_progress(db, source, &name, &bytes, |done, total| {
+            if show {
+                eprint!("\r\x1b[K{}", progress_line(&name, done, total, started.elapsed().as_secs_f64()));
+                let _ = std::io::stderr().flush();
+            }
+        })
+        .await
+        .with_context(|| format!("storing {}", path.display()))?;
+        if show {
+            eprint!("\r\x1b[K");
+        }
         if report.rejected.is_some() {
             rejected += 1;
         }
@@ -86,4 +99,29 @@ fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// `file  [#####.....]  12000/50000  8,000 records/s  5 s left`
+pub fn progress_line(file: &str, done: usize, total: usize, seconds: f64) -> String {
+    let width = 30;
+    let filled = if total == 0 { width } else { done * width / total };
+    let rate = if seconds > 0.0 { done as f64 / seconds } else { 0.0 };
+    let left = if rate > 0.0 { (total.saturating_sub(done)) as f64 / rate } else { 0.0 };
+    format!(
+        "{file}  [{}{}]  {done}/{total}  {rate:.0} records/s  {left:.0} s left",
+        "#".repeat(filled),
+        ".".repeat(width - filled)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_shows_rate_and_time_left() {
+        let line = progress_line("f.csv", 500, 1000, 2.0);
+        assert!(line.contains("500/1000") && line.contains("250 records/s") && line.contains("2 s left"), "{line}");
+        assert!(line.contains("[###############...............]"), "{line}");
+    }
 }

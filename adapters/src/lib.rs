@@ -11,6 +11,7 @@ pub mod ingest;
 mod json_fields;
 mod org_names;
 pub mod procuratorate;
+pub mod pull;
 pub mod record;
 pub mod social;
 pub mod text;

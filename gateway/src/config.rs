@@ -80,6 +80,8 @@ const HARNESS_VARIABLES: &[&str] = &[
     "QIANCHUAN_TEST_REDIS_URL",
     "QIANCHUAN_REQUIRE_SERVICES",
     "QIANCHUAN_CONFIG",
+    // Read by `qianchuan pull` itself (a secret of the command, not of the gateway).
+    "QIANCHUAN_PULL_TOKEN",
 ];
 
 #[derive(Debug, thiserror::Error)]

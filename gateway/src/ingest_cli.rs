@@ -61,7 +61,10 @@ pub async fn run(db: &DatabaseConnection, source: Source, paths: &[PathBuf], jso
         let started = Instant::now();
         let report = ingest_file_with_progress(db, source, &name, &bytes, |done, total| {
             if show {
-                eprint!("\r\x1b[K{}", progress_line(&name, done, total, started.elapsed().as_secs_f64()));
+                eprint!(
+                    "\r\x1b[K{}",
+                    progress_line(&name, done, total, started.elapsed().as_secs_f64())
+                );
                 let _ = std::io::stderr().flush();
             }
         })
@@ -106,7 +109,11 @@ pub fn progress_line(file: &str, done: usize, total: usize, seconds: f64) -> Str
     let width = 30;
     let filled = if total == 0 { width } else { done * width / total };
     let rate = if seconds > 0.0 { done as f64 / seconds } else { 0.0 };
-    let left = if rate > 0.0 { (total.saturating_sub(done)) as f64 / rate } else { 0.0 };
+    let left = if rate > 0.0 {
+        (total.saturating_sub(done)) as f64 / rate
+    } else {
+        0.0
+    };
     format!(
         "{file}  [{}{}]  {done}/{total}  {rate:.0} records/s  {left:.0} s left",
         "#".repeat(filled),
@@ -121,7 +128,10 @@ mod tests {
     #[test]
     fn progress_shows_rate_and_time_left() {
         let line = progress_line("f.csv", 500, 1000, 2.0);
-        assert!(line.contains("500/1000") && line.contains("250 records/s") && line.contains("2 s left"), "{line}");
+        assert!(
+            line.contains("500/1000") && line.contains("250 records/s") && line.contains("2 s left"),
+            "{line}"
+        );
         assert!(line.contains("[###############...............]"), "{line}");
     }
 }

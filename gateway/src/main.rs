@@ -44,6 +44,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pull a source's API incrementally (today: procuratorate).
+    Pull {
+        /// The source to pull: procuratorate.
+        source: String,
+        /// The API's base URL (`{base}/api/v2/supervisions`).
+        #[arg(long)]
+        base: String,
+        /// The bearer token the API expects.
+        #[arg(long, env = "QIANCHUAN_PULL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Items per page.
+        #[arg(long, default_value_t = 500)]
+        limit: u32,
+    },
     /// Write a synthetic world as export files of all five sources.
     Demo {
         /// Folder to write into (one sub-folder per source, plus truth.jsonl).
@@ -111,6 +125,29 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config.log);
             connect_and_migrate(&config.database_url).await?;
             eprintln!("migrations applied");
+        }
+        Command::Pull {
+            source,
+            base,
+            token,
+            limit,
+        } => {
+            init_tracing(&config.log);
+            if entities::Source::parse(&source) != Some(entities::Source::Procuratorate) {
+                bail!("only `pull procuratorate` exists: the other sources deliver files (use `ingest`)");
+            }
+            let db = connect_and_migrate(&config.database_url).await?;
+            let mut pull = adapters::pull::PullConfig::new(&base, &token);
+            pull.limit = limit;
+            let report = adapters::pull::pull_procuratorate(&db, &pull).await?;
+            for page in &report.pages {
+                println!("{}", gateway::ingest_cli::summary(page));
+            }
+            println!(
+                "pulled {} page(s); next pull asks updatedSince={}",
+                report.pages.len(),
+                report.watermark.as_deref().unwrap_or("(nothing yet)")
+            );
         }
         Command::Demo { out, scale, seed } => {
             let started = std::time::Instant::now();

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_unified_model;
 mod m20261128_000002_case_free_text;
+mod m20261128_000003_pull_state;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_unified_model::Migration),
             Box::new(m20261128_000002_case_free_text::Migration),
+            Box::new(m20261128_000003_pull_state::Migration),
         ]
     }
 }

@@ -6,5 +6,6 @@ pub mod case_key;
 pub mod case_party;
 pub mod data_quality_issue;
 pub mod party;
+pub mod pull_state;
 pub mod quarantine;
 pub mod source_record;

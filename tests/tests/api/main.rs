@@ -3,6 +3,7 @@
 mod chain;
 mod http_contract;
 mod ingest;
+mod pull;
 mod queries;
 mod schema_file;
 mod scope;

@@ -1,0 +1,226 @@
+//! Pulling the procuratorate API incrementally (sources/procuratorate.md): follow
+//! cursors, keep the `updatedSince` watermark in the database, honour `Retry-After`
+//! on 429/503, back off on other 5xx a bounded number of times, stop at once on 401.
+//! Each page is stored before the watermark moves, so a pull that fails resumes from
+//! where it stopped without losing or duplicating anything.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use entities::{pull_state, Source};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+
+use crate::ingest::{ingest_file, FileReport};
+
+#[derive(Debug, Clone)]
+pub struct PullConfig {
+    pub base: String,
+    pub token: String,
+    pub limit: u32,
+    /// Retries of one page after a 5xx without `Retry-After`.
+    pub max_retries: u32,
+    /// Waits for one page after 429/503 with `Retry-After`.
+    pub max_waits: u32,
+    /// First backoff; doubled each retry.
+    pub backoff: Duration,
+    /// The longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+}
+
+impl PullConfig {
+    pub fn new(base: &str, token: &str) -> PullConfig {
+        PullConfig {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            limit: 500,
+            max_retries: 5,
+            max_waits: 20,
+            backoff: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("the procuratorate API refused the token (401): check --token; nothing more was stored")]
+    Unauthorized,
+    #[error("page {page} ({url}) failed: {reason}; what was stored stays, the next pull resumes from the watermark")]
+    Page { page: u32, url: String, reason: String },
+    #[error("page {page} was rejected: {reason}")]
+    Rejected { page: u32, reason: String },
+    #[error("storing page {page}: {source}")]
+    Store { page: u32, source: crate::AdapterError },
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// What a pull did: one report per page, and the watermark it ended at.
+#[derive(Debug, Default)]
+pub struct PullReport {
+    pub pages: Vec<FileReport>,
+    pub watermark: Option<String>,
+}
+
+pub async fn watermark(db: &DatabaseConnection) -> Result<Option<String>, sea_orm::DbErr> {
+    Ok(
+        pull_state::Entity::find_by_id(Source::Procuratorate.as_str().to_string())
+            .one(db)
+            .await?
+            .map(|s| s.watermark),
+    )
+}
+
+async fn save_watermark(db: &DatabaseConnection, value: &str) -> Result<(), sea_orm::DbErr> {
+    let row = pull_state::ActiveModel {
+        source: Set(Source::Procuratorate.as_str().into()),
+        watermark: Set(value.into()),
+        updated_at: Set(Utc::now()),
+    };
+    if watermark(db).await?.is_some() {
+        row.update(db).await?;
+    } else {
+        row.insert(db).await?;
+    }
+    Ok(())
+}
+
+fn later(a: &str, b: &str) -> bool {
+    match (crate::text::parse_instant(a), crate::text::parse_instant(b)) {
+        (Some(x), Some(y)) => x > y,
+        _ => false,
+    }
+}
+
+/// Pulls every page after the stored watermark and stores it.
+pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) -> Result<PullReport, PullError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| PullError::Page {
+            page: 1,
+            url: config.base.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut report = PullReport {
+        watermark: watermark(db).await?,
+        ..Default::default()
+    };
+    let since = report.watermark.clone();
+    let mut cursor: Option<String> = None;
+    let mut page: u32 = 0;
+    loop {
+        page += 1;
+        let mut url =
+            reqwest::Url::parse(&format!("{}/api/v2/supervisions", config.base)).map_err(|e| PullError::Page {
+                page,
+                url: config.base.clone(),
+                reason: e.to_string(),
+            })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = &since {
+                q.append_pair("updatedSince", s);
+            }
+            if let Some(c) = &cursor {
+                q.append_pair("cursor", c);
+            }
+            q.append_pair("limit", &config.limit.to_string());
+        }
+        let body = fetch(&client, &url, config, page).await?;
+        let parsed = crate::procuratorate::parse_page("page", &body).map_err(|e| PullError::Rejected {
+            page,
+            reason: e.to_string(),
+        })?;
+        let name = format!("page {page} ({})", url.query().unwrap_or(""));
+        let stored = ingest_file(db, Source::Procuratorate, &name, &body)
+            .await
+            .map_err(|source| PullError::Store { page, source })?;
+        if let Some(reason) = &stored.rejected {
+            return Err(PullError::Rejected {
+                page,
+                reason: reason.clone(),
+            });
+        }
+        report.pages.push(stored);
+        if let Some(max) = parsed.max_updated_at {
+            if report.watermark.as_deref().map(|w| later(&max, w)).unwrap_or(true) {
+                save_watermark(db, &max).await?;
+                report.watermark = Some(max);
+            }
+        }
+        match parsed.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(report)
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    config: &PullConfig,
+    page: u32,
+) -> Result<Vec<u8>, PullError> {
+    let failed = |reason: String| PullError::Page {
+        page,
+        url: url.to_string(),
+        reason,
+    };
+    let (mut retries, mut waits) = (0u32, 0u32);
+    let mut backoff = config.backoff;
+    loop {
+        let response = client.get(url.clone()).bearer_auth(&config.token).send().await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if retries < config.max_retries => {
+                tracing::warn!(page, error = %e, "request failed; retrying");
+                retries += 1;
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                continue;
+            }
+            Err(e) => return Err(failed(format!("{e} (after {retries} retries)"))),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        match status {
+            200 => {
+                return response
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .map_err(|e| failed(e.to_string()))
+            }
+            401 => return Err(PullError::Unauthorized),
+            429 | 503 if retry_after.is_some() && waits < config.max_waits => {
+                let wait = retry_after.unwrap_or(config.backoff).min(config.max_retry_after);
+                tracing::info!(
+                    page,
+                    status,
+                    seconds = wait.as_secs(),
+                    "asked to wait; retrying the same page"
+                );
+                waits += 1;
+                tokio::time::sleep(wait).await;
+            }
+            500..=599 if retries < config.max_retries => {
+                tracing::warn!(page, status, "server error; backing off");
+                retries += 1;
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            _ => {
+                return Err(failed(format!(
+                    "HTTP {status} (after {retries} retries, {waits} waits)"
+                )))
+            }
+        }
+    }
+}

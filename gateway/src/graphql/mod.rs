@@ -1,21 +1,23 @@
 //! The GraphQL schema: `build_schema` is what production and tests both run.
 
+pub mod audit_log;
 pub mod chain;
 pub mod loaders;
+pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod stats;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, Schema};
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::store::ScopedStore;
 use scalars::decode_cursor;
 
-pub type QianchuanSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type QianchuanSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Limits applied to every request.
 #[derive(Debug, Clone, Copy)]
@@ -42,13 +44,26 @@ impl Limits {
     }
 }
 
-/// The schema with its static data; per-request data (viewer, store, loaders) is added by `request_data`.
-pub fn build_schema(limits: Limits) -> QianchuanSchema {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+/// How deep a query may nest.
+pub const MAX_DEPTH: usize = 16;
+/// How complex a query may be (every field counts 1).
+pub const MAX_COMPLEXITY: usize = 5_000;
+/// How many directives a query may carry.
+pub const MAX_DIRECTIVES: usize = 50;
+
+/// The schema with its static data; per-request data (viewer, store, loaders) is added by
+/// `with_viewer`. `open`: with introspection and field suggestions.
+pub fn build_schema(limits: Limits, open: bool) -> QianchuanSchema {
+    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .data(limits)
-        .limit_depth(16)
-        .limit_complexity(20_000)
-        .finish()
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(MAX_DIRECTIVES);
+    if open {
+        builder.finish()
+    } else {
+        builder.disable_introspection().disable_suggestions().finish()
+    }
 }
 
 /// Adds what a request needs: the viewer, its scoped store and its loaders.

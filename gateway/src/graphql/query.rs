@@ -84,6 +84,7 @@ impl Query {
     }
 
     /// Cases you may see, filtered, in pages.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -106,6 +107,7 @@ impl Query {
 
     /// The chain one case pulls across the five systems: every case you may see tied to it
     /// through a shared person, company, official, phone or case number, with the reason for each tie.
+    #[graphql(complexity = "max_nodes.unwrap_or(200).max(1) as usize * child_complexity / 4 + 1")]
     async fn case_chain(
         &self,
         ctx: &Context<'_>,
@@ -134,6 +136,17 @@ impl Query {
         group_by: Vec<super::stats::CaseDimension>,
     ) -> async_graphql::Result<Vec<super::stats::CaseBucket>> {
         super::stats::case_stats(ctx, filter, group_by).await
+    }
+
+    /// Who looked at which cases and parties, newest first (`admin` and `auditor`).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::audit_log::AuditFilter>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::audit_log::AuditEntryConnection> {
+        super::audit_log::audit_log(ctx, filter, first.unwrap_or(20), after).await
     }
 
     /// The verified identity behind your token.

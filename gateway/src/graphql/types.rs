@@ -166,6 +166,7 @@ impl Case {
         self.0.case_number_list()
     }
     /// The chain this case pulls (as `caseChain` with this case as the root).
+    #[graphql(complexity = "max_nodes.unwrap_or(200).max(1) as usize * child_complexity / 4 + 1")]
     async fn chain(
         &self,
         ctx: &Context<'_>,
@@ -250,6 +251,7 @@ impl Party {
             .collect())
     }
     /// The cases the viewer may see that this party takes part in.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn cases(
         &self,
         ctx: &Context<'_>,

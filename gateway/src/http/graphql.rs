@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use crate::audit;
 use crate::auth::Viewer;
 use crate::graphql::with_viewer;
 use crate::policy::Scope;
@@ -95,19 +96,53 @@ fn unauthenticated(media: Media) -> Response {
     r
 }
 
-/// Verifies the bearer token; `None` means 401.
-pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
-        .trim();
-    let verifier = state.verifier.as_ref().as_ref()?;
-    match verifier.verify(token) {
-        Ok(viewer) => Some(viewer),
-        Err(e) => {
-            tracing::debug!(error = %e, "token rejected");
-            None
+/// Why a request was not let in.
+pub(crate) enum Refusal {
+    Unauthenticated,
+    RateLimited,
+}
+
+/// Verifies the bearer token (signature, claims, revocation), then counts the request
+/// against its subject's rate limit.
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(Refusal::Unauthenticated)?;
+    let verifier = state.verifier.as_ref().as_ref().ok_or(Refusal::Unauthenticated)?;
+    let verified = verifier.verify(token).map_err(|e| {
+        tracing::debug!(error = %e, "token rejected");
+        Refusal::Unauthenticated
+    })?;
+    if let Some(jti) = &verified.jti {
+        if state.revocations.is_revoked(jti).await {
+            tracing::debug!(%jti, "revoked token");
+            return Err(Refusal::Unauthenticated);
+        }
+    }
+    if !state.rate_limiter.allow(&verified.viewer.sub).await {
+        return Err(Refusal::RateLimited);
+    }
+    Ok(verified.viewer)
+}
+
+fn refused(media: Media, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Unauthenticated => unauthenticated(media),
+        Refusal::RateLimited => {
+            let mut r = respond(
+                StatusCode::TOO_MANY_REQUESTS,
+                media,
+                &error_body(
+                    "too many requests for this subject; try again in a minute",
+                    "LIMIT_EXCEEDED",
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            r
         }
     }
 }
@@ -173,8 +208,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             &error_body(message, "BAD_USER_INPUT"),
         );
     }
-    let Some(viewer) = authenticate(&state, &headers) else {
-        return unauthenticated(media);
+    let viewer = match authenticate(&state, &headers).await {
+        Ok(v) => v,
+        Err(refusal) => return refused(media, refusal),
     };
     if body.is_empty() {
         return bad_request(media, "the request body is empty");
@@ -197,8 +233,9 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let media = Media::from_headers(&headers);
-    let Some(viewer) = authenticate(&state, &headers) else {
-        return unauthenticated(media);
+    let viewer = match authenticate(&state, &headers).await {
+        Ok(v) => v,
+        Err(refusal) => return refused(media, refusal),
     };
     let Some(query) = find("query") else {
         return bad_request(media, "`query` is required");
@@ -262,21 +299,26 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Which operation the request selects, if the document names it unambiguously.
-fn selected_operation_type(query: &str, operation_name: Option<&str>) -> Result<Option<OperationType>, String> {
+/// Which operation the request selects (its type and name), if the document names it unambiguously.
+fn selected_operation(
+    query: &str,
+    operation_name: Option<&str>,
+) -> Result<(Option<OperationType>, Option<String>), String> {
     let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
     Ok(match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
+        (DocumentOperations::Single(op), name) => (Some(op.node.ty), name.map(str::to_string)),
+        (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name).map(|op| op.node.ty), Some(name.to_string())),
+        (DocumentOperations::Multiple(_), None) => (None, None),
     })
 }
 
 async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
-    let operation = match selected_operation_type(&params.query, params.operation_name.as_deref()) {
+    let (operation, operation_name) = match selected_operation(&params.query, params.operation_name.as_deref()) {
         Ok(op) => op,
         Err(message) => return request_error(media, &message),
     };
+    let query_text = params.query.clone();
+    let variables_json = params.variables.clone().map(Value::Object).unwrap_or(Value::Null);
     match operation {
         Some(OperationType::Mutation) if is_get => {
             let mut r = respond(
@@ -299,8 +341,34 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     if let Some(vars) = params.variables {
         request = request.variables(Variables::from_json(Value::Object(vars)));
     }
+    let open = match state.config.introspection.as_str() {
+        "all" => true,
+        "none" => false,
+        _ => viewer.role == crate::auth::Role::Admin,
+    };
+    let schema = if open { &state.schema } else { &state.restricted_schema };
     let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(&viewer));
-    let response = state.schema.execute(with_viewer(request, viewer, store)).await;
+    let trail = store.trail().clone();
+    let request = with_viewer(request, viewer.clone(), store).data(state.revocations.clone());
+    let response = schema.execute(request).await;
+    if let Err(e) = audit::record(
+        &state.db,
+        &viewer,
+        operation_name.as_deref(),
+        &query_text,
+        &variables_json,
+        &trail,
+    )
+    .await
+    {
+        // No audit entry, no personal data.
+        tracing::error!(error = %e, sub = %viewer.sub, "audit entry could not be written; response withheld");
+        return respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            media,
+            &error_body("internal error", "INTERNAL"),
+        );
+    }
 
     let never_executed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()

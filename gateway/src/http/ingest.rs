@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::auth::Role;
-use crate::http::graphql::authenticate;
+use crate::http::graphql::{authenticate, Refusal};
 use crate::state::AppState;
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
@@ -25,12 +25,22 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(viewer) = authenticate(&state, &headers) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required",
-            "UNAUTHENTICATED",
-        );
+    let viewer = match authenticate(&state, &headers).await {
+        Ok(v) => v,
+        Err(Refusal::Unauthenticated) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required",
+                "UNAUTHENTICATED",
+            )
+        }
+        Err(Refusal::RateLimited) => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests for this subject",
+                "LIMIT_EXCEEDED",
+            )
+        }
     };
     if !matches!(viewer.role, Role::Admin | Role::Ingestor) {
         return error(StatusCode::FORBIDDEN, "only admin and ingestor may ingest", "FORBIDDEN");

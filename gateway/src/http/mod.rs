@@ -4,6 +4,7 @@ pub mod graphql;
 mod health;
 mod ingest;
 pub mod metrics;
+pub mod rate_limit;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -27,12 +27,14 @@ impl ScopedStore {
     }
 
     pub async fn case_by_source_key(&self, source: Source, key: &str) -> ApiResult<Option<case::Model>> {
-        Ok(case::Entity::find()
+        let found = case::Entity::find()
             .filter(case::Column::Source.eq(source.as_str()))
             .filter(case::Column::SourceKey.eq(key))
             .filter(self.visible())
             .one(&self.db)
-            .await?)
+            .await?;
+        self.trail.cases(found.iter().map(|c| c.id));
+        Ok(found)
     }
 
     /// Visible cases among `ids`, by id (one query).
@@ -42,6 +44,7 @@ impl ScopedStore {
             .filter(self.visible())
             .all(&self.db)
             .await?;
+        self.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 
@@ -74,6 +77,7 @@ impl ScopedStore {
         let mut items = select.limit(first + 1).all(&self.db).await?;
         let has_next = items.len() as u64 > first;
         items.truncate(first as usize);
+        self.trail.cases(items.iter().map(|c| c.id));
         Ok(Page { items, has_next, total })
     }
 }

@@ -1,17 +1,20 @@
 //! The scoped data-access layer: every read of cases and parties goes through a
 //! `ScopedStore`, which applies the viewer's `Scope` inside each SQL query.
 
+mod audit;
 mod cases;
 mod filter;
 mod keys;
 mod parties;
 mod stats;
 
+pub use audit::AuditQuery;
 pub use cases::Page;
 pub use filter::CaseQuery;
 pub use keys::Key;
 pub use stats::{Bucket, Dimension};
 
+use crate::audit::Trail;
 use crate::policy::Scope;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use std::sync::Arc;
 pub struct ScopedStore {
     db: DatabaseConnection,
     scope: Arc<Scope>,
+    /// Every case and party handed out, for the audit log.
+    trail: Trail,
 }
 
 impl ScopedStore {
@@ -28,10 +33,15 @@ impl ScopedStore {
         ScopedStore {
             db,
             scope: Arc::new(scope),
+            trail: Trail::default(),
         }
     }
 
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    pub fn trail(&self) -> &Trail {
+        &self.trail
     }
 }

@@ -26,7 +26,9 @@ impl ScopedStore {
         if linked.is_none() {
             return Ok(None);
         }
-        Ok(party::Entity::find_by_id(id).one(&self.db).await?)
+        let found = party::Entity::find_by_id(id).one(&self.db).await?;
+        self.trail.parties(found.iter().map(|p| p.id));
+        Ok(found)
     }
 
     /// The participations of the visible cases among `case_ids` with their parties (two queries).
@@ -51,6 +53,7 @@ impl ScopedStore {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
+        self.trail.parties(parties.keys().copied());
         let mut out: HashMap<i64, Vec<_>> = HashMap::new();
         for link in links {
             if let Some(p) = parties.get(&link.party_id) {

@@ -1,0 +1,144 @@
+//! `auditLog`: who looked at which cases and parties, for `admin` and `auditor`.
+
+use async_graphql::{
+    Context, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value, ID,
+};
+use entities::audit_log;
+
+use super::scalars::{decode_cursor, encode_cursor, global_id, parse_id_of, NodeKind};
+use super::types::PageInfo;
+use super::{limits, store};
+use crate::store::AuditQuery;
+
+/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
+#[derive(Debug, Clone, Copy)]
+pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
+
+/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| DateTime(d.with_timezone(&chrono::Utc)))
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not an RFC 3339 instant"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
+/// Which audit entries to list. All given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct AuditFilter {
+    /// The token subject (`sub`) who asked.
+    pub subject: Option<String>,
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
+    /// Entries that returned this party: "who has looked at this person?".
+    pub party_id: Option<ID>,
+    /// Entries that returned this case.
+    pub case_id: Option<ID>,
+}
+
+/// One request that returned case or party data.
+#[derive(SimpleObject)]
+pub struct AuditEntry {
+    pub at: DateTime,
+    pub sub: String,
+    pub role: String,
+    pub operation: Option<String>,
+    /// SHA-256 of the query text, hex.
+    pub query_hash: String,
+    /// The variables, with ID numbers and phones masked.
+    pub variables: async_graphql::Json<serde_json::Value>,
+    pub case_ids: Vec<ID>,
+    pub party_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEntryEdge {
+    pub cursor: String,
+    pub node: AuditEntry,
+}
+
+/// Audit entries, newest first (Relay connection).
+#[derive(SimpleObject)]
+pub struct AuditEntryConnection {
+    pub edges: Vec<AuditEntryEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i64,
+}
+
+fn ids(value: &serde_json::Value, kind: NodeKind) -> Vec<ID> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_i64())
+                .map(|n| global_id(kind, n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn entry(m: audit_log::Model) -> AuditEntry {
+    AuditEntry {
+        at: DateTime(m.at),
+        case_ids: ids(&m.case_ids, NodeKind::Case),
+        party_ids: ids(&m.party_ids, NodeKind::Party),
+        sub: m.sub,
+        role: m.role,
+        operation: m.operation,
+        query_hash: m.query_hash,
+        variables: async_graphql::Json(m.variables),
+    }
+}
+
+pub async fn audit_log(
+    ctx: &Context<'_>,
+    filter: Option<AuditFilter>,
+    first: i32,
+    after: Option<String>,
+) -> async_graphql::Result<AuditEntryConnection> {
+    let (first, _) = limits(ctx)?.page(first, None)?;
+    let before = after.as_deref().map(decode_cursor).transpose()?;
+    let f = filter.unwrap_or_default();
+    let query = AuditQuery {
+        subject: f.subject,
+        from: f.from.map(|d| d.0),
+        to: f.to.map(|d| d.0),
+        party_id: f
+            .party_id
+            .as_ref()
+            .map(|id| parse_id_of(NodeKind::Party, id))
+            .transpose()?,
+        case_id: f
+            .case_id
+            .as_ref()
+            .map(|id| parse_id_of(NodeKind::Case, id))
+            .transpose()?,
+    };
+    let page = store(ctx)?.audit_entries(&query, first, before).await?;
+    let edges: Vec<AuditEntryEdge> = page
+        .items
+        .into_iter()
+        .map(|m| AuditEntryEdge {
+            cursor: encode_cursor(m.id),
+            node: entry(m),
+        })
+        .collect();
+    Ok(AuditEntryConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: before.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: page.total as i64,
+    })
+}

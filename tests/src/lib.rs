@@ -144,6 +144,8 @@ impl TestApp {
             jwt_secret: Some(Secret::new(SECRET)),
             redis_url: std::env::var("QIANCHUAN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()),
             hub_threshold: 5,
+            // The suite shares one Redis: rate limits are tested on their own subjects.
+            rate_limit_per_minute: 0,
             ..Config::default()
         };
         adjust(&mut config);

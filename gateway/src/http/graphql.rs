@@ -308,6 +308,12 @@ fn selected_operation(
     Ok(match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), name) => (Some(op.node.ty), name.map(str::to_string)),
         (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name).map(|op| op.node.ty), Some(name.to_string())),
+        // A lone named operation is the selected one.
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(op.node.ty), Some(name.to_string())))
+            .unwrap_or((None, None)),
         (DocumentOperations::Multiple(_), None) => (None, None),
     })
 }
@@ -346,6 +352,13 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         "none" => false,
         _ => viewer.role == crate::auth::Role::Admin,
     };
+    if !open && asks_for_introspection(&query_text) {
+        return respond(
+            StatusCode::OK,
+            media,
+            &error_body("introspection is not available to your role", "FORBIDDEN"),
+        );
+    }
     let schema = if open { &state.schema } else { &state.restricted_schema };
     let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(&viewer));
     let trail = store.trail().clone();
@@ -389,6 +402,18 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     respond(status, media, &Value::Object(body))
 }
 
+/// Does the query select `__schema` or `__type` (not `__typename`)?
+fn asks_for_introspection(query: &str) -> bool {
+    query.contains("__schema")
+        || query.match_indices("__type").any(|(i, m)| {
+            !query[i + m.len()..]
+                .chars()
+                .next()
+                .map(|c| c.is_ascii_alphanumeric() || c == '_')
+                .unwrap_or(false)
+        })
+}
+
 /// Gives every error an `extensions.code`. Errors raised by our resolvers already have one
 /// (`ApiError::extend`); the engine's own (parse, validation, input coercion, limits) do not,
 /// and those are all caused by the request.
@@ -418,6 +443,15 @@ mod tests {
         assert_eq!(percent_decode("%7B%20__typename%20%7D"), "{ __typename }");
         assert_eq!(percent_decode("a+b%"), "a b%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn recognises_introspection_and_lone_named_operations() {
+        assert!(asks_for_introspection("{ __schema { types { name } } }"));
+        assert!(asks_for_introspection("{ __type(name: \"Case\") { name } }"));
+        assert!(!asks_for_introspection("{ __typename me { sub } }"));
+        let (ty, name) = selected_operation("mutation Revoke { revokeToken(jti: \"x\") }", None).unwrap();
+        assert_eq!((ty, name.as_deref()), (Some(OperationType::Mutation), Some("Revoke")));
     }
 
     #[test]

@@ -108,6 +108,8 @@ async fn get_serves_queries_but_not_mutations(app: TestApp) {
     assert_eq!(r.json::<Value>().await.unwrap()["data"]["__type"]["name"], "Case");
     let r = get("mutation { __typename }", None).await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
+    let r = get("mutation Named { revokeToken(jti: \"x\") }", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 405, "a lone named mutation is a mutation too");
     let html = app
         .client
         .get(app.url("/graphql"))

@@ -7,4 +7,5 @@ mod pull;
 mod queries;
 mod schema_file;
 mod scope;
+mod security;
 mod stats;

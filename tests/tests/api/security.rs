@@ -1,0 +1,569 @@
+//! Tokens, revocation, rate limits, query limits, introspection and the audit log.
+//! Tokens here are signed by the `openssl` command line, not by the gateway's own code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use gateway::auth::Role;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{json, Value};
+use tests::{on_both_databases, TempDir, TestApp, SECRET};
+
+fn keys() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}");
+    out.stdout
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` → the 64-byte `r || s` JWS wants.
+fn der_to_raw(der: &[u8]) -> Vec<u8> {
+    let mut i = 2;
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let len = der[i + 1] as usize;
+        let int = &der[i + 2..i + 2 + len];
+        let int = if int.len() > 32 { &int[int.len() - 32..] } else { int };
+        out.extend(std::iter::repeat_n(0u8, 32 - int.len()));
+        out.extend(int);
+        i += 2 + len;
+    }
+    out
+}
+
+enum Signer<'a> {
+    Hmac(&'a str),
+    Rsa(&'a Path),
+    Ec(&'a Path),
+    Nothing,
+}
+
+fn token(header: Value, claims: Value, signer: Signer) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match signer {
+        Signer::Hmac(secret) => openssl(
+            &[
+                "dgst",
+                "-sha256",
+                "-mac",
+                "HMAC",
+                "-macopt",
+                &format!("key:{secret}"),
+                "-binary",
+            ],
+            input.as_bytes(),
+        ),
+        Signer::Rsa(key) => openssl(
+            &["dgst", "-sha256", "-sign", key.to_str().unwrap(), "-binary"],
+            input.as_bytes(),
+        ),
+        Signer::Ec(key) => der_to_raw(&openssl(
+            &["dgst", "-sha256", "-sign", key.to_str().unwrap(), "-binary"],
+            input.as_bytes(),
+        )),
+        Signer::Nothing => Vec::new(),
+    };
+    format!("{input}.{}", b64(&signature))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn claims() -> Value {
+    json!({"sub": "ext", "role": "plc", "regions": ["3301"], "exp": now() + 300})
+}
+
+async fn me(app: &TestApp, token: &str) -> u16 {
+    let r = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": "{ me { sub } }"}))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
+async fn app_with_keys(dir: &TempDir) -> TestApp {
+    std::fs::copy(keys().join("jwks.json"), dir.0.join("jwks.json")).unwrap();
+    let jwks = dir.0.join("jwks.json");
+    TestApp::sqlite_with(move |c| {
+        c.jwks = Some(jwks);
+        c.jwt_public_key = Some(keys().join("ec1_public.pem"));
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_from_an_independent_implementation_are_accepted() {
+    let dir = TempDir::new("qc-keys");
+    let app = app_with_keys(&dir).await;
+    let hs = token(json!({"alg": "HS256", "typ": "JWT"}), claims(), Signer::Hmac(SECRET));
+    let rs = token(
+        json!({"alg": "RS256", "kid": "rsa-1"}),
+        claims(),
+        Signer::Rsa(&keys().join("rsa1_private.pem")),
+    );
+    let es = token(
+        json!({"alg": "ES256", "kid": "ec-1"}),
+        claims(),
+        Signer::Ec(&keys().join("ec1_private.pem")),
+    );
+    let es_pem = token(
+        json!({"alg": "ES256"}),
+        claims(),
+        Signer::Ec(&keys().join("ec1_private.pem")),
+    );
+    for (name, t) in [
+        ("HS256", hs),
+        ("RS256 by kid", rs),
+        ("ES256 by kid", es),
+        ("ES256 by the PEM key", es_pem),
+    ] {
+        assert_eq!(me(&app, &t).await, 200, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_token_is_unauthenticated() {
+    let dir = TempDir::new("qc-keys");
+    let app = app_with_keys(&dir).await;
+    let rsa1 = keys().join("rsa1_private.pem");
+    let rsa2 = keys().join("rsa2_private.pem");
+    let ec1 = keys().join("ec1_private.pem");
+    let public_pem = std::fs::read_to_string(keys().join("rsa1_public.pem")).unwrap();
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let valid = token(json!({"alg": "RS256", "kid": "rsa-1"}), claims(), Signer::Rsa(&rsa1));
+    let parts: Vec<&str> = valid.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(with(json!({"role": "admin"})).to_string().as_bytes()),
+        parts[2]
+    );
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", token(json!({"alg": "none"}), claims(), Signer::Nothing)),
+        (
+            "HS256 keyed with the RSA public key",
+            token(json!({"alg": "HS256"}), claims(), Signer::Hmac(public_pem.trim())),
+        ),
+        (
+            "RS256 header, HMAC signature",
+            token(json!({"alg": "RS256", "kid": "rsa-1"}), claims(), Signer::Hmac(SECRET)),
+        ),
+        (
+            "ES256 header naming an RSA kid",
+            token(json!({"alg": "ES256", "kid": "rsa-1"}), claims(), Signer::Ec(&ec1)),
+        ),
+        (
+            "signed by another RSA key",
+            token(json!({"alg": "RS256", "kid": "rsa-1"}), claims(), Signer::Rsa(&rsa2)),
+        ),
+        (
+            "unknown kid",
+            token(json!({"alg": "RS256", "kid": "nope"}), claims(), Signer::Rsa(&rsa1)),
+        ),
+        (
+            "expired",
+            token(
+                json!({"alg": "RS256", "kid": "rsa-1"}),
+                with(json!({"exp": now() - 120})),
+                Signer::Rsa(&rsa1),
+            ),
+        ),
+        (
+            "not yet valid",
+            token(
+                json!({"alg": "RS256", "kid": "rsa-1"}),
+                with(json!({"nbf": now() + 300})),
+                Signer::Rsa(&rsa1),
+            ),
+        ),
+        ("tampered payload", tampered),
+        (
+            "exp as a string",
+            token(
+                json!({"alg": "HS256"}),
+                with(json!({"exp": (now() + 300).to_string()})),
+                Signer::Hmac(SECRET),
+            ),
+        ),
+        (
+            "regions as a string",
+            token(
+                json!({"alg": "HS256"}),
+                with(json!({"regions": "3301"})),
+                Signer::Hmac(SECRET),
+            ),
+        ),
+        (
+            "role as a number",
+            token(json!({"alg": "HS256"}), with(json!({"role": 1})), Signer::Hmac(SECRET)),
+        ),
+        (
+            "sub as a number",
+            token(json!({"alg": "HS256"}), with(json!({"sub": 7})), Signer::Hmac(SECRET)),
+        ),
+        (
+            "nbf as a string",
+            token(json!({"alg": "HS256"}), with(json!({"nbf": "0"})), Signer::Hmac(SECRET)),
+        ),
+        (
+            "no exp",
+            token(
+                json!({"alg": "HS256"}),
+                json!({"sub": "x", "role": "plc", "regions": ["33"]}),
+                Signer::Hmac(SECRET),
+            ),
+        ),
+    ];
+    for (name, t) in cases {
+        let r = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&t)
+            .json(&json!({"query": "{ me { sub } }"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{name}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_audience_and_the_algorithm_list_are_enforced_when_configured() {
+    let app = TestApp::sqlite_with(|c| {
+        c.jwt_issuer = Some("https://idp.example".into());
+        c.jwt_audience = Some("qianchuan".into());
+    })
+    .await;
+    let sign = |extra: Value| {
+        let mut c = claims();
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        token(json!({"alg": "HS256"}), c, Signer::Hmac(SECRET))
+    };
+    assert_eq!(
+        me(&app, &sign(json!({"iss": "https://idp.example", "aud": "qianchuan"}))).await,
+        200
+    );
+    assert_eq!(
+        me(&app, &sign(json!({"iss": "https://other", "aud": "qianchuan"}))).await,
+        401
+    );
+    assert_eq!(
+        me(
+            &app,
+            &sign(json!({"iss": "https://idp.example", "aud": "someone-else"}))
+        )
+        .await,
+        401
+    );
+    assert_eq!(me(&app, &sign(json!({}))).await, 401);
+
+    let rs_only = TestApp::sqlite_with(|c| {
+        c.jwt_public_key = Some(keys().join("rsa1_public.pem"));
+        c.jwt_algorithms = Some(vec!["RS256".into()]);
+    })
+    .await;
+    assert_eq!(
+        me(
+            &rs_only,
+            &token(json!({"alg": "HS256"}), claims(), Signer::Hmac(SECRET))
+        )
+        .await,
+        401,
+        "HS256 not allowed"
+    );
+    assert_eq!(
+        me(
+            &rs_only,
+            &token(
+                json!({"alg": "RS256"}),
+                claims(),
+                Signer::Rsa(&keys().join("rsa1_private.pem"))
+            )
+        )
+        .await,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_without_a_restart() {
+    let dir = TempDir::new("qc-keys");
+    let app = app_with_keys(&dir).await;
+    let old = token(
+        json!({"alg": "RS256", "kid": "rsa-1"}),
+        claims(),
+        Signer::Rsa(&keys().join("rsa1_private.pem")),
+    );
+    let new = token(
+        json!({"alg": "RS256", "kid": "rsa-2"}),
+        claims(),
+        Signer::Rsa(&keys().join("rsa2_private.pem")),
+    );
+    assert_eq!((me(&app, &old).await, me(&app, &new).await), (200, 401));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    std::fs::copy(keys().join("jwks_rotated.json"), dir.0.join("jwks.json")).unwrap();
+    let file = std::fs::File::options()
+        .append(true)
+        .open(dir.0.join("jwks.json"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!((me(&app, &old).await, me(&app, &new).await), (401, 200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_by_every_gateway() {
+    let a = TestApp::sqlite().await;
+    let b = TestApp::sqlite().await;
+    let jti = format!("jti-{}-{}", std::process::id(), now());
+    let victim = token(
+        json!({"alg": "HS256"}),
+        {
+            let mut c = claims();
+            c["jti"] = json!(jti);
+            c
+        },
+        Signer::Hmac(SECRET),
+    );
+    let other = token(json!({"alg": "HS256"}), claims(), Signer::Hmac(SECRET));
+    assert_eq!(me(&a, &victim).await, 200);
+    let plc = a.token(Role::Plc, &["33"]);
+    let (_, body) = a
+        .graphql(
+            &plc,
+            "mutation($j: String!) { revokeToken(jti: $j) }",
+            json!({"j": jti}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "only admin revokes"
+    );
+    let admin = a.token(Role::Admin, &[]);
+    let data = a
+        .data(
+            &admin,
+            "mutation($j: String!) { revokeToken(jti: $j) }",
+            json!({"j": jti}),
+        )
+        .await;
+    assert_eq!(data["revokeToken"], true);
+    assert_eq!(me(&a, &victim).await, 401);
+    assert_eq!(me(&a, &other).await, 200, "other tokens are untouched");
+    if std::env::var("QIANCHUAN_TEST_REDIS_URL")
+        .map(|u| !u.is_empty())
+        .unwrap_or(false)
+    {
+        assert_eq!(
+            me(&b, &victim).await,
+            401,
+            "the revocation reaches the other gateway through Redis"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_limit_exceeded_without_hurting_others() {
+    let a = TestApp::sqlite_with(|c| c.rate_limit_per_minute = 3).await;
+    let b = TestApp::sqlite_with(|c| c.rate_limit_per_minute = 3).await;
+    let sub = format!("busy-{}-{}", std::process::id(), now());
+    let busy = token(
+        json!({"alg": "HS256"}),
+        {
+            let mut c = claims();
+            c["sub"] = json!(sub);
+            c
+        },
+        Signer::Hmac(SECRET),
+    );
+    let calm = token(
+        json!({"alg": "HS256"}),
+        {
+            let mut c = claims();
+            c["sub"] = json!(format!("{sub}-calm"));
+            c
+        },
+        Signer::Hmac(SECRET),
+    );
+    let shared = std::env::var("QIANCHUAN_TEST_REDIS_URL")
+        .map(|u| !u.is_empty())
+        .unwrap_or(false);
+    // With Redis the two gateways share one count; without, each counts alone.
+    let statuses = [
+        me(&a, &busy).await,
+        me(&b, &busy).await,
+        me(&a, &busy).await,
+        me(&a, &busy).await,
+        me(&a, &busy).await,
+    ];
+    assert_eq!(&statuses[..3], &[200, 200, 200]);
+    assert_eq!(statuses[4], 429);
+    if shared {
+        assert_eq!(statuses[3], 429);
+    }
+    let r = a
+        .client
+        .post(a.url("/graphql"))
+        .bearer_auth(&busy)
+        .json(&json!({"query": "{ me { sub } }"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    assert_eq!(me(&a, &calm).await, 200, "another subject is not affected");
+}
+
+async fn query_limits_and_introspection_hold(app: TestApp) {
+    let plc = app.token(Role::Plc, &["33"]);
+    let admin = app.token(Role::Admin, &[]);
+    let code = |body: &Value| {
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut deep = String::from("sourceKey");
+    for _ in 0..5 {
+        deep = format!("parties {{ party {{ cases(first: 1) {{ edges {{ node {{ {deep} }} }} }} }} }}");
+    }
+    let (_, body) = app
+        .graphql(
+            &plc,
+            &format!("{{ cases(first: 1) {{ edges {{ node {{ {deep} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "LIMIT_EXCEEDED", "nested too deep: {body}");
+    let (_, body) = app
+        .graphql(
+            &plc,
+            "{ cases(first: 100) { edges { node { parties { party { cases(first: 100) { totalCount } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&body), "LIMIT_EXCEEDED", "nested pages multiply: {body}");
+    let directives = format!("{{ me {{ sub {} }} }}", "@include(if: true) ".repeat(60));
+    let (_, body) = app.graphql(&plc, &directives, json!({})).await;
+    assert!(body["errors"].is_array(), "too many directives: {body}");
+    let (_, body) = app.graphql(&plc, "{ __schema { types { name } } }", json!({})).await;
+    assert_eq!(code(&body), "FORBIDDEN", "no introspection for plc: {body}");
+    let data = app.data(&admin, "{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    let (_, body) = app.graphql(&plc, "{ casess { totalCount } }", json!({})).await;
+    assert!(
+        !body.to_string().contains("Did you mean"),
+        "no suggestions for plc: {body}"
+    );
+    let (_, body) = app.graphql(&admin, "{ casess { totalCount } }", json!({})).await;
+    assert!(
+        body.to_string().contains("Did you mean"),
+        "suggestions for admin: {body}"
+    );
+    let r = app
+        .client
+        .post(app.url("/graphql"))
+        .header(AUTHORIZATION, format!("Bearer {plc}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"[{"query":"{ me { sub } }"},{"query":"{ me { sub } }"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "batches are not accepted");
+}
+
+async fn the_audit_log_answers_who_looked_at_whom(app: TestApp) {
+    app.seed_demo().await;
+    let plc = app.token(Role::Plc, &["3301"]);
+    let data = app
+        .data(&plc, "query Lookup($f: CaseFilter) { cases(filter: $f) { edges { node { sourceKey parties { party { id name } } } } } }", json!({"f": {"identifier": "11010519491231002x"}}))
+        .await;
+    let li_si = data["cases"]["edges"][0]["node"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["party"]["name"] == "李四")
+        .map(|p| p["party"]["id"].clone())
+        .unwrap();
+    let auditor = app.token(Role::Auditor, &["33"]);
+    let q = "query($f: AuditFilter) { auditLog(filter: $f) { totalCount edges { node { sub role operation queryHash variables caseIds partyIds at } } } }";
+    let log = app.data(&auditor, q, json!({"f": {"partyId": li_si}})).await;
+    let entries = log["auditLog"]["edges"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    let e = &entries[0]["node"];
+    assert_eq!(
+        (e["sub"].as_str(), e["role"].as_str(), e["operation"].as_str()),
+        (Some("test-plc"), Some("plc"), Some("Lookup"))
+    );
+    assert_eq!(e["caseIds"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        e["variables"]["f"]["identifier"], "110105********002X",
+        "identifiers in variables are masked"
+    );
+    assert_eq!(e["queryHash"].as_str().unwrap().len(), 64);
+    let by_subject = app.data(&auditor, q, json!({"f": {"subject": "nobody"}})).await;
+    assert_eq!(by_subject["auditLog"]["totalCount"], 0);
+    let (_, body) = app.graphql(&plc, q, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "plc may not read the audit log"
+    );
+}
+
+async fn no_audit_entry_means_no_personal_data(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    app.seed_demo().await;
+    app.db.execute_unprepared("DROP TABLE audit_subjects").await.unwrap();
+    let plc = app.token(Role::Plc, &["3301"]);
+    let (status, body) = app
+        .graphql(&plc, "{ cases { edges { node { sourceKey summary } } } }", json!({}))
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert!(!body.to_string().contains("ZFJD"), "nothing of the data leaves: {body}");
+    assert!(
+        !body.to_string().contains("audit_subjects"),
+        "internals stay in the log: {body}"
+    );
+}
+
+on_both_databases!(
+    query_limits_and_introspection_hold,
+    the_audit_log_answers_who_looked_at_whom,
+    no_audit_entry_means_no_personal_data
+);

@@ -39,6 +39,14 @@ impl Role {
         }
     }
 
+    /// May this role read individual cases and parties?
+    pub fn records(self) -> bool {
+        matches!(
+            self,
+            Role::Admin | Role::Plc | Role::Procurator | Role::Discipline | Role::Congress
+        )
+    }
+
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.iter().copied().find(|r| r.as_str() == s)
     }

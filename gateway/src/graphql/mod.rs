@@ -1,5 +1,6 @@
 //! The GraphQL schema: `build_schema` is what production and tests both run.
 
+pub mod admin;
 pub mod audit_log;
 pub mod chain;
 pub mod loaders;

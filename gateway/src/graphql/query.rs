@@ -149,6 +149,21 @@ impl Query {
         super::audit_log::audit_log(ctx, filter, first.unwrap_or(20), after).await
     }
 
+    /// Input records refused for structural errors, with raw text, file, position and
+    /// reason, newest first (admin only).
+    async fn quarantine(
+        &self,
+        ctx: &Context<'_>,
+        source: Option<Source>,
+        file: Option<String>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Option<super::admin::QuarantineConnection>> {
+        super::admin::quarantine(ctx, source, file, first.unwrap_or(20), after)
+            .await
+            .map(Some)
+    }
+
     /// The verified identity behind your token.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         let v = viewer(ctx)?;

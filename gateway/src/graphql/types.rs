@@ -183,6 +183,11 @@ impl Case {
         )
         .await
     }
+    /// Every stored version of the source record, verbatim, newest first (admin only).
+    async fn provenance(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<super::admin::SourceRecord>>> {
+        let rows = store(ctx)?.provenance(&self.0.source, &self.0.source_key).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
+    }
     /// The people and organizations taking part, with their roles as recorded.
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CaseParty>> {
         let loader = ctx.data::<DataLoader<PartiesByCase>>()?;

@@ -1,6 +1,7 @@
 //! The scoped data-access layer: every read of cases and parties goes through a
 //! `ScopedStore`, which applies the viewer's `Scope` inside each SQL query.
 
+mod admin;
 mod audit;
 mod cases;
 mod filter;

@@ -5,6 +5,7 @@ mod http_contract;
 mod ingest;
 mod pull;
 mod queries;
+mod roles;
 mod schema_file;
 mod scope;
 mod security;

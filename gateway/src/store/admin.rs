@@ -1,0 +1,59 @@
+//! Admin-only reads: provenance and quarantine.
+
+use entities::{quarantine, source_record};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{Page, ScopedStore};
+use crate::auth::Role;
+use crate::error::{ApiError, ApiResult};
+
+impl ScopedStore {
+    fn admin_only(&self) -> ApiResult<()> {
+        if self.scope.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// Every stored version of a case's source record, newest version first.
+    pub async fn provenance(&self, source: &str, source_key: &str) -> ApiResult<Vec<source_record::Model>> {
+        self.admin_only()?;
+        Ok(source_record::Entity::find()
+            .filter(source_record::Column::Source.eq(source))
+            .filter(source_record::Column::SourceKey.eq(source_key))
+            .order_by_desc(source_record::Column::Version)
+            .order_by_desc(source_record::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Quarantined input records, newest first.
+    pub async fn quarantined(
+        &self,
+        source: Option<&str>,
+        file: Option<&str>,
+        first: u64,
+        before: Option<i64>,
+    ) -> ApiResult<Page<quarantine::Model>> {
+        self.admin_only()?;
+        let mut c = Condition::all();
+        if let Some(s) = source {
+            c = c.add(quarantine::Column::Source.eq(s));
+        }
+        if let Some(f) = file {
+            c = c.add(quarantine::Column::File.eq(f));
+        }
+        let total = quarantine::Entity::find().filter(c.clone()).count(&self.db).await?;
+        let mut select = quarantine::Entity::find()
+            .filter(c)
+            .order_by_desc(quarantine::Column::Id);
+        if let Some(b) = before {
+            select = select.filter(quarantine::Column::Id.lt(b));
+        }
+        let mut items = select.limit(first + 1).all(&self.db).await?;
+        let has_next = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page { items, has_next, total })
+    }
+}

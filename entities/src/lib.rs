@@ -4,6 +4,7 @@
 pub mod ids;
 pub mod model;
 pub mod vocab;
+pub mod workflow;
 
 pub use model::*;
 pub use vocab::{LinkKind, LoopStage, PartyKind, Source};

@@ -86,6 +86,9 @@ enum Command {
         /// Lifetime: 30s, 15m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// The unit an `agency` token answers supervision tasks for.
+        #[arg(long)]
+        unit: Option<String>,
     },
 }
 
@@ -182,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
             regions,
             sub,
             ttl,
+            unit,
         } => {
             let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
             let regions: Vec<String> = regions.into_iter().filter(|r| !r.is_empty()).collect();
@@ -192,11 +196,12 @@ async fn main() -> anyhow::Result<()> {
                 .jwt_secret
                 .as_ref()
                 .context("QIANCHUAN_JWT_SECRET is not set: `token` signs with the configured HS256 secret")?;
-            let token = mint_hs256(
+            let token = gateway::auth::mint_hs256_for_unit(
                 secret.expose(),
                 &sub,
                 role,
                 &regions,
+                unit.as_deref(),
                 parse_ttl(&ttl)?,
                 (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref()),
             )?;

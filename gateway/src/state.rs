@@ -35,6 +35,8 @@ pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection
     if url.starts_with("sqlite:") {
         // One writer at a time on SQLite; readers share the file.
         options.max_connections(8);
+    } else {
+        options.max_connections(32).min_connections(2);
     }
     let db = Database::connect(options)
         .await

@@ -6,6 +6,7 @@ mod m20261128_000001_unified_model;
 mod m20261128_000002_case_free_text;
 mod m20261128_000003_pull_state;
 mod m20261128_000004_audit_subjects;
+mod m20261128_000005_supervision_tasks;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_case_free_text::Migration),
             Box::new(m20261128_000003_pull_state::Migration),
             Box::new(m20261128_000004_audit_subjects::Migration),
+            Box::new(m20261128_000005_supervision_tasks::Migration),
         ]
     }
 }

@@ -176,6 +176,20 @@ impl TestApp {
         mint_hs256(SECRET, &format!("test-{role}"), role, &regions, 600, (None, None)).expect("mint")
     }
 
+    /// A valid `agency` token for `unit`.
+    pub fn agency_token(&self, unit: &str) -> String {
+        gateway::auth::mint_hs256_for_unit(
+            SECRET,
+            &format!("agency-{unit}"),
+            Role::Agency,
+            &["33".into()],
+            Some(unit),
+            600,
+            (None, None),
+        )
+        .expect("mint")
+    }
+
     /// POSTs a query as `application/json` with the given bearer token.
     pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
         let response = self

@@ -10,3 +10,5 @@ pub mod party;
 pub mod pull_state;
 pub mod quarantine;
 pub mod source_record;
+pub mod supervision_task;
+pub mod task_event;

@@ -7,7 +7,7 @@ mod verify;
 
 pub use revocation::Revocations;
 pub use role::Role;
-pub use verify::{mint_hs256, Claims, TokenError, Verified, Verifier};
+pub use verify::{mint_hs256, mint_hs256_for_unit, Claims, TokenError, Verified, Verifier};
 
 /// Who is asking: the verified claims that authorization is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -206,6 +206,19 @@ pub fn mint_hs256(
     ttl_seconds: u64,
     issuer_audience: (Option<&str>, Option<&str>),
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    mint_hs256_for_unit(secret, sub, role, regions, None, ttl_seconds, issuer_audience)
+}
+
+/// As `mint_hs256`, with the `unit` claim of an `agency` token.
+pub fn mint_hs256_for_unit(
+    secret: &str,
+    sub: &str,
+    role: Role,
+    regions: &[String],
+    unit: Option<&str>,
+    ttl_seconds: u64,
+    issuer_audience: (Option<&str>, Option<&str>),
+) -> Result<String, jsonwebtoken::errors::Error> {
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let mut claims = serde_json::json!({
         "sub": sub,
@@ -215,6 +228,9 @@ pub fn mint_hs256(
         "exp": now + ttl_seconds,
         "jti": format!("{sub}-{now}-{:08x}", rand::random::<u32>()),
     });
+    if let Some(unit) = unit {
+        claims["unit"] = unit.into();
+    }
     if let Some(iss) = issuer_audience.0 {
         claims["iss"] = iss.into();
     }

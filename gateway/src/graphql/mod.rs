@@ -8,6 +8,8 @@ pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod stats;
+pub mod tasks;
+pub mod trend;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;

@@ -1,15 +1,68 @@
 //! The mutation root.
 
-use async_graphql::{Context, Object};
+use async_graphql::{Context, Object, ID};
 
+use super::tasks::{OpenTaskInput, SupervisionTask};
 use super::viewer;
 use crate::auth::{Revocations, Role};
 use crate::error::ApiError;
+use entities::workflow::TaskAction;
 
 pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Opens a supervision task (督办通报) on a case you may see or on a town in your regions.
+    /// Roles with a supervisory duty: admin, plc, procurator, discipline, congress.
+    async fn open_supervision_task(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenTaskInput,
+    ) -> async_graphql::Result<SupervisionTask> {
+        super::tasks::open(ctx, input).await
+    }
+
+    /// The department answers with its rectification (整改反馈): an `agency` token whose `unit`
+    /// is the task's department (or admin). NOTIFIED → RECTIFYING.
+    async fn answer_supervision_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: String,
+    ) -> async_graphql::Result<SupervisionTask> {
+        super::tasks::step(ctx, id, TaskAction::Answer, Some(note)).await
+    }
+
+    /// The supervisor revisits (回访). RECTIFYING → REVISITED.
+    async fn revisit_supervision_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: Option<String>,
+    ) -> async_graphql::Result<SupervisionTask> {
+        super::tasks::step(ctx, id, TaskAction::Revisit, note).await
+    }
+
+    /// The supervisor closes the task (销号). REVISITED → CLOSED.
+    async fn close_supervision_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: Option<String>,
+    ) -> async_graphql::Result<SupervisionTask> {
+        super::tasks::step(ctx, id, TaskAction::Close, note).await
+    }
+
+    /// The supervisor sends it back for another rectification. REVISITED → NOTIFIED.
+    async fn return_supervision_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        note: String,
+    ) -> async_graphql::Result<SupervisionTask> {
+        super::tasks::step(ctx, id, TaskAction::Return, Some(note)).await
+    }
+
     /// Revokes a token by its `jti` claim, on every gateway sharing the Redis (admin only).
     /// Requests with it get `UNAUTHENTICATED` for `ttlSeconds` (default 7 days; past the
     /// token's own expiry it is refused anyway).

@@ -60,6 +60,7 @@ impl Query {
         Ok(match parse_global_id(&id)? {
             (NodeKind::Case, n) => store.case_by_id(n).await?.map(|c| Node::Case(Case(c))),
             (NodeKind::Party, n) => store.party_by_id(n).await?.map(|p| Node::Party(Party(p))),
+            (NodeKind::Task, _) => None,
         })
     }
 
@@ -136,6 +137,31 @@ impl Query {
         group_by: Vec<super::stats::CaseDimension>,
     ) -> async_graphql::Result<Vec<super::stats::CaseBucket>> {
         super::stats::case_stats(ctx, filter, group_by).await
+    }
+
+    /// Monthly counts from `from` to `to` (`YYYY-MM`, by `openedOn`), one series per value
+    /// of `by` (or one for all), with month-over-month and year-over-year change.
+    async fn case_trend(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        by: Option<super::stats::CaseDimension>,
+        from: String,
+        to: String,
+    ) -> async_graphql::Result<Vec<super::trend::TrendSeries>> {
+        super::trend::case_trend(ctx, filter, by, from, to).await
+    }
+
+    /// Supervision tasks (督办) you may see: supervisors, those in their regions; an
+    /// `agency`, those assigned to its unit.
+    async fn supervision_tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::tasks::TaskFilter>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::tasks::SupervisionTaskConnection> {
+        super::tasks::list(ctx, filter, first.unwrap_or(20), after).await
     }
 
     /// Who looked at which cases and parties, newest first (`admin` and `auditor`).

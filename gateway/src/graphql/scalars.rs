@@ -32,6 +32,7 @@ impl ScalarType for Date {
 pub enum NodeKind {
     Case,
     Party,
+    Task,
 }
 
 impl NodeKind {
@@ -39,6 +40,7 @@ impl NodeKind {
         match self {
             NodeKind::Case => "Case",
             NodeKind::Party => "Party",
+            NodeKind::Task => "Task",
         }
     }
 }
@@ -55,6 +57,7 @@ pub fn parse_global_id(id: &str) -> Result<(NodeKind, i64), ApiError> {
     let kind = match prefix {
         "Case" => NodeKind::Case,
         "Party" => NodeKind::Party,
+        "Task" => NodeKind::Task,
         _ => return Err(bad()),
     };
     let n: i64 = number.parse().map_err(|_| bad())?;

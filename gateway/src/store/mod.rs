@@ -8,12 +8,14 @@ mod filter;
 mod keys;
 mod parties;
 mod stats;
+mod tasks;
 
 pub use audit::AuditQuery;
 pub use cases::Page;
 pub use filter::CaseQuery;
 pub use keys::Key;
 pub use stats::{Bucket, Dimension};
+pub use tasks::{supervises, NewTask, TaskQuery};
 
 use crate::audit::Trail;
 use crate::policy::Scope;

@@ -10,3 +10,4 @@ mod schema_file;
 mod scope;
 mod security;
 mod stats;
+mod tasks;

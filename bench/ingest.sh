@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Ingestion benchmark: a generated world of SCALE records (default 1,000,000) loaded into
+# PostgreSQL by `qianchuan ingest`, beside PostgreSQL `COPY` of the very rows it wrote
+# (same tables, same indexes). Targets (ARCHITECTURE.md): >= 10,000 records/s, and
+# within 3x of COPY. Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
+#   bench/ingest.sh [SCALE]
+set -euo pipefail
+scale=${1:-1000000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/target/release/qianchuan"
+[ -x "$bin" ] || (cd "$root" && cargo build --release -q -p gateway)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+db=qc_bench
+admin="postgres://postgres@127.0.0.1:5432/test"
+url="postgres://postgres@127.0.0.1:5432/$db"
+psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+
+"$bin" demo --out "$work/world" --scale "$scale" --seed 7
+export QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn
+"$bin" migrate 2>/dev/null
+
+start=$(date +%s.%N)
+for s in enforcement discipline congress procuratorate social; do
+  "$bin" ingest "$s" "$work/world/$s" --json > "$work/$s.jsonl"
+done
+end=$(date +%s.%N)
+records=$(cat "$work"/*.jsonl | python3 -c 'import json,sys; print(sum(json.loads(l)["read"] for l in sys.stdin))')
+ingest_s=$(python3 -c "print(round($end - $start, 1))")
+
+tables="cases parties case_parties case_keys source_records quarantine data_quality_issues"
+psql -q "$url" -c "CREATE SCHEMA copybench"
+for t in $tables; do
+  psql -q "$url" -c "\\copy $t TO '$work/$t.csv' CSV"
+  psql -q "$url" -c "CREATE TABLE copybench.$t (LIKE public.$t INCLUDING DEFAULTS INCLUDING INDEXES)"
+done
+start=$(date +%s.%N)
+for t in $tables; do
+  psql -q "$url" -c "\\copy copybench.$t FROM '$work/$t.csv' CSV"
+done
+end=$(date +%s.%N)
+copy_s=$(python3 -c "print(round($end - $start, 1))")
+rows=$(psql -tA "$url" -c "SELECT (SELECT count(*) FROM cases)+(SELECT count(*) FROM parties)+(SELECT count(*) FROM case_parties)+(SELECT count(*) FROM case_keys)+(SELECT count(*) FROM source_records)")
+
+python3 - "$records" "$ingest_s" "$copy_s" "$rows" <<'PY'
+import sys
+records, ingest_s, copy_s, rows = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+rate = records / ingest_s
+print(f"ingest:  {records} records in {ingest_s} s = {rate:,.0f} records/s (target >= 10,000: {'met' if rate >= 10000 else 'MISSED'})")
+print(f"COPY:    the same {rows:,} rows in {copy_s} s = {records / copy_s:,.0f} records/s")
+print(f"ratio:   ingest takes {ingest_s / copy_s:.1f}x COPY (target <= 3x: {'met' if ingest_s <= 3 * copy_s else 'MISSED'})")
+PY

@@ -1,0 +1,79 @@
+//! The supervision loop of the hub's own tasks: which step may follow which.
+//! 督办 (NOTIFIED) → 整改 (RECTIFYING) → 回访 (REVISITED) → 销号 (CLOSED), or back to NOTIFIED.
+
+use crate::LoopStage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskAction {
+    /// A supervisor opens the task: 督办通报.
+    Open,
+    /// The department answers with its rectification: 整改落实.
+    Answer,
+    /// The supervisor revisits: 回访.
+    Revisit,
+    /// The supervisor closes it: 销号.
+    Close,
+    /// The supervisor sends it back for another rectification.
+    Return,
+}
+
+impl TaskAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskAction::Open => "OPEN",
+            TaskAction::Answer => "ANSWER",
+            TaskAction::Revisit => "REVISIT",
+            TaskAction::Close => "CLOSE",
+            TaskAction::Return => "RETURN",
+        }
+    }
+
+    /// The stage an action leads to from `from`, or `None` when it is not allowed there.
+    pub fn next(self, from: Option<LoopStage>) -> Option<LoopStage> {
+        use LoopStage::*;
+        match (self, from) {
+            (TaskAction::Open, None) => Some(Notified),
+            (TaskAction::Answer, Some(Notified)) => Some(Rectifying),
+            (TaskAction::Revisit, Some(Rectifying)) => Some(Revisited),
+            (TaskAction::Close, Some(Revisited)) => Some(Closed),
+            (TaskAction::Return, Some(Revisited)) => Some(Notified),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use LoopStage::*;
+
+    #[test]
+    fn the_loop_and_nothing_else() {
+        assert_eq!(TaskAction::Open.next(None), Some(Notified));
+        assert_eq!(TaskAction::Answer.next(Some(Notified)), Some(Rectifying));
+        assert_eq!(TaskAction::Revisit.next(Some(Rectifying)), Some(Revisited));
+        assert_eq!(TaskAction::Close.next(Some(Revisited)), Some(Closed));
+        assert_eq!(TaskAction::Return.next(Some(Revisited)), Some(Notified));
+        let actions = [
+            TaskAction::Open,
+            TaskAction::Answer,
+            TaskAction::Revisit,
+            TaskAction::Close,
+            TaskAction::Return,
+        ];
+        let mut allowed = 0;
+        for a in actions {
+            for from in [
+                None,
+                Some(Discovered),
+                Some(Notified),
+                Some(Rectifying),
+                Some(Revisited),
+                Some(Closed),
+            ] {
+                allowed += a.next(from).is_some() as usize;
+            }
+        }
+        assert_eq!(allowed, 5, "every other step is illegal");
+    }
+}

@@ -1,0 +1,220 @@
+//! Load benchmark of `caseChain` (depth 3) at N concurrent clients over HTTP, beside a
+//! recursive-CTE walk of the same graph from the same roots at the same concurrency.
+//! Run by `bench/chain.sh`; by hand:
+//!   cargo run --release -p gateway --example chain_bench -- \
+//!     --gateway http://127.0.0.1:8099 --token T --database postgres://… [--clients 16] [--requests 4000]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+
+struct Args {
+    gateway: String,
+    token: String,
+    database: String,
+    clients: usize,
+    requests: usize,
+    cte_requests: usize,
+    roots: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        gateway: String::new(),
+        token: String::new(),
+        database: String::new(),
+        clients: 16,
+        requests: 4000,
+        cte_requests: 800,
+        roots: 2000,
+    };
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < raw.len() {
+        let v = raw[i + 1].clone();
+        let n = || v.parse::<usize>().map_err(|e| format!("{}: {e}", raw[i]));
+        match raw[i].as_str() {
+            "--gateway" => a.gateway = v.clone(),
+            "--token" => a.token = v.clone(),
+            "--database" => a.database = v.clone(),
+            "--clients" => a.clients = n()?,
+            "--requests" => a.requests = n()?,
+            "--cte-requests" => a.cte_requests = n()?,
+            "--roots" => a.roots = n()?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+        i += 2;
+    }
+    if a.gateway.is_empty() || a.token.is_empty() || a.database.is_empty() {
+        return Err("--gateway, --token and --database are required".into());
+    }
+    Ok(a)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn run<F, Fut>(clients: usize, total: usize, work: F) -> (Vec<Duration>, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let work = Arc::new(work);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (work, next) = (work.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                if work(i).await {
+                    times.push(t.elapsed());
+                }
+            }
+            times
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    (all, elapsed)
+}
+
+const CTE: &str = "WITH RECURSIVE walk(case_id, depth, score) AS ( \
+    SELECT $1::bigint, 0, 1.0::float8 \
+    UNION \
+    SELECT k2.case_id, w.depth + 1, w.score * k1.score \
+    FROM walk w \
+    JOIN case_keys k1 ON k1.case_id = w.case_id \
+    JOIN case_keys k2 ON k2.kind = k1.kind AND k2.value = k1.value AND k2.case_id <> w.case_id \
+    JOIN cases c ON c.id = k2.case_id AND c.deleted = false \
+    WHERE w.depth < 3 AND w.score * k1.score >= 0.5 ) \
+  SELECT case_id, max(score) AS score, min(depth) AS depth FROM walk GROUP BY case_id LIMIT 200";
+
+#[tokio::main]
+async fn main() {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut options = ConnectOptions::new(a.database.clone());
+    options.max_connections(a.clients as u32 + 2).sqlx_logging(false);
+    let db: DatabaseConnection = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("database: {e}");
+            std::process::exit(1);
+        }
+    };
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT id FROM cases WHERE deleted = false ORDER BY md5(id::text) LIMIT {}",
+                a.roots
+            ),
+        ))
+        .await
+        .unwrap_or_default();
+    let roots: Arc<Vec<i64>> = Arc::new(rows.iter().filter_map(|r| r.try_get_by_index::<i64>(0).ok()).collect());
+    if roots.is_empty() {
+        eprintln!("no cases in the database: run bench/ingest.sh first");
+        std::process::exit(1);
+    }
+    let cases: i64 = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT count(*) FROM cases".to_string(),
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
+    println!("{cases} cases; {} roots; {} clients", roots.len(), a.clients);
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.clients)
+        .build()
+        .unwrap_or_default();
+    let url = Arc::new(format!("{}/graphql", a.gateway.trim_end_matches('/')));
+    let token = Arc::new(a.token.clone());
+    let query = "query($id: ID!) { caseChain(caseId: $id, maxDepth: 3) { nodes { depth score case { id source } } links { kind key } hubs { kind caseCount } truncated } }";
+    let http = {
+        let roots = roots.clone();
+        move |i: usize| {
+            let (client, url, token, roots) = (client.clone(), url.clone(), token.clone(), roots.clone());
+            async move {
+                let id = format!("Case:{}", roots[i % roots.len()]);
+                let body = serde_json::json!({"query": query, "variables": {"id": id}});
+                match client
+                    .post(url.as_str())
+                    .bearer_auth(token.as_str())
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        }
+    };
+    let _warm = run(a.clients, 200, http.clone()).await;
+    let (times, secs) = run(a.clients, a.requests, http).await;
+    let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+    println!(
+        "caseChain depth 3 over HTTP:  {} ok of {}  p50 {p50:.2} ms  p99 {p99:.2} ms  {:.0} requests/s",
+        times.len(),
+        a.requests,
+        times.len() as f64 / secs
+    );
+
+    let cte = {
+        let (db, roots) = (db.clone(), roots.clone());
+        move |i: usize| {
+            let (db, roots) = (db.clone(), roots.clone());
+            async move {
+                let sql = CTE.replace("$1", &roots[i % roots.len()].to_string());
+                db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                    .await
+                    .is_ok()
+            }
+        }
+    };
+    let (ctimes, csecs) = run(a.clients, a.cte_requests, cte).await;
+    let (c50, c99) = (percentile(&ctimes, 0.5), percentile(&ctimes, 0.99));
+    println!(
+        "recursive CTE walk in SQL:    {} ok of {}  p50 {c50:.2} ms  p99 {c99:.2} ms  {:.0} walks/s",
+        ctimes.len(),
+        a.cte_requests,
+        ctimes.len() as f64 / csecs
+    );
+    println!(
+        "targets: p50 <= 10 ms {}, p99 <= 50 ms {}, >= 10x the CTE (p50 ratio {:.1}x) {}",
+        if p50 <= 10.0 { "met" } else { "MISSED" },
+        if p99 <= 50.0 { "met" } else { "MISSED" },
+        c50 / p50,
+        if c50 >= 10.0 * p50 { "met" } else { "MISSED" }
+    );
+}

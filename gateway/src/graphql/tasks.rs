@@ -1,0 +1,198 @@
+//! Supervision tasks (督办) in the schema: the loop 督办 → 整改 → 回访 → 销号.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use entities::workflow::TaskAction;
+use entities::{supervision_task, LoopStage as Stage};
+
+use super::audit_log::DateTime;
+use super::scalars::{encode_cursor, global_id, parse_id_of, Date, NodeKind};
+use super::types::{Case, LoopStage, PageInfo};
+use super::{limits, readable_store, store, viewer};
+use crate::store::{NewTask, TaskQuery};
+
+/// A supervision task of the hub itself, on a case or a town.
+pub struct SupervisionTask(pub supervision_task::Model);
+
+/// One step taken on a task.
+#[derive(SimpleObject)]
+pub struct TaskEvent {
+    pub at: DateTime,
+    pub actor: String,
+    pub role: String,
+    /// OPEN, ANSWER, REVISIT, CLOSE or RETURN.
+    pub action: String,
+    pub from_stage: Option<LoopStage>,
+    pub to_stage: LoopStage,
+    pub note: Option<String>,
+}
+
+fn stage(s: &str) -> Option<LoopStage> {
+    Stage::parse(s).map(LoopStage::from)
+}
+
+#[Object]
+impl SupervisionTask {
+    async fn id(&self) -> ID {
+        global_id(NodeKind::Task, self.0.id)
+    }
+    /// The case supervised (`null` for a task on a town, or when your role may not read cases).
+    async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Case>> {
+        match self.0.case_id {
+            Some(id) => Ok(readable_store(ctx)?.case_by_id(id).await?.map(Case)),
+            None => Ok(None),
+        }
+    }
+    async fn region_code(&self) -> Option<&str> {
+        self.0.region_code.as_deref()
+    }
+    async fn town(&self) -> Option<&str> {
+        self.0.town.as_deref()
+    }
+    /// The department that must answer.
+    async fn department(&self) -> &str {
+        &self.0.department
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn deadline(&self) -> Date {
+        Date(self.0.deadline)
+    }
+    /// NOTIFIED (督办), RECTIFYING (整改), REVISITED (回访) or CLOSED (销号).
+    async fn stage(&self) -> Option<LoopStage> {
+        stage(&self.0.stage)
+    }
+    /// Past the deadline and not closed.
+    async fn overdue(&self) -> bool {
+        self.0.deadline < chrono::Utc::now().date_naive() && self.0.stage != Stage::Closed.as_str()
+    }
+    async fn opened_by(&self) -> &str {
+        &self.0.opened_by
+    }
+    async fn opened_at(&self) -> DateTime {
+        DateTime(self.0.opened_at)
+    }
+    /// Every step, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TaskEvent>> {
+        Ok(store(ctx)?
+            .task_history(self.0.id)
+            .await?
+            .into_iter()
+            .map(|e| TaskEvent {
+                at: DateTime(e.at),
+                actor: e.actor,
+                role: e.role,
+                action: e.action,
+                from_stage: e.from_stage.as_deref().and_then(stage),
+                to_stage: stage(&e.to_stage).unwrap_or(LoopStage::Notified),
+                note: e.note,
+            })
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SupervisionTaskEdge {
+    pub cursor: String,
+    pub node: SupervisionTask,
+}
+
+#[derive(SimpleObject)]
+pub struct SupervisionTaskConnection {
+    pub edges: Vec<SupervisionTaskEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i64,
+}
+
+/// Which tasks to list. All given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    pub stages: Option<Vec<LoopStage>>,
+    /// Past the deadline and not closed (or, with false, the others).
+    pub overdue: Option<bool>,
+    pub department: Option<String>,
+    pub region_prefix: Option<String>,
+    pub case_id: Option<ID>,
+}
+
+/// A task to open: on a case you may see (`caseId`), or on a town (`regionCode` and `town`).
+#[derive(InputObject)]
+pub struct OpenTaskInput {
+    pub case_id: Option<ID>,
+    pub region_code: Option<String>,
+    pub town: Option<String>,
+    /// The department that must answer; an `agency` token with this `unit` answers it.
+    pub department: String,
+    pub title: String,
+    pub deadline: Date,
+    pub note: Option<String>,
+}
+
+pub async fn list(
+    ctx: &Context<'_>,
+    filter: Option<TaskFilter>,
+    first: i32,
+    after: Option<String>,
+) -> async_graphql::Result<SupervisionTaskConnection> {
+    let (first, after_id) = limits(ctx)?.page(first, after.as_deref())?;
+    let f = filter.unwrap_or_default();
+    let q = TaskQuery {
+        stages: f.stages.map(|v| v.into_iter().map(Into::into).collect()),
+        overdue: f.overdue,
+        department: f.department,
+        region_prefix: f.region_prefix,
+        case_id: f
+            .case_id
+            .as_ref()
+            .map(|id| parse_id_of(NodeKind::Case, id))
+            .transpose()?,
+    };
+    let page = store(ctx)?.tasks(viewer(ctx)?, &q, first, after_id).await?;
+    let edges: Vec<SupervisionTaskEdge> = page
+        .items
+        .into_iter()
+        .map(|t| SupervisionTaskEdge {
+            cursor: encode_cursor(t.id),
+            node: SupervisionTask(t),
+        })
+        .collect();
+    Ok(SupervisionTaskConnection {
+        page_info: PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: after_id.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: page.total as i64,
+    })
+}
+
+pub async fn open(ctx: &Context<'_>, input: OpenTaskInput) -> async_graphql::Result<SupervisionTask> {
+    let task = NewTask {
+        case_id: input
+            .case_id
+            .as_ref()
+            .map(|id| parse_id_of(NodeKind::Case, id))
+            .transpose()?,
+        region_code: input.region_code,
+        town: input.town,
+        department: input.department,
+        title: input.title,
+        deadline: input.deadline.0,
+        note: input.note,
+    };
+    Ok(SupervisionTask(store(ctx)?.open_task(viewer(ctx)?, task).await?))
+}
+
+pub async fn step(
+    ctx: &Context<'_>,
+    id: ID,
+    action: TaskAction,
+    note: Option<String>,
+) -> async_graphql::Result<SupervisionTask> {
+    let id = parse_id_of(NodeKind::Task, &id)?;
+    Ok(SupervisionTask(
+        store(ctx)?.task_step(viewer(ctx)?, id, action, note).await?,
+    ))
+}

@@ -1,0 +1,257 @@
+//! Supervision tasks (督办): who may open, answer and close them, and who may see them.
+
+use chrono::{NaiveDate, Utc};
+use entities::workflow::TaskAction;
+use entities::{case, supervision_task, task_event, LoopStage};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+
+use super::{Page, ScopedStore};
+use crate::auth::{Role, Viewer};
+use crate::error::{ApiError, ApiResult};
+
+/// A task to open: on a visible case, or on a town inside the viewer's regions.
+pub struct NewTask {
+    pub case_id: Option<i64>,
+    pub region_code: Option<String>,
+    pub town: Option<String>,
+    pub department: String,
+    pub title: String,
+    pub deadline: NaiveDate,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TaskQuery {
+    pub stages: Option<Vec<LoopStage>>,
+    pub overdue: Option<bool>,
+    pub department: Option<String>,
+    pub region_prefix: Option<String>,
+    pub case_id: Option<i64>,
+}
+
+/// Roles with a supervisory duty: they open, revisit, close and return tasks.
+pub fn supervises(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Admin | Role::Plc | Role::Procurator | Role::Discipline | Role::Congress
+    )
+}
+
+impl ScopedStore {
+    /// The tasks this viewer may see: supervisors, those in their regions (a task on a case
+    /// only with the case); an `agency`, those assigned to its unit.
+    fn visible_tasks(&self, viewer: &Viewer) -> ApiResult<Condition> {
+        let mut c = Condition::all();
+        if viewer.role == Role::Agency {
+            let unit = viewer.unit.clone().ok_or(ApiError::Forbidden)?;
+            return Ok(c.add(supervision_task::Column::Department.eq(unit)));
+        }
+        if !supervises(viewer.role) {
+            return Err(ApiError::Forbidden);
+        }
+        if viewer.role != Role::Admin {
+            let mut regions = Condition::any();
+            for p in &viewer.regions {
+                regions = regions.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
+            }
+            c = c.add(regions);
+        }
+        let visible_cases = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(self.scope.case_condition())
+            .to_owned();
+        Ok(c.add(
+            Condition::any()
+                .add(supervision_task::Column::CaseId.is_null())
+                .add(supervision_task::Column::CaseId.in_subquery(visible_cases)),
+        ))
+    }
+
+    pub async fn tasks(
+        &self,
+        viewer: &Viewer,
+        q: &TaskQuery,
+        first: u64,
+        after: Option<i64>,
+    ) -> ApiResult<Page<supervision_task::Model>> {
+        let mut c = self.visible_tasks(viewer)?;
+        if let Some(stages) = &q.stages {
+            c = c.add(supervision_task::Column::Stage.is_in(stages.iter().map(|s| s.as_str())));
+        }
+        if let Some(overdue) = q.overdue {
+            let today = Utc::now().date_naive();
+            let late = Condition::all()
+                .add(supervision_task::Column::Deadline.lt(today))
+                .add(supervision_task::Column::Stage.ne(LoopStage::Closed.as_str()));
+            c = c.add(if overdue { late } else { late.not() });
+        }
+        if let Some(d) = &q.department {
+            c = c.add(supervision_task::Column::Department.eq(d.as_str()));
+        }
+        if let Some(p) = &q.region_prefix {
+            c = c.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
+        }
+        if let Some(id) = q.case_id {
+            c = c.add(supervision_task::Column::CaseId.eq(id));
+        }
+        let total = supervision_task::Entity::find()
+            .filter(c.clone())
+            .count(&self.db)
+            .await?;
+        let mut select = supervision_task::Entity::find()
+            .filter(c)
+            .order_by_asc(supervision_task::Column::Id);
+        if let Some(a) = after {
+            select = select.filter(supervision_task::Column::Id.gt(a));
+        }
+        let mut items = select.limit(first + 1).all(&self.db).await?;
+        let has_next = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page { items, has_next, total })
+    }
+
+    pub async fn task(&self, viewer: &Viewer, id: i64) -> ApiResult<Option<supervision_task::Model>> {
+        Ok(supervision_task::Entity::find_by_id(id)
+            .filter(self.visible_tasks(viewer)?)
+            .one(&self.db)
+            .await?)
+    }
+
+    pub async fn task_history(&self, task_id: i64) -> ApiResult<Vec<task_event::Model>> {
+        Ok(task_event::Entity::find()
+            .filter(task_event::Column::TaskId.eq(task_id))
+            .order_by_asc(task_event::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn open_task(&self, viewer: &Viewer, t: NewTask) -> ApiResult<supervision_task::Model> {
+        if !supervises(viewer.role) {
+            return Err(ApiError::Forbidden);
+        }
+        let (region, town) = match t.case_id {
+            Some(id) => {
+                let c = self.case_by_id(id).await?.ok_or(ApiError::NotFound("case"))?;
+                (c.region_code, t.town.or(c.town))
+            }
+            None => {
+                let region = t
+                    .region_code
+                    .clone()
+                    .ok_or_else(|| ApiError::bad_input("a task names a case or a regionCode"))?;
+                if entities::ids::RegionCode::parse(&region).is_err() {
+                    return Err(ApiError::bad_input("regionCode must be 6 digits"));
+                }
+                if viewer.role != Role::Admin && !viewer.regions.iter().any(|p| region.starts_with(p.as_str())) {
+                    return Err(ApiError::Forbidden);
+                }
+                (Some(region), t.town)
+            }
+        };
+        if t.department.trim().is_empty() || t.title.trim().is_empty() {
+            return Err(ApiError::bad_input("department and title must not be empty"));
+        }
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let task = supervision_task::ActiveModel {
+            case_id: Set(t.case_id),
+            region_code: Set(region),
+            town: Set(town),
+            department: Set(t.department.trim().to_string()),
+            title: Set(t.title.trim().to_string()),
+            deadline: Set(t.deadline),
+            stage: Set(LoopStage::Notified.as_str().into()),
+            opened_by: Set(viewer.sub.clone()),
+            opened_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        record_event(
+            &txn,
+            viewer,
+            task.id,
+            TaskAction::Open,
+            None,
+            LoopStage::Notified,
+            t.note,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(task)
+    }
+
+    /// Takes one step of the loop; an illegal step is `BAD_USER_INPUT`.
+    pub async fn task_step(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        action: TaskAction,
+        note: Option<String>,
+    ) -> ApiResult<supervision_task::Model> {
+        let task = self
+            .task(viewer, id)
+            .await?
+            .ok_or(ApiError::NotFound("supervision task"))?;
+        let allowed = match action {
+            TaskAction::Answer => {
+                viewer.role == Role::Admin
+                    || (viewer.role == Role::Agency && viewer.unit.as_deref() == Some(task.department.as_str()))
+            }
+            _ => supervises(viewer.role),
+        };
+        if !allowed {
+            return Err(ApiError::Forbidden);
+        }
+        if action == TaskAction::Answer && note.as_deref().map(str::trim).unwrap_or("").is_empty() {
+            return Err(ApiError::bad_input("an answer states the rectification in `note`"));
+        }
+        let from = LoopStage::parse(&task.stage);
+        let to = action.next(from).ok_or_else(|| {
+            ApiError::bad_input(format!(
+                "cannot {} a task that is {}",
+                action.as_str().to_lowercase(),
+                task.stage
+            ))
+        })?;
+        let txn = self.db.begin().await?;
+        let mut active: supervision_task::ActiveModel = task.into();
+        active.stage = Set(to.as_str().into());
+        active.updated_at = Set(Utc::now());
+        let task = active.update(&txn).await?;
+        record_event(&txn, viewer, id, action, from, to, note).await?;
+        txn.commit().await?;
+        Ok(task)
+    }
+}
+
+async fn record_event<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    task_id: i64,
+    action: TaskAction,
+    from: Option<LoopStage>,
+    to: LoopStage,
+    note: Option<String>,
+) -> ApiResult<()> {
+    task_event::ActiveModel {
+        task_id: Set(task_id),
+        at: Set(Utc::now()),
+        actor: Set(viewer.sub.clone()),
+        role: Set(viewer.role.as_str().into()),
+        action: Set(action.as_str().into()),
+        from_stage: Set(from.map(|s| s.as_str().to_string())),
+        to_stage: Set(to.as_str().into()),
+        note: Set(note),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -45,6 +45,36 @@ impl ItemBuilder {
     }
 }
 
+/// Line numbers of increasing offsets, counted once (items come in file order).
+struct Lines<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.offset {
+            return line_col(self.text, offset).0;
+        }
+        self.line += self.text.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -84,6 +114,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
         }
     };
     let mut reader = Reader::from_str(text);
+    let mut lines = Lines::new(text);
     let mut parsed = Parsed::default();
     let mut unknown: Vec<String> = Vec::new();
     let mut path: Vec<String> = Vec::new();
@@ -150,10 +181,8 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
                     if let Some(item) = current.take() {
                         let end = reader.buffer_position() as usize;
                         let raw = text.get(item.start..end).unwrap_or("").trim().to_string();
-                        let (line, _) = line_col(
-                            text,
-                            item.start + (text[item.start..].len() - text[item.start..].trim_start().len()),
-                        );
+                        let tag = item.start + (text[item.start..].len() - text[item.start..].trim_start().len());
+                        let line = lines.line_at(tag);
                         let position = Position {
                             item: Some(item_no),
                             line: Some(line as u64),

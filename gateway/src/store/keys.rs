@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use entities::{case, case_key, LinkKind};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
 use super::ScopedStore;
 use crate::error::ApiResult;
@@ -31,15 +31,16 @@ fn keys_condition(keys: &[Key]) -> Condition {
 
 const CHUNK: usize = 400;
 
-impl ScopedStore {
-    fn visible_ids(&self) -> sea_orm::sea_query::SelectStatement {
-        Query::select()
-            .column(case::Column::Id)
-            .from(case::Entity)
-            .cond_where(self.scope.case_condition())
-            .to_owned()
-    }
+/// `case_keys` joined to the case it belongs to, so the scope is checked per matched
+/// row (driven by the key index) rather than by a semi-join over every case.
+fn to_case() -> RelationDef {
+    case_key::Entity::belongs_to(case::Entity)
+        .from(case_key::Column::CaseId)
+        .to(case::Column::Id)
+        .into()
+}
 
+impl ScopedStore {
     /// The keys of the given cases (which the caller already knows to be visible).
     pub async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
         let mut out = Vec::new();
@@ -49,8 +50,9 @@ impl ScopedStore {
                 .column(case_key::Column::CaseId)
                 .column(case_key::Column::Kind)
                 .column(case_key::Column::Value)
+                .join(JoinType::InnerJoin, to_case())
                 .filter(case_key::Column::CaseId.is_in(chunk.iter().copied()))
-                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .filter(self.scope.case_condition())
                 .into_tuple()
                 .all(&self.db)
                 .await?;
@@ -70,9 +72,10 @@ impl ScopedStore {
                 .select_only()
                 .column(case_key::Column::Kind)
                 .column(case_key::Column::Value)
-                .column_as(Expr::col(case_key::Column::CaseId).count(), "n")
+                .column_as(Expr::col((case_key::Entity, case_key::Column::CaseId)).count(), "n")
+                .join(JoinType::InnerJoin, to_case())
                 .filter(keys_condition(chunk))
-                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .filter(self.scope.case_condition())
                 .group_by(case_key::Column::Kind)
                 .group_by(case_key::Column::Value)
                 .into_tuple()
@@ -96,8 +99,9 @@ impl ScopedStore {
                 .column(case_key::Column::CaseId)
                 .column(case_key::Column::Kind)
                 .column(case_key::Column::Value)
+                .join(JoinType::InnerJoin, to_case())
                 .filter(keys_condition(chunk))
-                .filter(case_key::Column::CaseId.in_subquery(self.visible_ids()))
+                .filter(self.scope.case_condition())
                 .into_tuple()
                 .all(&self.db)
                 .await?;

@@ -4,7 +4,7 @@ use super::ScopedStore;
 use crate::error::ApiResult;
 use entities::{case, case_party, party};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef};
 use std::collections::HashMap;
 
 impl ScopedStore {
@@ -36,9 +36,14 @@ impl ScopedStore {
         &self,
         case_ids: &[i64],
     ) -> ApiResult<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
+        let to_case: RelationDef = case_party::Entity::belongs_to(case::Entity)
+            .from(case_party::Column::CaseId)
+            .to(case::Column::Id)
+            .into();
         let links = case_party::Entity::find()
+            .join(JoinType::InnerJoin, to_case)
             .filter(case_party::Column::CaseId.is_in(case_ids.iter().copied()))
-            .filter(case_party::Column::CaseId.in_subquery(self.visible_case_ids()))
+            .filter(self.scope.case_condition())
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
             .all(&self.db)

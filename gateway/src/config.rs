@@ -46,6 +46,12 @@ pub struct Config {
     pub rate_limit_per_minute: u64,
     /// Who may use introspection and field suggestions: `admin`, `all` or `none`.
     pub introspection: String,
+    /// Governance index weights: `problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1`.
+    pub governance_weights: String,
+    /// Lower bounds of BLUE, ORANGE and RED: `10,25,50`.
+    pub governance_thresholds: String,
+    /// Consecutive ORANGE months that raise a warning.
+    pub governance_escalate_after: u32,
     /// Address `serve` listens on.
     pub bind: String,
     /// Largest page any connection returns.
@@ -73,6 +79,9 @@ impl Default for Config {
             jwt_algorithms: None,
             rate_limit_per_minute: 600,
             introspection: "admin".into(),
+            governance_weights: "problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1".into(),
+            governance_thresholds: "10,25,50".into(),
+            governance_escalate_after: 3,
             bind: "127.0.0.1:8080".into(),
             max_page_size: 100,
             max_body_bytes: 1 << 20,
@@ -118,6 +127,9 @@ const ENV_KEYS: &[&str] = &[
     "JWT_ALGORITHMS",
     "RATE_LIMIT_PER_MINUTE",
     "INTROSPECTION",
+    "GOVERNANCE_WEIGHTS",
+    "GOVERNANCE_THRESHOLDS",
+    "GOVERNANCE_ESCALATE_AFTER",
     "BIND",
     "MAX_PAGE_SIZE",
     "MAX_BODY_BYTES",
@@ -174,6 +186,9 @@ impl Config {
             }
             "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute = number(&value)?,
             "INTROSPECTION" => self.introspection = value,
+            "GOVERNANCE_WEIGHTS" => self.governance_weights = value,
+            "GOVERNANCE_THRESHOLDS" => self.governance_thresholds = value,
+            "GOVERNANCE_ESCALATE_AFTER" => self.governance_escalate_after = number(&value)? as u32,
             "BIND" => self.bind = value,
             "MAX_PAGE_SIZE" => self.max_page_size = number(&value)?,
             "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
@@ -207,6 +222,12 @@ impl Config {
                 self.introspection
             )));
         }
+        crate::governance::Governance::parse(
+            &self.governance_weights,
+            &self.governance_thresholds,
+            self.governance_escalate_after,
+        )
+        .map_err(|e| ConfigError::Invalid(format!("governance: {e}")))?;
         if self.max_page_size == 0 {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
         }

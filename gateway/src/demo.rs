@@ -22,6 +22,8 @@ pub struct NewCase {
     pub town: Option<String>,
     pub agency: Option<String>,
     pub opened_on: Option<NaiveDate>,
+    pub closed_on: Option<NaiveDate>,
+    pub deadline_on: Option<NaiveDate>,
     pub case_numbers: Vec<String>,
     pub transferred: bool,
 }
@@ -40,6 +42,8 @@ impl NewCase {
             town: None,
             agency: None,
             opened_on: None,
+            closed_on: None,
+            deadline_on: None,
             case_numbers: Vec::new(),
             transferred: false,
         }
@@ -70,8 +74,8 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             town: Set(c.town),
             agency: Set(c.agency),
             opened_on: Set(c.opened_on),
-            closed_on: Set(None),
-            deadline_on: Set(None),
+            closed_on: Set(c.closed_on),
+            deadline_on: Set(c.deadline_on),
             case_numbers: Set(json!(c.case_numbers)),
             transferred: Set(c.transferred),
             deleted: Set(false),

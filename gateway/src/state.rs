@@ -26,6 +26,7 @@ pub struct AppState {
     pub restricted_schema: QianchuanSchema,
     pub metrics: Arc<Metrics>,
     pub redis: RedisHandle,
+    pub governance: crate::governance::Governance,
 }
 
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
@@ -57,7 +58,14 @@ impl AppState {
         let schema = build_schema(limits, true);
         let restricted_schema = build_schema(limits, false);
         let redis = RedisHandle::start(config.redis_url.clone());
+        let governance = crate::governance::Governance::parse(
+            &config.governance_weights,
+            &config.governance_thresholds,
+            config.governance_escalate_after,
+        )
+        .map_err(|e| anyhow::anyhow!("governance: {e}"))?;
         Ok(AppState {
+            governance,
             db,
             verifier: Arc::new(verifier),
             revocations: Revocations::new(redis.clone()),

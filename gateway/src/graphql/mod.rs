@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit_log;
 pub mod chain;
+pub mod governance;
 pub mod loaders;
 pub mod mutation;
 pub mod query;

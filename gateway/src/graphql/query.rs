@@ -164,6 +164,22 @@ impl Query {
         super::tasks::list(ctx, filter, first.unwrap_or(20), after).await
     }
 
+    /// The governance index (一镇一指数) per region or town and month, from `from` to `to`
+    /// (`YYYY-MM`), with colour and escalating warning; weights and thresholds are configured.
+    async fn governance_index(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        from: String,
+        to: String,
+        #[graphql(default_with = "Some(super::governance::GovernanceLevel::Town)")] level: Option<
+            super::governance::GovernanceLevel,
+        >,
+    ) -> async_graphql::Result<Vec<super::governance::GovernanceScore>> {
+        let level = level.unwrap_or(super::governance::GovernanceLevel::Town);
+        super::governance::governance_index(ctx, filter, from, to, level).await
+    }
+
     /// Who looked at which cases and parties, newest first (`admin` and `auditor`).
     async fn audit_log(
         &self,

@@ -362,7 +362,9 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     let schema = if open { &state.schema } else { &state.restricted_schema };
     let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(&viewer));
     let trail = store.trail().clone();
-    let request = with_viewer(request, viewer.clone(), store).data(state.revocations.clone());
+    let request = with_viewer(request, viewer.clone(), store)
+        .data(state.revocations.clone())
+        .data(state.governance.clone());
     let response = schema.execute(request).await;
     if let Err(e) = audit::record(
         &state.db,

@@ -28,7 +28,7 @@ impl Dimension {
         }
     }
 
-    fn expr(self, backend: DbBackend) -> SimpleExpr {
+    pub fn expr(self, backend: DbBackend) -> SimpleExpr {
         match self {
             Dimension::Source => Expr::col((case::Entity, case::Column::Source)),
             Dimension::Region => Expr::col((case::Entity, case::Column::RegionCode)),

@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, the real router, real databases, over HTTP.
 
 mod chain;
+mod governance;
 mod http_contract;
 mod ingest;
 mod pull;

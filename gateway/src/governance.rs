@@ -1,0 +1,306 @@
+//! The governance index (一镇一指数): a weighted sum of a town's (or region's) monthly signals,
+//! four colours at configurable thresholds, and escalation — RED, or ORANGE for N consecutive
+//! months, raises a warning that steps from REMIND to SUPERVISE to INTERVIEW.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::store::Signals;
+
+/// Weights, thresholds and N, from configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Governance {
+    pub problems: f64,
+    pub overdue: f64,
+    pub repeat_complaints: f64,
+    pub court_disputes: f64,
+    pub unclosed: f64,
+    /// Lower bounds of BLUE, ORANGE and RED.
+    pub thresholds: [f64; 3],
+    /// Consecutive ORANGE (or worse) months that raise a warning.
+    pub escalate_after: u32,
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Governance {
+            problems: 1.0,
+            overdue: 5.0,
+            repeat_complaints: 3.0,
+            court_disputes: 2.0,
+            unclosed: 1.0,
+            thresholds: [10.0, 25.0, 50.0],
+            escalate_after: 3,
+        }
+    }
+}
+
+impl Governance {
+    /// `problems=1,overdue=5,…`, `10,25,50` and N, as configured.
+    pub fn parse(weights: &str, thresholds: &str, escalate_after: u32) -> Result<Governance, String> {
+        let mut g = Governance {
+            escalate_after,
+            ..Governance::default()
+        };
+        for pair in weights.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("weight {pair:?} is not name=number"))?;
+            let value: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("weight {pair:?} is not a number"))?;
+            match name.trim() {
+                "problems" => g.problems = value,
+                "overdue" => g.overdue = value,
+                "repeat_complaints" => g.repeat_complaints = value,
+                "court_disputes" => g.court_disputes = value,
+                "unclosed" => g.unclosed = value,
+                other => {
+                    return Err(format!(
+                        "unknown weight {other:?} (problems, overdue, repeat_complaints, court_disputes, unclosed)"
+                    ))
+                }
+            }
+        }
+        let t: Vec<f64> = thresholds
+            .split(',')
+            .map(|t| t.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("thresholds {thresholds:?} are not numbers"))?;
+        match t.as_slice() {
+            [a, b, c] if a < b && b < c => g.thresholds = [*a, *b, *c],
+            _ => {
+                return Err(format!(
+                    "thresholds {thresholds:?}: three increasing numbers, the lower bounds of BLUE, ORANGE and RED"
+                ))
+            }
+        }
+        if escalate_after == 0 {
+            return Err("escalate_after must be at least 1".into());
+        }
+        Ok(g)
+    }
+
+    pub fn index(&self, s: &Signals) -> f64 {
+        let v = self.problems * s.problems as f64
+            + self.overdue * s.overdue as f64
+            + self.repeat_complaints * s.repeat_complaints as f64
+            + self.court_disputes * s.court_disputes as f64
+            + self.unclosed * s.unclosed as f64;
+        (v * 100.0).round() / 100.0
+    }
+
+    pub fn color(&self, index: f64) -> Color {
+        match index {
+            i if i >= self.thresholds[2] => Color::Red,
+            i if i >= self.thresholds[1] => Color::Orange,
+            i if i >= self.thresholds[0] => Color::Blue,
+            _ => Color::Green,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Green,
+    Blue,
+    Orange,
+    Red,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Remind,
+    Supervise,
+    Interview,
+}
+
+/// One place in one month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub region: Option<String>,
+    pub town: Option<String>,
+    pub month: String,
+    /// `None` when suppressed.
+    pub signals: Option<Signals>,
+    pub index: Option<f64>,
+    pub color: Option<Color>,
+    pub warning: Option<Action>,
+    /// Consecutive months with a warning, this one included.
+    pub warning_months: u32,
+}
+
+fn months(from: NaiveDate, to: NaiveDate) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut y, mut m) = (from.year(), from.month());
+    while (y, m) <= (to.year(), to.month()) {
+        out.push(format!("{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
+/// Signals by month, by (region, town).
+type ByPlace<'a> = BTreeMap<(Option<String>, Option<String>), BTreeMap<String, &'a Signals>>;
+
+/// Scores every place that has cases, for every month from `from` to `to`; a month without
+/// cases is GREEN and breaks a streak. `suppress`: places with fewer than `small_cell`
+/// problems in a month answer no figures (and count as GREEN for escalation).
+pub fn score(g: &Governance, signals: &[Signals], from: NaiveDate, to: NaiveDate, suppress: Option<u64>) -> Vec<Score> {
+    let mut by_place: ByPlace = BTreeMap::new();
+    for s in signals {
+        if let Some(month) = &s.month {
+            by_place
+                .entry((s.region.clone(), s.town.clone()))
+                .or_default()
+                .insert(month.clone(), s);
+        }
+    }
+    let mut out = Vec::new();
+    for ((region, town), by_month) in by_place {
+        let (mut hot, mut warned) = (0u32, 0u32);
+        for month in months(from, to) {
+            let found = by_month.get(&month).copied();
+            let hidden = match (found, suppress) {
+                (Some(s), Some(limit)) => (s.problems as u64) < limit,
+                _ => false,
+            };
+            let index = if hidden {
+                0.0
+            } else {
+                found.map(|s| g.index(s)).unwrap_or(0.0)
+            };
+            let color = g.color(index);
+            hot = if matches!(color, Color::Orange | Color::Red) {
+                hot + 1
+            } else {
+                0
+            };
+            let warning_now = color == Color::Red || (color == Color::Orange && hot >= g.escalate_after);
+            warned = if warning_now { warned + 1 } else { 0 };
+            let warning = match warned {
+                0 => None,
+                1 => Some(Action::Remind),
+                2 => Some(Action::Supervise),
+                _ => Some(Action::Interview),
+            };
+            out.push(Score {
+                region: region.clone(),
+                town: town.clone(),
+                month,
+                signals: if hidden {
+                    None
+                } else {
+                    Some(found.cloned().unwrap_or(Signals {
+                        region: region.clone(),
+                        town: town.clone(),
+                        month: None,
+                        problems: 0,
+                        overdue: 0,
+                        repeat_complaints: 0,
+                        court_disputes: 0,
+                        unclosed: 0,
+                    }))
+                },
+                index: (!hidden).then_some(index),
+                color: (!hidden).then_some(color),
+                warning: if hidden { None } else { warning },
+                warning_months: warned,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(month: &str, problems: i64, overdue: i64, repeat: i64, court: i64, unclosed: i64) -> Signals {
+        Signals {
+            region: Some("330110".into()),
+            town: Some("仓前街道".into()),
+            month: Some(month.into()),
+            problems,
+            overdue,
+            repeat_complaints: repeat,
+            court_disputes: court,
+            unclosed,
+        }
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn index_and_colour_of_hand_checked_months() {
+        let g = Governance::default();
+        // 4 + 5×1 + 3×0 + 2×1 + 1×2 = 13 → BLUE (10 ≤ 13 < 25).
+        assert_eq!(g.index(&s("2022-01", 4, 1, 0, 1, 2)), 13.0);
+        assert_eq!(g.color(13.0), Color::Blue);
+        // 10 + 5×4 + 3×2 + 2×3 + 1×8 = 50 → RED.
+        assert_eq!(g.index(&s("2022-01", 10, 4, 2, 3, 8)), 50.0);
+        assert_eq!(
+            (g.color(9.99), g.color(25.0), g.color(50.0)),
+            (Color::Green, Color::Orange, Color::Red)
+        );
+    }
+
+    #[test]
+    fn orange_escalates_after_n_months_and_red_at_once() {
+        let g = Governance::default();
+        let orange = |m| s(m, 10, 3, 0, 0, 0); // 25 → ORANGE
+        let signals = vec![
+            orange("2022-01"),
+            orange("2022-02"),
+            orange("2022-03"),
+            orange("2022-04"),
+            orange("2022-05"),
+            s("2022-07", 10, 8, 0, 0, 0),
+        ];
+        let scores = score(&g, &signals, d("2022-01-01"), d("2022-07-31"), None);
+        let w: Vec<Option<Action>> = scores.iter().map(|x| x.warning).collect();
+        assert_eq!(
+            w,
+            vec![
+                None,
+                None,
+                Some(Action::Remind),
+                Some(Action::Supervise),
+                Some(Action::Interview),
+                None,
+                Some(Action::Remind)
+            ],
+            "three ORANGE months warn; the streak steps up; a quiet June resets it; RED warns at once"
+        );
+        assert_eq!(scores[5].color, Some(Color::Green));
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        assert!(Governance::parse("problems=2,overdue=1", "5,10,20", 2).is_ok());
+        assert!(Governance::parse("probelms=2", "5,10,20", 2).is_err());
+        assert!(Governance::parse("", "5,10", 2).is_err());
+        assert!(Governance::parse("", "20,10,5", 2).is_err());
+        assert!(Governance::parse("", "5,10,20", 0).is_err());
+    }
+
+    #[test]
+    fn small_places_are_suppressed() {
+        let g = Governance::default();
+        let scores = score(
+            &g,
+            &[s("2022-01", 3, 3, 0, 0, 0)],
+            d("2022-01-01"),
+            d("2022-01-31"),
+            Some(5),
+        );
+        assert_eq!(
+            (scores[0].index, scores[0].color, scores[0].signals.is_none()),
+            (None, None, true)
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! `governanceIndex`: the 一镇一指数 with colour warnings and escalation.
+
+use async_graphql::{Context, Enum, SimpleObject};
+use chrono::NaiveDate;
+
+use super::query::CaseFilter;
+use super::stats::SMALL_CELL;
+use super::store;
+use crate::error::ApiError;
+use crate::governance::{score, Action, Color, Governance};
+
+/// What the index is computed per.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GovernanceLevel {
+    /// Per county-level region code.
+    Region,
+    /// Per town or street (镇街) inside its region.
+    Town,
+}
+
+/// The four warning colours, from the configured thresholds.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WarningColor {
+    Green,
+    Blue,
+    Orange,
+    Red,
+}
+
+/// What a warning asks for, stepping up month after month.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WarningAction {
+    /// 提醒
+    Remind,
+    /// 督办
+    Supervise,
+    /// 约谈
+    Interview,
+}
+
+/// One place in one month. Figures are `null` when suppressed.
+#[derive(SimpleObject)]
+pub struct GovernanceScore {
+    pub region: Option<String>,
+    pub town: Option<String>,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The weighted sum of the signals below.
+    pub index: Option<f64>,
+    pub color: Option<WarningColor>,
+    /// RED, or ORANGE for the configured number of consecutive months.
+    pub warning: Option<WarningAction>,
+    /// Consecutive months with a warning, this one included.
+    pub warning_months: i32,
+    /// Cases opened that month (problems found).
+    pub problems: Option<i32>,
+    /// Cases past their rectification deadline without being closed by it.
+    pub overdue: Option<i32>,
+    /// Public complaints whose phone recurs in another complaint of the region.
+    pub repeat_complaints: Option<i32>,
+    /// Disputes that reached a court.
+    pub court_disputes: Option<i32>,
+    /// Cases not closed.
+    pub unclosed: Option<i32>,
+    /// Closed ÷ opened.
+    pub closure_rate: Option<f64>,
+    pub suppressed: bool,
+}
+
+fn month_start(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()
+}
+
+pub async fn governance_index(
+    ctx: &Context<'_>,
+    filter: Option<CaseFilter>,
+    from: String,
+    to: String,
+    level: GovernanceLevel,
+) -> async_graphql::Result<Vec<GovernanceScore>> {
+    let store = store(ctx)?;
+    if !store.scope().aggregates {
+        return Err(ApiError::Forbidden.into());
+    }
+    let (Some(from_m), Some(to_m)) = (month_start(&from), month_start(&to)) else {
+        return Err(ApiError::bad_input("from and to are months, YYYY-MM").into());
+    };
+    if from_m > to_m || from_m + chrono::Duration::days(3700) < to_m {
+        return Err(ApiError::bad_input("from must not be after to, and the range is at most 10 years").into());
+    }
+    let mut query = filter.unwrap_or_default().to_query()?;
+    let end = to_m
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(to_m);
+    query.opened_from = Some(query.opened_from.map_or(from_m, |f| f.max(from_m)));
+    query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
+    let signals = store.governance_signals(&query, level == GovernanceLevel::Town).await?;
+    let g = ctx.data::<Governance>()?;
+    let suppress = (!store.scope().records).then_some(SMALL_CELL);
+    let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));
+    Ok(score(g, &signals, from_m, to_m, suppress)
+        .into_iter()
+        .map(|s| {
+            let sig = s.signals.as_ref();
+            GovernanceScore {
+                region: s.region.clone(),
+                town: s.town.clone(),
+                month: s.month.clone(),
+                index: s.index,
+                color: s.color.map(|c| match c {
+                    Color::Green => WarningColor::Green,
+                    Color::Blue => WarningColor::Blue,
+                    Color::Orange => WarningColor::Orange,
+                    Color::Red => WarningColor::Red,
+                }),
+                warning: s.warning.map(|a| match a {
+                    Action::Remind => WarningAction::Remind,
+                    Action::Supervise => WarningAction::Supervise,
+                    Action::Interview => WarningAction::Interview,
+                }),
+                warning_months: i32::try_from(s.warning_months).unwrap_or(i32::MAX),
+                problems: sig.and_then(|x| n(x.problems)),
+                overdue: sig.and_then(|x| n(x.overdue)),
+                repeat_complaints: sig.and_then(|x| n(x.repeat_complaints)),
+                court_disputes: sig.and_then(|x| n(x.court_disputes)),
+                unclosed: sig.and_then(|x| n(x.unclosed)),
+                closure_rate: sig
+                    .filter(|x| x.problems > 0)
+                    .map(|x| ((x.problems - x.unclosed) as f64 / x.problems as f64 * 1000.0).round() / 1000.0),
+                suppressed: s.signals.is_none(),
+            }
+        })
+        .collect())
+}

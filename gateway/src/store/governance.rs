@@ -1,0 +1,82 @@
+//! The signals of the governance index, per region (or town) and month, counted in the
+//! database under the viewer's scope.
+
+use entities::case;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{FromQueryResult, Order};
+
+use super::stats::Dimension;
+use super::{CaseQuery, ScopedStore};
+use crate::error::ApiResult;
+
+/// Counts of one region or town in one month.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Signals {
+    pub region: Option<String>,
+    pub town: Option<String>,
+    pub month: Option<String>,
+    /// Cases opened (problems found).
+    pub problems: i64,
+    /// Past their rectification deadline without being closed by it.
+    pub overdue: i64,
+    /// Public complaints whose phone recurs in another complaint of the same region.
+    pub repeat_complaints: i64,
+    /// Disputes that reached a court (the case carries a court case number).
+    pub court_disputes: i64,
+    /// Not closed.
+    pub unclosed: i64,
+}
+
+const OVERDUE: &str = "SUM(CASE WHEN \"cases\".\"deadline_on\" IS NOT NULL AND (\"cases\".\"closed_on\" IS NULL OR \"cases\".\"closed_on\" > \"cases\".\"deadline_on\") THEN 1 ELSE 0 END)";
+const COURT: &str = "SUM(CASE WHEN EXISTS (SELECT 1 FROM case_keys k WHERE k.case_id = \"cases\".\"id\" AND k.kind = 'CASE_NO' AND k.value LIKE '(%') THEN 1 ELSE 0 END)";
+// The other complaint must share the region of the counted (visible) one, so it is in scope too.
+const REPEAT: &str = "SUM(CASE WHEN \"cases\".\"source\" = 'SOCIAL' AND EXISTS (SELECT 1 FROM case_keys k1 \
+    JOIN case_keys k2 ON k2.kind = k1.kind AND k2.value = k1.value AND k2.case_id <> k1.case_id \
+    JOIN cases c2 ON c2.id = k2.case_id \
+    WHERE k1.case_id = \"cases\".\"id\" AND k1.kind = 'PHONE' AND c2.source = 'SOCIAL' AND c2.deleted = false \
+    AND c2.region_code = \"cases\".\"region_code\") THEN 1 ELSE 0 END)";
+const UNCLOSED: &str = "SUM(CASE WHEN \"cases\".\"closed_on\" IS NULL THEN 1 ELSE 0 END)";
+
+impl ScopedStore {
+    /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
+    pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> ApiResult<Vec<Signals>> {
+        let backend = self.db.get_database_backend();
+        let month = Dimension::Month.expr(backend);
+        let mut select = Query::select();
+        select
+            .from(case::Entity)
+            .expr_as(
+                Expr::col((case::Entity, case::Column::RegionCode)),
+                Alias::new("region"),
+            )
+            .expr_as(
+                if by_town {
+                    Expr::col((case::Entity, case::Column::Town))
+                } else {
+                    Expr::cust("NULL")
+                },
+                Alias::new("town"),
+            )
+            .expr_as(month.clone(), Alias::new("month"))
+            .expr_as(
+                Expr::col((case::Entity, case::Column::Id)).count(),
+                Alias::new("problems"),
+            )
+            .expr_as(Expr::cust(OVERDUE), Alias::new("overdue"))
+            .expr_as(Expr::cust(REPEAT), Alias::new("repeat_complaints"))
+            .expr_as(Expr::cust(COURT), Alias::new("court_disputes"))
+            .expr_as(Expr::cust(UNCLOSED), Alias::new("unclosed"))
+            .cond_where(self.scope.case_condition())
+            .cond_where(query.condition()?)
+            .and_where(Expr::col((case::Entity, case::Column::OpenedOn)).is_not_null())
+            .add_group_by([Expr::col((case::Entity, case::Column::RegionCode)), month.clone()])
+            .order_by((case::Entity, case::Column::RegionCode), Order::Asc);
+        if by_town {
+            select.add_group_by([Expr::col((case::Entity, case::Column::Town))]);
+            select.order_by((case::Entity, case::Column::Town), Order::Asc);
+        }
+        select.order_by_expr(month, Order::Asc);
+        let rows = Signals::find_by_statement(backend.build(&select)).all(&self.db).await?;
+        Ok(rows)
+    }
+}

@@ -1,6 +1,10 @@
 //! A CSV reader that reports where each row starts and an unterminated quote,
 //! which the sources' rules need and general-purpose readers do not report.
 
+use std::collections::HashMap;
+
+use crate::record::{Position, Quarantined};
+
 /// One row of fields, with the physical line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -88,6 +92,97 @@ pub fn rows(text: &str) -> Vec<CsvItem> {
         }));
     }
     out
+}
+
+/// A data row of a header-mapped table, or a row refused for its structure.
+pub enum TableItem {
+    Row {
+        position: Position,
+        fields: Vec<String>,
+        raw: String,
+    },
+    Quarantined(Quarantined),
+}
+
+/// A CSV export whose columns are mapped by header name (another month may reorder them).
+pub struct Table {
+    index: HashMap<String, usize>,
+    /// `unknown columns ignored: …`, once per file.
+    pub warning: Option<String>,
+    pub items: Vec<TableItem>,
+}
+
+impl Table {
+    /// Splits `text` into header and rows; `None` when the header lacks `key_column`.
+    /// Rows with another number of fields than the header, and a quote left open at the end,
+    /// are quarantined here, with their line and row numbers.
+    pub fn read(text: &str, known_columns: &[&str], key_column: &str) -> Option<Table> {
+        let mut items = rows(text).into_iter();
+        let header = match items.next() {
+            Some(CsvItem::Row(h)) if h.fields.iter().any(|f| f.trim() == key_column) => h.fields,
+            _ => return None,
+        };
+        let index = header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.trim().to_string(), i))
+            .collect();
+        let unknown: Vec<&str> = header
+            .iter()
+            .map(|h| h.trim())
+            .filter(|h| !known_columns.contains(h))
+            .collect();
+        let warning = (!unknown.is_empty()).then(|| format!("unknown columns ignored: {}", unknown.join(", ")));
+        let items = items
+            .enumerate()
+            .map(|(n, item)| {
+                let row_no = Some(n as u64 + 1);
+                match item {
+                    CsvItem::Unterminated { line, raw } => TableItem::Quarantined(Quarantined {
+                        position: Position {
+                            line: Some(line),
+                            row: row_no,
+                            item: None,
+                        },
+                        reason: "unterminated_quote",
+                        detail: "a quoted field is never closed; the rest of the file is quarantined".into(),
+                        raw,
+                    }),
+                    CsvItem::Row(row) => {
+                        let position = Position {
+                            line: Some(row.line),
+                            row: row_no,
+                            item: None,
+                        };
+                        if row.fields.len() != header.len() {
+                            TableItem::Quarantined(Quarantined {
+                                position,
+                                reason: "wrong_field_count",
+                                detail: format!("{} fields, the header has {}", row.fields.len(), header.len()),
+                                raw: row.raw,
+                            })
+                        } else {
+                            TableItem::Row {
+                                position,
+                                fields: row.fields,
+                                raw: row.raw,
+                            }
+                        }
+                    }
+                }
+            })
+            .collect();
+        Some(Table { index, warning, items })
+    }
+
+    /// The trimmed, non-empty value of `column` in a row of this table.
+    pub fn get<'a>(&self, fields: &'a [String], column: &str) -> Option<&'a str> {
+        self.index
+            .get(column)
+            .and_then(|i| fields.get(*i))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
 }
 
 #[cfg(test)]

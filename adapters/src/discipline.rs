@@ -1,11 +1,9 @@
 //! DISCIPLINE — 纪委监委执纪监督: CSV in GB18030, header-mapped (sources/discipline.md).
 
-use std::collections::HashMap;
-
 use entities::ids::RegionCode;
 use entities::Source;
 
-use crate::csv::{rows, CsvItem};
+use crate::csv::{Table, TableItem};
 use crate::record::{Item, Parsed, Position, Quarantined, UnifiedRecord};
 use crate::text::{date_field, party, PartyFields};
 use crate::{AdapterError, Result};
@@ -64,68 +62,30 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
             reason,
         });
     }
-    let mut items = rows(&text).into_iter();
-    let header = match items.next() {
-        Some(CsvItem::Row(h)) => h.fields,
-        _ => {
-            return Err(AdapterError::Rejected {
-                file: file.into(),
-                reason: "no header row".into(),
-            })
-        }
+    let table = Table::read(&text, COLUMNS, "线索编号").ok_or_else(|| AdapterError::Rejected {
+        file: file.into(),
+        reason: "no header row".into(),
+    })?;
+    let mut parsed = Parsed {
+        warnings: table.warning.iter().cloned().collect(),
+        ..Default::default()
     };
-    let index: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
-    let mut parsed = Parsed::default();
-    let unknown: Vec<&str> = header
-        .iter()
-        .map(|h| h.trim())
-        .filter(|h| !COLUMNS.contains(h))
-        .collect();
-    if !unknown.is_empty() {
-        parsed
-            .warnings
-            .push(format!("unknown columns ignored: {}", unknown.join(", ")));
-    }
-    for (n, item) in items.enumerate() {
-        let row_no = n as u64 + 1;
-        match item {
-            CsvItem::Unterminated { line, raw } => parsed.items.push(Item::Quarantined(Quarantined {
-                position: Position {
-                    line: Some(line),
-                    row: Some(row_no),
-                    item: None,
-                },
-                reason: "unterminated_quote",
-                detail: "a quoted field is never closed".into(),
-                raw,
-            })),
-            CsvItem::Row(row) => {
-                let position = Position {
-                    line: Some(row.line),
-                    row: Some(row_no),
-                    item: None,
-                };
-                if row.fields.len() != header.len() {
-                    parsed.items.push(Item::Quarantined(Quarantined {
-                        position,
-                        reason: "wrong_field_count",
-                        detail: format!("{} fields, the header has {}", row.fields.len(), header.len()),
-                        raw: row.raw,
-                    }));
-                    continue;
-                }
-                let get = |name: &str| index.get(name).map(|i| row.fields[*i].trim()).filter(|v| !v.is_empty());
-                parsed.items.push(match record(&get, &row.raw, position.clone()) {
+    for item in &table.items {
+        parsed.items.push(match item {
+            TableItem::Quarantined(q) => Item::Quarantined(q.clone()),
+            TableItem::Row { position, fields, raw } => {
+                let get = |name: &str| table.get(fields, name);
+                match record(&get, raw, position.clone()) {
                     Ok(r) => Item::Record(Box::new(r)),
                     Err((reason, detail)) => Item::Quarantined(Quarantined {
-                        position,
+                        position: position.clone(),
                         reason,
                         detail,
-                        raw: row.raw,
+                        raw: raw.clone(),
                     }),
-                });
+                }
             }
-        }
+        });
     }
     Ok(parsed)
 }

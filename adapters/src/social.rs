@@ -1,12 +1,10 @@
 //! SOCIAL — 社会监督: CSV, UTF-8 with a byte-order mark, free text (sources/social.md).
 
-use std::collections::HashMap;
-
 use entities::ids::names::{is_placeholder_name, looks_like_org_name};
 use entities::Source;
 
-use crate::csv::{rows, CsvItem};
-use crate::record::{Item, Parsed, Position, Quarantined, UnifiedRecord};
+use crate::csv::{Table, TableItem};
+use crate::record::{Item, Parsed, Quarantined, UnifiedRecord};
 use crate::text::{date_field, party, region_code_field, PartyFields};
 use crate::{AdapterError, Result};
 
@@ -37,113 +35,77 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
         ),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut items = rows(text).into_iter();
-    let header = match items.next() {
-        Some(CsvItem::Row(h)) if h.fields.iter().any(|f| f.trim() == "工单编号") => h.fields,
-        _ => {
-            return Err(AdapterError::Rejected {
-                file: file.into(),
-                reason: "the header lacks 工单编号".into(),
-            });
-        }
+    let table = Table::read(text, COLUMNS, "工单编号").ok_or_else(|| AdapterError::Rejected {
+        file: file.into(),
+        reason: "the header lacks 工单编号".into(),
+    })?;
+    let mut parsed = Parsed {
+        warnings: table.warning.iter().cloned().collect(),
+        ..Default::default()
     };
-    let index: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
-    let mut parsed = Parsed::default();
-    let unknown: Vec<&str> = header
-        .iter()
-        .map(|h| h.trim())
-        .filter(|h| !COLUMNS.contains(h))
-        .collect();
-    if !unknown.is_empty() {
-        parsed
-            .warnings
-            .push(format!("unknown columns ignored: {}", unknown.join(", ")));
-    }
-    for (n, item) in items.enumerate() {
-        let row_no = n as u64 + 1;
-        match item {
-            CsvItem::Unterminated { line, raw } => parsed.items.push(Item::Quarantined(Quarantined {
-                position: Position {
-                    line: Some(line),
-                    row: Some(row_no),
-                    item: None,
-                },
-                reason: "unterminated_quote",
-                detail: "a quoted field is never closed; the rest of the file is quarantined".into(),
-                raw,
-            })),
-            CsvItem::Row(row) => {
-                let position = Position {
-                    line: Some(row.line),
-                    row: Some(row_no),
-                    item: None,
-                };
-                if row.fields.len() != header.len() {
-                    parsed.items.push(Item::Quarantined(Quarantined {
-                        position,
-                        reason: "wrong_field_count",
-                        detail: format!("{} fields, the header has {}", row.fields.len(), header.len()),
-                        raw: row.raw,
-                    }));
-                    continue;
-                }
-                let get = |name: &str| index.get(name).map(|i| row.fields[*i].trim()).filter(|v| !v.is_empty());
-                let Some(key) = get("工单编号") else {
-                    parsed.items.push(Item::Quarantined(Quarantined {
-                        position,
-                        reason: "missing_key",
-                        detail: "工单编号 is empty".into(),
-                        raw: row.raw,
-                    }));
-                    continue;
-                };
-                let mut r = UnifiedRecord::new(Source::Social, key.to_string(), row.raw.clone(), position);
-                r.version = None;
-                r.summary = get("诉求内容").map(str::to_string);
-                r.category = get("诉求类型").map(str::to_string);
-                r.status = get("办理状态").map(str::to_string);
-                r.town = get("所属镇街").map(str::to_string);
-                r.agency = get("承办单位").map(str::to_string);
-                r.region_code = region_code_field(&mut r, "所属区县", get("所属区县"));
-                r.opened_on = date_field(&mut r, "来电时间", get("来电时间"));
-                r.closed_on = date_field(&mut r, "办结时间", get("办结时间"));
-                if let Some(text) = r.summary.clone() {
-                    r.scan_free_text(&text);
-                }
-                if let Some(name) = get("诉求人").filter(|n| !is_placeholder_name(n)) {
-                    let fields = PartyFields {
-                        name,
-                        phone: get("诉求人电话"),
-                        role: "诉求人",
-                        ..Default::default()
-                    };
-                    if let Some(p) = party(&mut r, "诉求人", fields) {
-                        r.parties.push(p);
-                    }
-                } else if let Some(phone) = get("诉求人电话") {
-                    match entities::ids::Phone::parse(phone) {
-                        Ok(p) => r.keys.push((entities::LinkKind::Phone, p.as_str().to_string())),
-                        Err(e) => r.issue("诉求人电话", phone, e.code()),
-                    }
-                }
-                if let Some(subject) = get("被反映对象") {
-                    r.scan_free_text(subject);
-                    if !is_placeholder_name(subject) {
-                        let organization = looks_like_org_name(subject);
-                        let fields = PartyFields {
-                            name: subject,
-                            role: "被反映对象",
-                            organization,
-                            ..Default::default()
-                        };
-                        if let Some(p) = party(&mut r, "被反映对象", fields) {
-                            r.parties.push(p);
-                        }
-                    }
-                }
-                parsed.items.push(Item::Record(Box::new(r)));
+    for item in &table.items {
+        let (position, fields, raw) = match item {
+            TableItem::Quarantined(q) => {
+                parsed.items.push(Item::Quarantined(q.clone()));
+                continue;
+            }
+            TableItem::Row { position, fields, raw } => (position.clone(), fields, raw),
+        };
+        let get = |name: &str| table.get(fields, name);
+        let Some(key) = get("工单编号") else {
+            parsed.items.push(Item::Quarantined(Quarantined {
+                position,
+                reason: "missing_key",
+                detail: "工单编号 is empty".into(),
+                raw: raw.clone(),
+            }));
+            continue;
+        };
+        let mut r = UnifiedRecord::new(Source::Social, key.to_string(), raw.clone(), position);
+        r.version = None;
+        r.summary = get("诉求内容").map(str::to_string);
+        r.category = get("诉求类型").map(str::to_string);
+        r.status = get("办理状态").map(str::to_string);
+        r.town = get("所属镇街").map(str::to_string);
+        r.agency = get("承办单位").map(str::to_string);
+        r.region_code = region_code_field(&mut r, "所属区县", get("所属区县"));
+        r.opened_on = date_field(&mut r, "来电时间", get("来电时间"));
+        r.closed_on = date_field(&mut r, "办结时间", get("办结时间"));
+        if let Some(text) = r.summary.clone() {
+            r.scan_free_text(&text);
+        }
+        if let Some(name) = get("诉求人").filter(|n| !is_placeholder_name(n)) {
+            let fields = PartyFields {
+                name,
+                phone: get("诉求人电话"),
+                role: "诉求人",
+                ..Default::default()
+            };
+            if let Some(p) = party(&mut r, "诉求人", fields) {
+                r.parties.push(p);
+            }
+        } else if let Some(phone) = get("诉求人电话") {
+            match entities::ids::Phone::parse(phone) {
+                Ok(p) => r.keys.push((entities::LinkKind::Phone, p.as_str().to_string())),
+                Err(e) => r.issue("诉求人电话", phone, e.code()),
             }
         }
+        if let Some(subject) = get("被反映对象") {
+            r.scan_free_text(subject);
+            if !is_placeholder_name(subject) {
+                let organization = looks_like_org_name(subject);
+                let fields = PartyFields {
+                    name: subject,
+                    role: "被反映对象",
+                    organization,
+                    ..Default::default()
+                };
+                if let Some(p) = party(&mut r, "被反映对象", fields) {
+                    r.parties.push(p);
+                }
+            }
+        }
+        parsed.items.push(Item::Record(Box::new(r)));
     }
     Ok(parsed)
 }

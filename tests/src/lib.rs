@@ -217,6 +217,38 @@ impl TestApp {
     }
 }
 
+/// The sample exports copied into `tests/fixtures/samples/`, one source's files in name order.
+pub fn sample_files(source: entities::Source) -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/samples/exports")
+        .join(source.slug());
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Loads the samples of the given sources, in that order; returns `source/file` and its counts.
+pub async fn load_samples(app: &TestApp, order: &[entities::Source]) -> Vec<(String, adapters::ingest::FileReport)> {
+    let mut reports = Vec::new();
+    for source in order {
+        for path in sample_files(*source) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(&path).expect("sample file");
+            let report = adapters::ingest::ingest_file(&app.db, *source, &name, &bytes)
+                .await
+                .expect("ingest");
+            reports.push((format!("{}/{name}", source.slug()), report));
+        }
+    }
+    reports
+}
+
 /// Runs a scenario on SQLite and, when configured, on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_databases {

@@ -93,12 +93,11 @@ pub async fn quarantine(
         })
         .collect();
     Ok(QuarantineConnection {
-        page_info: PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: before.is_some(),
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
+        page_info: PageInfo::of(
+            &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
+            page.has_next,
+            before.is_some(),
+        ),
         edges,
         total_count: page.total as i64,
     })

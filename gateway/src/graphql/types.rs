@@ -278,6 +278,18 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+impl PageInfo {
+    /// The page information of a page whose edges carry these cursors.
+    pub fn of(cursors: &[&String], has_next_page: bool, has_previous_page: bool) -> PageInfo {
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start_cursor: cursors.first().map(|c| (*c).clone()),
+            end_cursor: cursors.last().map(|c| (*c).clone()),
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct CaseEdge {
     pub cursor: String,
@@ -317,12 +329,11 @@ impl CaseConnection {
             })
             .collect();
         CaseConnection {
-            page_info: PageInfo {
-                has_next_page: page.has_next,
-                has_previous_page: had_after,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::of(
+                &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
+                page.has_next,
+                had_after,
+            ),
             edges,
             total_count: page.total as i64,
         }

@@ -2,7 +2,6 @@
 //! scope never crossed, and the same chains whatever the ingestion order.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use entities::{case, LinkKind, Source};
 use gateway::auth::{Role, Viewer};
@@ -223,26 +222,6 @@ async fn the_demo_chain_spans_all_five_systems(app: TestApp) {
     );
 }
 
-fn sample_files(source: Source) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/samples/exports")
-        .join(source.slug());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    files
-}
-
-async fn load(app: &TestApp, order: &[Source]) {
-    for source in order {
-        for path in sample_files(*source) {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            adapters::ingest::ingest_file(&app.db, *source, &name, &std::fs::read(&path).unwrap())
-                .await
-                .unwrap();
-        }
-    }
-}
-
 type ChainSignature = (BTreeSet<(String, String)>, BTreeSet<(String, String, String, String)>);
 
 /// Every chain of a world, by source keys, so that two databases can be compared.
@@ -286,10 +265,10 @@ async fn all_chains(app: &TestApp) -> Vec<((String, String), ChainSignature)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chains_do_not_depend_on_ingestion_order() {
     let forward = TestApp::sqlite().await;
-    load(&forward, Source::ALL).await;
+    tests::load_samples(&forward, Source::ALL).await;
     let backward = TestApp::sqlite().await;
     let reversed: Vec<Source> = Source::ALL.iter().rev().copied().collect();
-    load(&backward, &reversed).await;
+    tests::load_samples(&backward, &reversed).await;
     let (a, b) = (all_chains(&forward).await, all_chains(&backward).await);
     assert_eq!(a.len(), 298);
     assert!(

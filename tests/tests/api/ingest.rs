@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use adapters::ingest::{ingest_file, FileReport};
 use entities::{case, case_key, quarantine, source_record, Source};
 use gateway::auth::Role;
 use reqwest::header::AUTHORIZATION;
@@ -12,28 +11,6 @@ use tests::{on_both_databases, TestApp};
 
 fn samples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/samples")
-}
-
-fn files_of(source: Source) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(samples().join("exports").join(source.slug()))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-}
-
-async fn load_samples(app: &TestApp) -> Vec<(String, FileReport)> {
-    let mut reports = Vec::new();
-    for source in Source::ALL {
-        for path in files_of(*source) {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let bytes = std::fs::read(&path).unwrap();
-            let report = ingest_file(&app.db, *source, &name, &bytes).await.unwrap();
-            reports.push((format!("{}/{name}", source.slug()), report));
-        }
-    }
-    reports
 }
 
 async fn row_counts(app: &TestApp) -> (u64, u64, u64, u64) {
@@ -48,7 +25,7 @@ async fn row_counts(app: &TestApp) -> (u64, u64, u64, u64) {
 async fn samples_load_with_the_expected_counts_and_again_change_nothing(app: TestApp) {
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(samples().join("expected_counts.json")).unwrap()).unwrap();
-    let reports = load_samples(&app).await;
+    let reports = tests::load_samples(&app, Source::ALL).await;
     assert_eq!(reports.len(), expected["files"].as_object().unwrap().len());
     for (file, report) in &reports {
         let want = &expected["files"][file];
@@ -80,7 +57,7 @@ async fn samples_load_with_the_expected_counts_and_again_change_nothing(app: Tes
         assert_eq!(n, live.as_u64().unwrap(), "live {source}");
     }
     let before = row_counts(&app).await;
-    for (file, report) in load_samples(&app).await {
+    for (file, report) in tests::load_samples(&app, Source::ALL).await {
         assert_eq!(
             (report.inserted, report.updated, report.deleted),
             (0, 0, 0),
@@ -92,7 +69,7 @@ async fn samples_load_with_the_expected_counts_and_again_change_nothing(app: Tes
 }
 
 async fn identifiers_in_free_text_link_records_across_sources(app: TestApp) {
-    load_samples(&app).await;
+    tests::load_samples(&app, Source::ALL).await;
     let token = app.token(Role::Admin, &[]);
     let data = app
         .data(&token, "{ cases(filter: {identifier: \"330127199606155713\"}, first: 50) { edges { node { source sourceKey } } } }", json!({}))
@@ -126,7 +103,7 @@ async fn identifiers_in_free_text_link_records_across_sources(app: TestApp) {
 }
 
 async fn the_ingest_endpoint_needs_the_role_and_rejects_whole_files(app: TestApp) {
-    let path = &files_of(Source::Social)[0];
+    let path = &tests::sample_files(Source::Social)[0];
     let body = std::fs::read(path).unwrap();
     let post = |role: Role, source: &str, body: Vec<u8>| {
         let token = app.token(role, &["33"]);

@@ -3,29 +3,12 @@
 //! appear in clear anywhere in a response.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use entities::{case, party, Source};
 use gateway::auth::Role;
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
-
-async fn load_samples(app: &TestApp) {
-    for source in Source::ALL {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/samples/exports")
-            .join(source.slug());
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for path in files {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            adapters::ingest::ingest_file(&app.db, *source, &name, &std::fs::read(&path).unwrap())
-                .await
-                .unwrap();
-        }
-    }
-}
 
 /// The policy of API.md, written out again independently of `gateway::policy`.
 fn may_see(role: Role, regions: &[&str], c: &case::Model) -> bool {
@@ -64,7 +47,7 @@ fn collect_keys(value: &Value, out: &mut BTreeSet<String>) {
 }
 
 async fn no_role_reaches_anything_outside_its_scope(app: TestApp) {
-    load_samples(&app).await;
+    tests::load_samples(&app, Source::ALL).await;
     let cases = case::Entity::find().all(&app.db).await.unwrap();
     let parties = party::Entity::find().all(&app.db).await.unwrap();
     let clear: Vec<String> = parties

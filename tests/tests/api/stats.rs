@@ -1,33 +1,15 @@
 //! `caseStats`: counts equal what `cases` lists for the same filter and role; suppression.
 
-use std::path::PathBuf;
-
 use entities::Source;
 use gateway::auth::Role;
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
 
-async fn load_samples(app: &TestApp) {
-    for source in Source::ALL {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/samples/exports")
-            .join(source.slug());
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for path in files {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            adapters::ingest::ingest_file(&app.db, *source, &name, &std::fs::read(&path).unwrap())
-                .await
-                .unwrap();
-        }
-    }
-}
-
 const STATS: &str = "query($f: CaseFilter, $g: [CaseDimension!]!) { caseStats(filter: $f, groupBy: $g) { source region month category stage count suppressed } }";
 const TOTAL: &str = "query($f: CaseFilter) { cases(filter: $f, first: 1) { totalCount } }";
 
 async fn counts_equal_what_cases_lists(app: TestApp) {
-    load_samples(&app).await;
+    tests::load_samples(&app, Source::ALL).await;
     for (role, regions) in [
         (Role::Admin, vec![]),
         (Role::Plc, vec!["3301"]),
@@ -79,7 +61,7 @@ async fn counts_equal_what_cases_lists(app: TestApp) {
 }
 
 async fn analysts_get_small_cells_suppressed_and_no_discipline(app: TestApp) {
-    load_samples(&app).await;
+    tests::load_samples(&app, Source::ALL).await;
     let analyst = app.token(Role::Analyst, &["33"]);
     let buckets = app.data(&analyst, STATS, json!({"g": ["REGION", "SOURCE"]})).await["caseStats"].clone();
     let buckets = buckets.as_array().unwrap();

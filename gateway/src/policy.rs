@@ -58,6 +58,11 @@ impl Scope {
         self.sources.contains(&source) || (self.transferred_discipline && source == Source::Discipline)
     }
 
+    /// Region-code prefixes the viewer holds; `None`: every region (admin).
+    pub fn region_prefixes(&self) -> Option<&[String]> {
+        self.region_prefixes.as_deref()
+    }
+
     /// The rows of `cases` this scope reaches, as a condition for every query on cases.
     pub fn case_condition(&self) -> Condition {
         let mut sources = Condition::any();

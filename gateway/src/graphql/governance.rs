@@ -54,7 +54,8 @@ pub struct GovernanceScore {
     pub warning_months: i32,
     /// Cases opened that month (problems found).
     pub problems: Option<i32>,
-    /// Cases past their rectification deadline without being closed by it.
+    /// Cases past their rectification deadline without being closed by it, and supervision
+    /// tasks past their deadline and not closed.
     pub overdue: Option<i32>,
     /// Public complaints whose phone recurs in another complaint of the region.
     pub repeat_complaints: Option<i32>,
@@ -95,7 +96,28 @@ pub async fn governance_index(
         .unwrap_or(to_m);
     query.opened_from = Some(query.opened_from.map_or(from_m, |f| f.max(from_m)));
     query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
-    let signals = store.governance_signals(&query, level == GovernanceLevel::Town).await?;
+    let by_town = level == GovernanceLevel::Town;
+    let mut signals = store.governance_signals(&query, by_town).await?;
+    // Overdue supervision tasks count as overdue rectifications of their place and month.
+    for (region, town, month) in store.overdue_tasks(from_m, end).await? {
+        let town = if by_town { town } else { None };
+        match signals
+            .iter_mut()
+            .find(|s| s.region == region && s.town == town && s.month.as_deref() == Some(month.as_str()))
+        {
+            Some(s) => s.overdue += 1,
+            None => signals.push(crate::store::Signals {
+                region,
+                town,
+                month: Some(month),
+                problems: 0,
+                overdue: 1,
+                repeat_complaints: 0,
+                court_disputes: 0,
+                unclosed: 0,
+            }),
+        }
+    }
     let g = ctx.data::<Governance>()?;
     let suppress = (!store.scope().records).then_some(SMALL_CELL);
     let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));

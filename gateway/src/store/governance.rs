@@ -1,9 +1,10 @@
 //! The signals of the governance index, per region (or town) and month, counted in the
 //! database under the viewer's scope.
 
-use entities::case;
+use chrono::NaiveDate;
+use entities::{case, supervision_task, LoopStage};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{FromQueryResult, Order};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, Order, QueryFilter, QuerySelect};
 
 use super::stats::Dimension;
 use super::{CaseQuery, ScopedStore};
@@ -78,5 +79,53 @@ impl ScopedStore {
         select.order_by_expr(month, Order::Asc);
         let rows = Signals::find_by_statement(backend.build(&select)).all(&self.db).await?;
         Ok(rows)
+    }
+}
+
+impl ScopedStore {
+    /// Supervision tasks past their deadline and not closed, whose deadline falls between
+    /// `from` and `to`: (region, town, `YYYY-MM` of the deadline). Only tasks in the viewer's
+    /// regions, and on a case only when the viewer can see the case.
+    pub async fn overdue_tasks(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ApiResult<Vec<(Option<String>, Option<String>, String)>> {
+        let today = chrono::Utc::now().date_naive();
+        let mut c = Condition::all()
+            .add(supervision_task::Column::Stage.ne(LoopStage::Closed.as_str()))
+            .add(supervision_task::Column::Deadline.lt(today))
+            .add(supervision_task::Column::Deadline.gte(from))
+            .add(supervision_task::Column::Deadline.lte(to));
+        if let Some(prefixes) = self.scope.region_prefixes() {
+            let mut any = Condition::any().add(Expr::cust("1 = 0"));
+            for p in prefixes {
+                any = any.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
+            }
+            c = c.add(any);
+        }
+        let visible_cases = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(self.scope.case_condition())
+            .to_owned();
+        c = c.add(
+            Condition::any()
+                .add(supervision_task::Column::CaseId.is_null())
+                .add(supervision_task::Column::CaseId.in_subquery(visible_cases)),
+        );
+        let rows: Vec<(Option<String>, Option<String>, NaiveDate)> = supervision_task::Entity::find()
+            .select_only()
+            .column(supervision_task::Column::RegionCode)
+            .column(supervision_task::Column::Town)
+            .column(supervision_task::Column::Deadline)
+            .filter(c)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(r, t, d)| (r, t, d.format("%Y-%m").to_string()))
+            .collect())
     }
 }

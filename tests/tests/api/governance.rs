@@ -12,7 +12,7 @@ fn d(s: &str) -> Option<NaiveDate> {
 }
 
 /// 仓前街道 in March 2022: 12 cases — 4 overdue, 2 complaints sharing a phone, 3 with court
-/// numbers, 6 still open. Index = 12 + 5×4 + 3×2 + 2×3 + 1×6 = 50 → RED.
+/// numbers, 6 still open.
 async fn seed(app: &TestApp) {
     let s = Seeder::new(&app.db);
     for i in 0..12 {
@@ -49,6 +49,13 @@ async fn seed(app: &TestApp) {
 async fn the_index_counts_what_the_hub_holds(app: TestApp) {
     seed(&app).await;
     let plc = app.token(Role::Plc, &["3301"]);
+    // An overdue supervision task of the town counts as one more overdue rectification.
+    app.data(
+        &plc,
+        "mutation { openSupervisionTask(input: {regionCode: \"330110\", town: \"仓前街道\", department: \"仓前街道办事处\", title: \"整改\", deadline: \"2022-03-15\"}) { id } }",
+        json!({}),
+    )
+    .await;
     let q = "query($l: GovernanceLevel) { governanceIndex(from: \"2022-02\", to: \"2022-03\", level: $l) { region town month index color warning problems overdue repeatComplaints courtDisputes unclosed closureRate suppressed } }";
     let data = app.data(&plc, q, json!({"l": "TOWN"})).await;
     let scores = data["governanceIndex"].as_array().unwrap();
@@ -64,16 +71,17 @@ async fn the_index_counts_what_the_hub_holds(app: TestApp) {
             march["courtDisputes"].as_i64(),
             march["unclosed"].as_i64()
         ),
-        (Some(12), Some(4), Some(2), Some(3), Some(6)),
+        (Some(12), Some(5), Some(2), Some(3), Some(6)),
         "{march}"
     );
+    // 12 problems + 5×5 overdue (4 cases, 1 task) + 3×2 repeat + 2×3 court + 1×6 unclosed = 55 → RED.
     assert_eq!(
         (
             march["index"].as_f64(),
             march["color"].as_str(),
             march["warning"].as_str()
         ),
-        (Some(50.0), Some("RED"), Some("REMIND"))
+        (Some(55.0), Some("RED"), Some("REMIND"))
     );
     assert_eq!(march["closureRate"], 0.5);
     let feb = scores

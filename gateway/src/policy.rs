@@ -53,11 +53,6 @@ impl Scope {
         }
     }
 
-    /// Is this source readable at all (fully or in part)?
-    pub fn reads_source(&self, source: Source) -> bool {
-        self.sources.contains(&source) || (self.transferred_discipline && source == Source::Discipline)
-    }
-
     /// Region-code prefixes the viewer holds; `None`: every region (admin).
     pub fn region_prefixes(&self) -> Option<&[String]> {
         self.region_prefixes.as_deref()

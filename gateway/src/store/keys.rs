@@ -41,24 +41,32 @@ fn to_case() -> RelationDef {
 }
 
 impl ScopedStore {
+    /// `(case, key)` rows of visible cases matching `condition` (one query).
+    async fn scoped_keys(&self, condition: Condition) -> ApiResult<Vec<(i64, Key)>> {
+        let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+            .select_only()
+            .column(case_key::Column::CaseId)
+            .column(case_key::Column::Kind)
+            .column(case_key::Column::Value)
+            .join(JoinType::InnerJoin, to_case())
+            .filter(condition)
+            .filter(self.scope.case_condition())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v))))
+            .collect())
+    }
+
     /// The keys of the given cases (which the caller already knows to be visible).
     pub async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
         let mut out = Vec::new();
         for chunk in case_ids.chunks(CHUNK) {
-            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
-                .select_only()
-                .column(case_key::Column::CaseId)
-                .column(case_key::Column::Kind)
-                .column(case_key::Column::Value)
-                .join(JoinType::InnerJoin, to_case())
-                .filter(case_key::Column::CaseId.is_in(chunk.iter().copied()))
-                .filter(self.scope.case_condition())
-                .into_tuple()
-                .all(&self.db)
-                .await?;
             out.extend(
-                rows.into_iter()
-                    .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v)))),
+                self.scoped_keys(Condition::all().add(case_key::Column::CaseId.is_in(chunk.iter().copied())))
+                    .await?,
             );
         }
         Ok(out)
@@ -94,21 +102,7 @@ impl ScopedStore {
     pub async fn visible_cases_with_keys(&self, keys: &[Key]) -> ApiResult<Vec<(i64, Key)>> {
         let mut out = Vec::new();
         for chunk in keys.chunks(CHUNK) {
-            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
-                .select_only()
-                .column(case_key::Column::CaseId)
-                .column(case_key::Column::Kind)
-                .column(case_key::Column::Value)
-                .join(JoinType::InnerJoin, to_case())
-                .filter(keys_condition(chunk))
-                .filter(self.scope.case_condition())
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            out.extend(
-                rows.into_iter()
-                    .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v)))),
-            );
+            out.extend(self.scoped_keys(keys_condition(chunk)).await?);
         }
         Ok(out)
     }

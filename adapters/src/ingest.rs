@@ -49,6 +49,27 @@ pub struct FileReport {
     pub rejected: Option<String>,
     pub quarantine: Vec<QuarantineEntry>,
     pub warnings: Vec<String>,
+    /// The cases this file inserted, changed or deleted (for live updates; not part of the report).
+    #[serde(skip)]
+    pub changes: Vec<CaseChange>,
+}
+
+/// What happened to one case.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChangeKind {
+    Inserted,
+    Updated,
+    Deleted,
+}
+
+/// One case written by a file, with its loop stage before and after.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct CaseChange {
+    pub case_id: i64,
+    pub kind: ChangeKind,
+    pub stage_before: Option<String>,
+    pub stage_after: Option<String>,
 }
 
 /// Parses and stores one file. A file refused whole is reported in `rejected` and stores nothing.
@@ -145,6 +166,8 @@ struct KeyState {
     case_id: Option<i64>,
     version: i32,
     deleted: bool,
+    /// The stored loop stage.
+    stage: Option<String>,
     /// Content hashes already kept as provenance.
     hashes: HashSet<String>,
     /// The record whose content the case will show, when it changes in this chunk.
@@ -163,24 +186,26 @@ struct NewProvenance {
 
 async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) -> Result<HashMap<String, KeyState>> {
     let mut states = HashMap::new();
-    let cases: Vec<(i64, String, i32, bool)> = case::Entity::find()
+    let cases: Vec<(i64, String, i32, bool, Option<String>)> = case::Entity::find()
         .select_only()
         .column(case::Column::Id)
         .column(case::Column::SourceKey)
         .column(case::Column::Version)
         .column(case::Column::Deleted)
+        .column(case::Column::Stage)
         .filter(case::Column::Source.eq(source.as_str()))
         .filter(case::Column::SourceKey.is_in(keys.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
-    for (id, key, version, deleted) in cases {
+    for (id, key, version, deleted, stage) in cases {
         states.insert(
             key,
             KeyState {
                 case_id: Some(id),
                 version,
                 deleted,
+                stage,
                 hashes: HashSet::new(),
                 content: None,
                 shown_hash: None,
@@ -208,6 +233,7 @@ async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) 
                     case_id: None,
                     version: 0,
                     deleted: false,
+                    stage: None,
                     hashes: HashSet::from([hash]),
                     content: None,
                     shown_hash: None,
@@ -238,6 +264,7 @@ async fn write_chunk<C: ConnectionTrait>(
             case_id: None,
             version: 0,
             deleted: false,
+            stage: None,
             hashes: HashSet::new(),
             content: None,
             shown_hash: None,
@@ -336,8 +363,28 @@ async fn write_chunk<C: ConnectionTrait>(
                 active.deleted = Set(state.deleted);
                 active.update(db).await?;
                 touched.push((id, i));
+                report.changes.push(CaseChange {
+                    case_id: id,
+                    kind: if state.deleted {
+                        ChangeKind::Deleted
+                    } else {
+                        ChangeKind::Updated
+                    },
+                    stage_before: state.stage.clone(),
+                    stage_after: records[i].stage.map(|s| s.as_str().to_string()),
+                });
             }
             (Some(id), None) => {
+                report.changes.push(CaseChange {
+                    case_id: id,
+                    kind: if state.deleted {
+                        ChangeKind::Deleted
+                    } else {
+                        ChangeKind::Updated
+                    },
+                    stage_before: state.stage.clone(),
+                    stage_after: state.stage.clone(),
+                });
                 // Deleted (or undeleted) without new content.
                 case::Entity::update_many()
                     .col_expr(case::Column::Deleted, sea_orm::sea_query::Expr::value(state.deleted))
@@ -364,9 +411,17 @@ async fn write_chunk<C: ConnectionTrait>(
         });
         let inserted = case::Entity::insert_many(rows).exec_with_returning(db).await?;
         let by_key: HashMap<&str, i64> = inserted.iter().map(|m| (m.source_key.as_str(), m.id)).collect();
-        for (key, i, _, _) in batch {
+        for (key, i, _, deleted) in batch {
             if let Some(id) = by_key.get(key.as_str()) {
                 touched.push((*id, *i));
+                if !deleted {
+                    report.changes.push(CaseChange {
+                        case_id: *id,
+                        kind: ChangeKind::Inserted,
+                        stage_before: None,
+                        stage_after: records[*i].stage.map(|s| s.as_str().to_string()),
+                    });
+                }
             }
         }
     }

@@ -31,11 +31,15 @@ impl Trail {
         }
     }
 
-    /// The case and party ids handed out so far.
-    pub fn taken(&self) -> (Vec<i64>, Vec<i64>) {
+    /// The case and party ids handed out since the last call (a subscription writes one
+    /// entry per message it sends).
+    pub fn take(&self) -> (Vec<i64>, Vec<i64>) {
         self.0
             .lock()
-            .map(|t| (t.0.iter().copied().collect(), t.1.iter().copied().collect()))
+            .map(|mut t| {
+                let (cases, parties) = std::mem::take(&mut *t);
+                (cases.into_iter().collect(), parties.into_iter().collect())
+            })
             .unwrap_or_default()
     }
 }
@@ -67,7 +71,7 @@ pub async fn record(
     variables: &Value,
     trail: &Trail,
 ) -> Result<(), sea_orm::DbErr> {
-    let (cases, parties) = trail.taken();
+    let (cases, parties) = trail.take();
     if cases.is_empty() && parties.is_empty() {
         return Ok(());
     }

@@ -45,6 +45,10 @@ impl RedisHandle {
         handle
     }
 
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
     pub fn configured(&self) -> bool {
         self.url.is_some()
     }

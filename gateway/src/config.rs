@@ -62,6 +62,8 @@ pub struct Config {
     pub max_ingest_bytes: usize,
     /// A key shared by more cases than this is a hub: listed, not walked.
     pub hub_threshold: u64,
+    /// The Redis pub/sub channel gateways of one deployment share for live events.
+    pub events_channel: String,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
     pub log: String,
 }
@@ -87,6 +89,7 @@ impl Default for Config {
             max_body_bytes: 1 << 20,
             max_ingest_bytes: 256 << 20,
             hub_threshold: 50,
+            events_channel: "qianchuan:events".into(),
             log: "info".into(),
         }
     }
@@ -135,6 +138,7 @@ const ENV_KEYS: &[&str] = &[
     "MAX_BODY_BYTES",
     "MAX_INGEST_BYTES",
     "HUB_THRESHOLD",
+    "EVENTS_CHANNEL",
     "LOG",
 ];
 
@@ -194,6 +198,7 @@ impl Config {
             "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
             "MAX_INGEST_BYTES" => self.max_ingest_bytes = number(&value)? as usize,
             "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
+            "EVENTS_CHANNEL" => self.events_channel = value,
             "LOG" => self.log = value,
             _ => {
                 let known = ENV_KEYS

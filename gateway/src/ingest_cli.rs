@@ -48,7 +48,14 @@ pub fn summary(r: &FileReport) -> String {
 }
 
 /// Loads every file; returns how many were rejected whole.
-pub async fn run(db: &DatabaseConnection, source: Source, paths: &[PathBuf], json: bool) -> anyhow::Result<usize> {
+/// With `announce` (a Redis URL and the events channel), running gateways are told which cases changed (for their subscriptions).
+pub async fn run(
+    db: &DatabaseConnection,
+    source: Source,
+    paths: &[PathBuf],
+    json: bool,
+    announce: Option<(&str, &str)>,
+) -> anyhow::Result<usize> {
     let mut rejected = 0;
     let mut total = FileReport {
         file: "total".into(),
@@ -75,6 +82,9 @@ pub async fn run(db: &DatabaseConnection, source: Source, paths: &[PathBuf], jso
         }
         if report.rejected.is_some() {
             rejected += 1;
+        }
+        if let Some((url, channel)) = announce {
+            crate::events::announce_changes(Some(url), channel, report.changes.clone()).await;
         }
         for (t, v) in [
             (&mut total.read, report.read),

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod governance;
 pub mod graphql;
 pub mod http;

@@ -146,6 +146,8 @@ async fn main() -> anyhow::Result<()> {
             for page in &report.pages {
                 println!("{}", gateway::ingest_cli::summary(page));
             }
+            let changes = report.pages.iter().flat_map(|p| p.changes.iter().cloned()).collect();
+            gateway::events::announce_changes(config.redis_url.as_deref(), &config.events_channel, changes).await;
             println!(
                 "pulled {} page(s); next pull asks updatedSince={}",
                 report.pages.len(),
@@ -175,7 +177,17 @@ async fn main() -> anyhow::Result<()> {
                 format!("unknown source {source:?}: enforcement, discipline, congress, procuratorate or social")
             })?;
             let db = connect_and_migrate(&config.database_url).await?;
-            let rejected = gateway::ingest_cli::run(&db, source, &paths, json).await?;
+            let rejected = gateway::ingest_cli::run(
+                &db,
+                source,
+                &paths,
+                json,
+                config
+                    .redis_url
+                    .as_deref()
+                    .map(|url| (url, config.events_channel.as_str())),
+            )
+            .await?;
             if rejected > 0 {
                 bail!("{rejected} file(s) rejected whole");
             }

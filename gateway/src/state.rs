@@ -27,6 +27,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub redis: RedisHandle,
     pub governance: crate::governance::Governance,
+    pub events: crate::events::EventBus,
 }
 
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
@@ -65,6 +66,7 @@ impl AppState {
         )
         .map_err(|e| anyhow::anyhow!("governance: {e}"))?;
         Ok(AppState {
+            events: crate::events::EventBus::start(redis.clone(), &config.events_channel),
             governance,
             db,
             verifier: Arc::new(verifier),

@@ -64,6 +64,10 @@ impl Drop for PgSchema {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The database URL, for a second gateway on the same data (`twin`).
+    pub database_url: String,
+    /// The Redis channel of this app's live events (unique per app: the suite shares one Redis).
+    pub events_channel: String,
     pub db: DatabaseConnection,
     pub backend: Backend,
     pub client: reqwest::Client,
@@ -146,9 +150,11 @@ impl TestApp {
             hub_threshold: 5,
             // The suite shares one Redis: rate limits are tested on their own subjects.
             rate_limit_per_minute: 0,
+            events_channel: unique_name("qianchuan:test-events"),
             ..Config::default()
         };
         adjust(&mut config);
+        let events_channel = config.events_channel.clone();
         let db = connect_and_migrate(&url).await.expect("migrate test database");
         let state = AppState::new(config, db.clone()).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -158,12 +164,113 @@ impl TestApp {
         });
         TestApp {
             addr,
+            database_url: url,
+            events_channel,
             db,
             backend,
             client: reqwest::Client::new(),
             _pg: pg,
             _dir: dir,
         }
+    }
+
+    /// A second gateway on the same database and events channel (and Redis, when configured),
+    /// as a deployment with two instances has.
+    pub async fn twin(&self) -> TestApp {
+        let channel = self.events_channel.clone();
+        Self::start(self.database_url.clone(), self.backend, None, None, move |c| {
+            c.events_channel = channel
+        })
+        .await
+    }
+
+    /// Opens `/graphql/ws` and completes the `graphql-transport-ws` handshake with `token`.
+    pub async fn ws(&self, token: &str) -> WsClient {
+        let (client, ack) = self.ws_init(token).await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        self.wait_events_shared().await;
+        client
+    }
+
+    /// Opens `/graphql/ws`, sends `connection_init` with `token`, returns the first answer
+    /// (a message, or `{"close": code}`).
+    pub async fn ws_init(&self, token: &str) -> (WsClient, Value) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/graphql/ws", self.addr)
+            .into_client_request()
+            .expect("ws request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
+        let mut client = WsClient { stream };
+        client
+            .send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+            .await;
+        let first = client
+            .next_within(std::time::Duration::from_secs(5))
+            .await
+            .expect("an answer to connection_init");
+        (client, first)
+    }
+
+    /// Waits until the gateway's events are shared through Redis (when Redis is configured),
+    /// so that an event published on another instance reaches this one.
+    pub async fn wait_events_shared(&self) {
+        for _ in 0..100 {
+            let ready: Value = self
+                .client
+                .get(self.url("/readyz"))
+                .send()
+                .await
+                .expect("readyz")
+                .json()
+                .await
+                .expect("readyz json");
+            if ready["events"] != "in process (redis not reachable yet)" {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the gateway never subscribed to its Redis events channel");
+    }
+
+    /// Waits until this instance has `n` live subscriptions (a subscription is live once its
+    /// starting state is computed, shortly after its `subscribe` message).
+    pub async fn wait_subscriptions(&self, n: usize) {
+        let want = format!("qianchuan_subscriptions {n}\n");
+        for _ in 0..200 {
+            let metrics = self
+                .client
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("metrics text");
+            if metrics.contains(&want) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the gateway never reached {n} live subscriptions");
+    }
+
+    /// POSTs one export file to `/ingest/{source}` as admin; returns the report.
+    pub async fn ingest(&self, source: &str, file: &str, body: String) -> Value {
+        let response = self
+            .client
+            .post(self.url(&format!("/ingest/{source}")))
+            .bearer_auth(self.token(Role::Admin, &[]))
+            .header("x-file-name", file)
+            .body(body)
+            .send()
+            .await
+            .expect("ingest request");
+        assert_eq!(response.status().as_u16(), 200, "ingest of {file}");
+        response.json().await.expect("ingest report")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -269,4 +376,48 @@ macro_rules! on_both_databases {
             }
         )*
     };
+}
+
+/// A `graphql-transport-ws` client for the tests.
+pub struct WsClient {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn send(&mut self, message: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("ws send");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// The next protocol message within `wait` (`{"close": code, "reason": …}` for a close),
+    /// or `None` when nothing came.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
+            match message {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(text.as_str()).expect("json message")),
+                Ok(Message::Close(frame)) => {
+                    return Some(json!({
+                        "close": frame.as_ref().map(|f| u16::from(f.code)),
+                        "reason": frame.as_ref().map(|f| f.reason.to_string()),
+                    }))
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
 }

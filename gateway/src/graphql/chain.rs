@@ -7,8 +7,9 @@ use entities::LinkKind as Kind;
 use super::readable_store;
 use super::scalars::{global_id, NodeKind};
 use super::types::Case;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::linkage::{walk, Chain, WalkParams};
+use crate::store::ScopedStore;
 
 /// What kind of key ties two cases together.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -137,6 +138,11 @@ pub async fn case_chain(
     let store = readable_store(ctx)?;
     let hub_threshold = ctx.data::<super::Limits>()?.hub_threshold;
     let params = WalkParams::new(max_depth, min_score, max_nodes, hub_threshold)?;
+    Ok(chain_of(store, root_id, params).await?)
+}
+
+/// The chain of a visible case, as `store` may see it.
+pub(crate) async fn chain_of(store: &ScopedStore, root_id: i64, params: WalkParams) -> ApiResult<CaseChain> {
     let root = store.case_by_id(root_id).await?.ok_or(ApiError::NotFound("case"))?;
     let Chain {
         nodes,
@@ -179,4 +185,66 @@ pub async fn case_chain(
             .collect(),
         truncated,
     })
+}
+
+/// Cases that joined a watched chain since the last update, with the links that tie them in.
+pub struct ChainGrowth {
+    pub(crate) watched: ID,
+    pub(crate) nodes: Vec<ChainNode>,
+    pub(crate) links: Vec<ChainLink>,
+    pub(crate) truncated: bool,
+}
+
+#[Object]
+impl ChainGrowth {
+    /// The watched case.
+    async fn watched(&self) -> &ID {
+        &self.watched
+    }
+    /// The cases new to the chain.
+    async fn nodes(&self) -> &[ChainNode] {
+        &self.nodes
+    }
+    /// The chain's links that touch a new case.
+    async fn links(&self) -> &[ChainLink] {
+        &self.links
+    }
+    /// True when maxNodes or a hub stopped the walk.
+    async fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+impl CaseChain {
+    /// The ids of the chain's cases.
+    pub(crate) fn case_ids(&self) -> std::collections::HashSet<i64> {
+        self.nodes.iter().map(|n| n.case.0.id).collect()
+    }
+
+    /// What this chain has beyond `known`: the new cases and the links touching them.
+    pub(crate) fn growth_beyond(self, known: &std::collections::HashSet<i64>, watched: ID) -> Option<ChainGrowth> {
+        let new_ids: std::collections::HashSet<ID> = self
+            .nodes
+            .iter()
+            .filter(|n| !known.contains(&n.case.0.id))
+            .map(|n| global_id(NodeKind::Case, n.case.0.id))
+            .collect();
+        if new_ids.is_empty() {
+            return None;
+        }
+        Some(ChainGrowth {
+            watched,
+            nodes: self
+                .nodes
+                .into_iter()
+                .filter(|n| !known.contains(&n.case.0.id))
+                .collect(),
+            links: self
+                .links
+                .into_iter()
+                .filter(|l| new_ids.contains(&l.from) || new_ids.contains(&l.to))
+                .collect(),
+            truncated: self.truncated,
+        })
+    }
 }

@@ -8,6 +8,7 @@ use super::stats::SMALL_CELL;
 use super::store;
 use crate::error::ApiError;
 use crate::governance::{score, Action, Color, Governance};
+use crate::store::{CaseQuery, ScopedStore};
 
 /// What the index is computed per.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -80,16 +81,44 @@ pub async fn governance_index(
     level: GovernanceLevel,
 ) -> async_graphql::Result<Vec<GovernanceScore>> {
     let store = store(ctx)?;
+    let window = Window::parse(&from, &to)?;
+    let query = filter.unwrap_or_default().to_query()?;
+    compute(store, ctx.data::<Governance>()?, query, window, level).await
+}
+
+/// The months an index is computed over.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl Window {
+    pub(crate) fn parse(from: &str, to: &str) -> Result<Window, ApiError> {
+        let (Some(from_m), Some(to_m)) = (month_start(from), month_start(to)) else {
+            return Err(ApiError::bad_input("from and to are months, YYYY-MM"));
+        };
+        if from_m > to_m || from_m + chrono::Duration::days(3700) < to_m {
+            return Err(ApiError::bad_input(
+                "from must not be after to, and the range is at most 10 years",
+            ));
+        }
+        Ok(Window { from: from_m, to: to_m })
+    }
+}
+
+/// The index as `store` may see it (`FORBIDDEN` for roles without aggregates).
+pub(crate) async fn compute(
+    store: &ScopedStore,
+    g: &Governance,
+    mut query: CaseQuery,
+    window: Window,
+    level: GovernanceLevel,
+) -> async_graphql::Result<Vec<GovernanceScore>> {
     if !store.scope().aggregates {
         return Err(ApiError::Forbidden.into());
     }
-    let (Some(from_m), Some(to_m)) = (month_start(&from), month_start(&to)) else {
-        return Err(ApiError::bad_input("from and to are months, YYYY-MM").into());
-    };
-    if from_m > to_m || from_m + chrono::Duration::days(3700) < to_m {
-        return Err(ApiError::bad_input("from must not be after to, and the range is at most 10 years").into());
-    }
-    let mut query = filter.unwrap_or_default().to_query()?;
+    let (from_m, to_m) = (window.from, window.to);
     let end = to_m
         .checked_add_months(chrono::Months::new(1))
         .and_then(|d| d.pred_opt())
@@ -118,7 +147,6 @@ pub async fn governance_index(
             }),
         }
     }
-    let g = ctx.data::<Governance>()?;
     let suppress = (!store.scope().records).then_some(SMALL_CELL);
     let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));
     Ok(score(g, &signals, from_m, to_m, suppress)

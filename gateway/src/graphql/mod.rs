@@ -9,19 +9,20 @@ pub mod mutation;
 pub mod query;
 pub mod scalars;
 pub mod stats;
+pub mod subscription;
 pub mod tasks;
 pub mod trend;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, Schema};
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
 use crate::store::ScopedStore;
 use scalars::decode_cursor;
 
-pub type QianchuanSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type QianchuanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Limits applied to every request.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +59,7 @@ pub const MAX_DIRECTIVES: usize = 50;
 /// The schema with its static data; per-request data (viewer, store, loaders) is added by
 /// `with_viewer`. `open`: with introspection and field suggestions.
 pub fn build_schema(limits: Limits, open: bool) -> QianchuanSchema {
-    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    let builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(limits)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

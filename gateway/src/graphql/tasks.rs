@@ -8,6 +8,7 @@ use super::audit_log::DateTime;
 use super::scalars::{encode_cursor, global_id, parse_id_of, Date, NodeKind};
 use super::types::{Case, LoopStage, PageInfo};
 use super::{limits, readable_store, store, viewer};
+use crate::events::{Event, EventBus};
 use crate::store::{NewTask, TaskQuery};
 
 /// A supervision task of the hub itself, on a case or a town.
@@ -181,7 +182,16 @@ pub async fn open(ctx: &Context<'_>, input: OpenTaskInput) -> async_graphql::Res
         deadline: input.deadline.0,
         note: input.note,
     };
-    Ok(SupervisionTask(store(ctx)?.open_task(viewer(ctx)?, task).await?))
+    let task = store(ctx)?.open_task(viewer(ctx)?, task).await?;
+    announce(ctx, task.id).await;
+    Ok(SupervisionTask(task))
+}
+
+/// Tells subscribers (on every instance) that the task moved.
+async fn announce(ctx: &Context<'_>, task_id: i64) {
+    if let Ok(bus) = ctx.data::<EventBus>() {
+        bus.publish(Event::TaskChanged { task_id }).await;
+    }
 }
 
 pub async fn step(
@@ -191,7 +201,7 @@ pub async fn step(
     note: Option<String>,
 ) -> async_graphql::Result<SupervisionTask> {
     let id = parse_id_of(NodeKind::Task, &id)?;
-    Ok(SupervisionTask(
-        store(ctx)?.task_step(viewer(ctx)?, id, action, note).await?,
-    ))
+    let task = store(ctx)?.task_step(viewer(ctx)?, id, action, note).await?;
+    announce(ctx, task.id).await;
+    Ok(SupervisionTask(task))
 }

@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::audit;
-use crate::auth::Viewer;
+use crate::audit::{self, Trail};
+use crate::auth::{Verified, Viewer};
 use crate::graphql::with_viewer;
 use crate::policy::Scope;
 use crate::state::AppState;
@@ -105,10 +105,18 @@ pub(crate) enum Refusal {
 /// Verifies the bearer token (signature, claims, revocation), then counts the request
 /// against its subject's rate limit.
 pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refusal> {
-    let token = headers
+    let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or(Refusal::Unauthenticated)?;
+    Ok(authenticate_bearer(state, value).await?.viewer)
+}
+
+/// As `authenticate`, for the value of an Authorization header (`Bearer …`) given elsewhere.
+pub(crate) async fn authenticate_bearer(state: &AppState, value: &str) -> Result<Verified, Refusal> {
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or(Refusal::Unauthenticated)?;
     let verifier = state.verifier.as_ref().as_ref().ok_or(Refusal::Unauthenticated)?;
@@ -125,7 +133,7 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
     if !state.rate_limiter.allow(&verified.viewer.sub).await {
         return Err(Refusal::RateLimited);
     }
-    Ok(verified.viewer)
+    Ok(verified)
 }
 
 fn refused(media: Media, refusal: Refusal) -> Response {
@@ -347,11 +355,7 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     if let Some(vars) = params.variables {
         request = request.variables(Variables::from_json(Value::Object(vars)));
     }
-    let open = match state.config.introspection.as_str() {
-        "all" => true,
-        "none" => false,
-        _ => viewer.role == crate::auth::Role::Admin,
-    };
+    let open = introspection_open(state, &viewer);
     if !open && asks_for_introspection(&query_text) {
         return respond(
             StatusCode::OK,
@@ -360,11 +364,7 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         );
     }
     let schema = if open { &state.schema } else { &state.restricted_schema };
-    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(&viewer));
-    let trail = store.trail().clone();
-    let request = with_viewer(request, viewer.clone(), store)
-        .data(state.revocations.clone())
-        .data(state.governance.clone());
+    let (request, trail) = prepare(state, request, &viewer);
     let response = schema.execute(request).await;
     if let Err(e) = audit::record(
         &state.db,
@@ -404,8 +404,33 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     respond(status, media, &Value::Object(body))
 }
 
+/// Adds what executing `request` for `viewer` needs (scoped store, loaders, shared services);
+/// returns it with the trail of what it hands out, for the audit log.
+pub(crate) fn prepare(
+    state: &AppState,
+    request: async_graphql::Request,
+    viewer: &Viewer,
+) -> (async_graphql::Request, Trail) {
+    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(viewer));
+    let trail = store.trail().clone();
+    let request = with_viewer(request, viewer.clone(), store)
+        .data(state.revocations.clone())
+        .data(state.governance.clone())
+        .data(state.events.clone());
+    (request, trail)
+}
+
+/// Whether this viewer gets the schema with introspection and suggestions.
+pub(crate) fn introspection_open(state: &AppState, viewer: &Viewer) -> bool {
+    match state.config.introspection.as_str() {
+        "all" => true,
+        "none" => false,
+        _ => viewer.role == crate::auth::Role::Admin,
+    }
+}
+
 /// Does the query select `__schema` or `__type` (not `__typename`)?
-fn asks_for_introspection(query: &str) -> bool {
+pub(crate) fn asks_for_introspection(query: &str) -> bool {
     query.contains("__schema")
         || query.match_indices("__type").any(|(i, m)| {
             !query[i + m.len()..]
@@ -419,7 +444,7 @@ fn asks_for_introspection(query: &str) -> bool {
 /// Gives every error an `extensions.code`. Errors raised by our resolvers already have one
 /// (`ApiError::extend`); the engine's own (parse, validation, input coercion, limits) do not,
 /// and those are all caused by the request.
-fn coded_error(mut error: ServerError) -> Value {
+pub(crate) fn coded_error(mut error: ServerError) -> Value {
     let has_code = error
         .extensions
         .as_ref()

@@ -18,6 +18,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         Some(true) => "up",
         Some(false) => "down",
     };
+    let events = match state.events.fanout().await {
+        None => "in process",
+        Some(true) => "shared through redis",
+        Some(false) => "in process (redis not reachable yet)",
+    };
     let status = if database {
         StatusCode::OK
     } else {
@@ -28,6 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         Json(json!({
             "database": if database { "up" } else { "down" },
             "redis": redis,
+            "events": events,
         })),
     )
 }

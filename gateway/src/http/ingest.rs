@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::auth::Role;
+use crate::events::Event;
 use crate::http::graphql::{authenticate, Refusal};
 use crate::state::AppState;
 
@@ -60,7 +61,17 @@ pub async fn ingest(
         .to_string();
     match adapters::ingest::ingest_file(&state.db, source, &file, &body).await {
         Ok(report) if report.rejected.is_some() => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
-        Ok(report) => (StatusCode::OK, Json(report)).into_response(),
+        Ok(report) => {
+            if !report.changes.is_empty() {
+                state
+                    .events
+                    .publish(Event::CasesChanged {
+                        changes: report.changes.clone(),
+                    })
+                    .await;
+            }
+            (StatusCode::OK, Json(report)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, %file, "ingest failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")

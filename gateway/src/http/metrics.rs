@@ -67,6 +67,11 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render()
+            + &format!(
+                "# HELP qianchuan_subscriptions Live subscriptions on this instance.\n\
+                 # TYPE qianchuan_subscriptions gauge\nqianchuan_subscriptions {}\n",
+                state.events.live_subscriptions()
+            ),
     )
 }

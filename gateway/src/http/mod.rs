@@ -1,10 +1,11 @@
-//! The HTTP surface: `/graphql`, health, readiness, metrics.
+//! The HTTP surface: `/graphql`, `/graphql/ws`, ingestion, health, readiness, metrics.
 
 pub mod graphql;
 mod health;
 mod ingest;
 pub mod metrics;
 pub mod rate_limit;
+mod ws;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
             post(ingest::ingest).layer(DefaultBodyLimit::max(ingest_limit)),
         )
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -48,6 +48,19 @@ impl ScopedStore {
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 
+    /// Visible cases among `ids` that match `query`, by id (one query).
+    pub async fn matching_among(&self, query: &CaseQuery, ids: &[i64]) -> ApiResult<Vec<case::Model>> {
+        let rows = case::Entity::find()
+            .filter(case::Column::Id.is_in(ids.iter().copied()))
+            .filter(self.visible())
+            .filter(query.condition()?)
+            .order_by_asc(case::Column::Id)
+            .all(&self.db)
+            .await?;
+        self.trail.cases(rows.iter().map(|c| c.id));
+        Ok(rows)
+    }
+
     /// A page of visible cases matching `query`, ordered by id, after the id `after`.
     pub async fn cases(&self, query: &CaseQuery, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
         let condition = Condition::all().add(self.visible()).add(query.condition()?);

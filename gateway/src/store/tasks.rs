@@ -72,6 +72,11 @@ impl ScopedStore {
         ))
     }
 
+    /// `FORBIDDEN` unless this viewer may see some tasks.
+    pub fn may_read_tasks(&self, viewer: &Viewer) -> ApiResult<()> {
+        self.visible_tasks(viewer).map(|_| ())
+    }
+
     pub async fn tasks(
         &self,
         viewer: &Viewer,

@@ -11,4 +11,5 @@ mod schema_file;
 mod scope;
 mod security;
 mod stats;
+mod subscriptions;
 mod tasks;

@@ -1,0 +1,329 @@
+//! The subscription root: live updates over `/graphql/ws`.
+//!
+//! Every subscription follows the event bus (which says only *which* cases or tasks
+//! changed) and reads what it delivers back through the subscriber's own `ScopedStore`,
+//! so a subscriber is told exactly what the same query would show it, and nothing else.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Subscription, ID};
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::chain::{chain_of, ChainGrowth};
+use super::governance::{compute, GovernanceLevel, GovernanceScore, Window};
+use super::query::CaseFilter;
+use super::scalars::{parse_id_of, NodeKind};
+use super::tasks::SupervisionTask;
+use super::types::{Case, LoopStage};
+use super::{readable_store, store, viewer};
+use crate::auth::Viewer;
+use crate::events::{Event, EventBus};
+use crate::governance::Governance;
+use crate::linkage::WalkParams;
+use crate::store::{CaseQuery, ScopedStore};
+use adapters::ingest::ChangeKind;
+use entities::LoopStage as Stage;
+
+/// One subscription's reaction to events: what it delivers for each batch of them.
+trait Watch: Send + 'static {
+    type Item: Send + 'static;
+    fn on(&mut self, events: Vec<Arc<Event>>) -> impl Future<Output = async_graphql::Result<Vec<Self::Item>>> + Send;
+}
+
+/// Turns the bus into a stream of what `watch` delivers. Events that arrived together are
+/// handled as one batch; a subscriber that falls behind skips ahead (and is told so in the log).
+/// `rx` must have been taken before the watch computed its starting state, so that nothing
+/// in between is missed.
+fn follow<W: Watch>(
+    bus: &EventBus,
+    rx: broadcast::Receiver<Arc<Event>>,
+    watch: W,
+) -> impl Stream<Item = async_graphql::Result<W::Item>> + Send {
+    let state = (rx, watch, VecDeque::<async_graphql::Result<W::Item>>::new(), bus.live());
+    stream::unfold(state, |(mut rx, mut watch, mut queue, live)| async move {
+        loop {
+            if let Some(item) = queue.pop_front() {
+                return Some((item, (rx, watch, queue, live)));
+            }
+            let mut batch = match rx.recv().await {
+                Ok(event) => vec![event],
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a subscriber fell behind; some events were skipped");
+                    continue;
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            while let Ok(event) = rx.try_recv() {
+                batch.push(event);
+            }
+            match watch.on(batch).await {
+                Ok(items) => queue.extend(items.into_iter().map(Ok)),
+                Err(e) => queue.push_back(Err(e)),
+            }
+        }
+    })
+}
+
+fn bus<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a EventBus> {
+    ctx.data::<EventBus>()
+}
+
+fn changes(events: &[Arc<Event>]) -> impl Iterator<Item = &adapters::ingest::CaseChange> {
+    events.iter().flat_map(|e| match e.as_ref() {
+        Event::CasesChanged { changes } => changes.as_slice(),
+        Event::TaskChanged { .. } => &[],
+    })
+}
+
+/// A case whose supervision-loop stage, as its source reports it, changed.
+pub struct StageChange {
+    case: Case,
+    from: Option<LoopStage>,
+    to: Option<LoopStage>,
+}
+
+#[Object]
+impl StageChange {
+    async fn case(&self) -> &Case {
+        &self.case
+    }
+    /// The stage before (`null` for a case new to the hub).
+    async fn from(&self) -> Option<LoopStage> {
+        self.from
+    }
+    async fn to(&self) -> Option<LoopStage> {
+        self.to
+    }
+}
+
+struct StageWatch {
+    store: ScopedStore,
+    query: CaseQuery,
+}
+
+impl Watch for StageWatch {
+    type Item = StageChange;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<StageChange>> {
+        let stage = |s: &Option<String>| s.as_deref().and_then(Stage::parse).map(LoopStage::from);
+        let moved: HashMap<i64, (Option<LoopStage>, Option<LoopStage>)> = changes(&events)
+            .filter(|c| c.kind != ChangeKind::Deleted && c.stage_before != c.stage_after)
+            .map(|c| (c.case_id, (stage(&c.stage_before), stage(&c.stage_after))))
+            .collect();
+        if moved.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = moved.keys().copied().collect();
+        Ok(self
+            .store
+            .matching_among(&self.query, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let (from, to) = moved.get(&c.id).copied()?;
+                Some(StageChange {
+                    case: Case(c),
+                    from,
+                    to,
+                })
+            })
+            .collect())
+    }
+}
+
+struct TaskWatch {
+    store: ScopedStore,
+    viewer: Viewer,
+}
+
+impl Watch for TaskWatch {
+    type Item = SupervisionTask;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<SupervisionTask>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for event in &events {
+            if let Event::TaskChanged { task_id } = event.as_ref() {
+                if seen.insert(*task_id) {
+                    if let Some(task) = self.store.task(&self.viewer, *task_id).await? {
+                        out.push(SupervisionTask(task));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct ChainWatch {
+    store: ScopedStore,
+    root: i64,
+    params: WalkParams,
+    known: HashSet<i64>,
+}
+
+impl Watch for ChainWatch {
+    type Item = ChainGrowth;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<ChainGrowth>> {
+        if changes(&events).next().is_none() {
+            return Ok(Vec::new());
+        }
+        let chain = chain_of(&self.store, self.root, self.params).await?;
+        let ids = chain.case_ids();
+        let growth = chain.growth_beyond(&self.known, super::scalars::global_id(NodeKind::Case, self.root));
+        // A case that left the view (deleted, or no longer tied) is announced again if it returns.
+        self.known = ids;
+        Ok(growth.into_iter().collect())
+    }
+}
+
+/// What a place's warning is, for comparing two computations.
+type Warnings = HashMap<(Option<String>, Option<String>, String), usize>;
+
+fn warnings_of(scores: &[GovernanceScore]) -> Warnings {
+    scores
+        .iter()
+        .filter_map(|s| {
+            let rank = s.warning? as usize + 1;
+            Some(((s.region.clone(), s.town.clone(), s.month.clone()), rank))
+        })
+        .collect()
+}
+
+struct WarningWatch {
+    store: ScopedStore,
+    governance: Governance,
+    query: CaseQuery,
+    window: Window,
+    level: GovernanceLevel,
+    raised: Warnings,
+}
+
+impl Watch for WarningWatch {
+    type Item = GovernanceScore;
+    async fn on(&mut self, _events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<GovernanceScore>> {
+        let scores = compute(
+            &self.store,
+            &self.governance,
+            self.query.clone(),
+            self.window,
+            self.level,
+        )
+        .await?;
+        let now = warnings_of(&scores);
+        let fresh: Vec<GovernanceScore> = scores
+            .into_iter()
+            .filter(|s| {
+                let key = (s.region.clone(), s.town.clone(), s.month.clone());
+                match (now.get(&key), self.raised.get(&key)) {
+                    (Some(rank), Some(before)) => rank > before,
+                    (Some(_), None) => true,
+                    _ => false,
+                }
+            })
+            .collect();
+        self.raised = now;
+        Ok(fresh)
+    }
+}
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Cases you may see whose supervision-loop stage changes as their source reports it
+    /// (new cases included, `from: null`), matching `filter`. Deleted cases are not announced.
+    async fn stage_changed(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<StageChange>>> {
+        let store = readable_store(ctx)?.clone();
+        let query = filter.unwrap_or_default().to_query()?;
+        query.condition()?;
+        let bus = bus(ctx)?;
+        Ok(follow(bus, bus.subscribe(), StageWatch { store, query }))
+    }
+
+    /// Supervision tasks you may see, each time one is opened or takes a step.
+    async fn task_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SupervisionTask>>> {
+        let store = store(ctx)?.clone();
+        let viewer = viewer(ctx)?.clone();
+        store.may_read_tasks(&viewer)?;
+        let bus = bus(ctx)?;
+        Ok(follow(bus, bus.subscribe(), TaskWatch { store, viewer }))
+    }
+
+    /// Watches the chain of a case: each time cases you may see join it (a case ingested
+    /// later that shares a key with the chain, on whichever gateway it was ingested), the
+    /// new cases and the links that tie them in. Same parameters as `caseChain`.
+    #[graphql(complexity = "max_nodes.unwrap_or(200).max(1) as usize * child_complexity / 4 + 1")]
+    async fn chain_grew(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        #[graphql(default = 3)] max_depth: Option<i32>,
+        #[graphql(default = 0.5)] min_score: Option<f64>,
+        #[graphql(default = 200)] max_nodes: Option<i32>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChainGrowth>>> {
+        let store = readable_store(ctx)?.clone();
+        let root = parse_id_of(NodeKind::Case, &case_id)?;
+        let params = WalkParams::new(
+            max_depth.unwrap_or(3),
+            min_score.unwrap_or(0.5),
+            max_nodes.unwrap_or(200),
+            ctx.data::<super::Limits>()?.hub_threshold,
+        )?;
+        // Listen before the first walk, so nothing ingested in between is missed.
+        let bus = bus(ctx)?;
+        let rx = bus.subscribe();
+        let known = chain_of(&store, root, params).await?.case_ids();
+        Ok(follow(
+            bus,
+            rx,
+            ChainWatch {
+                store,
+                root,
+                params,
+                known,
+            },
+        ))
+    }
+
+    /// Governance warnings as they are raised: a place and month whose index reaches a
+    /// warning (or a higher step of one) after new data or a task's step. Same arguments
+    /// as `governanceIndex`; computed within your scope.
+    async fn governance_warnings(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilter>,
+        from: String,
+        to: String,
+        #[graphql(default_with = "Some(GovernanceLevel::Town)")] level: Option<GovernanceLevel>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<GovernanceScore>>> {
+        let level = level.unwrap_or(GovernanceLevel::Town);
+        let store = store(ctx)?.clone();
+        let governance = ctx.data::<Governance>()?.clone();
+        let window = Window::parse(&from, &to)?;
+        let query = filter.unwrap_or_default().to_query()?;
+        let bus = bus(ctx)?;
+        let rx = bus.subscribe();
+        let raised = warnings_of(&compute(&store, &governance, query.clone(), window, level).await?);
+        Ok(follow(
+            bus,
+            rx,
+            WarningWatch {
+                store,
+                governance,
+                query,
+                window,
+                level,
+                raised,
+            },
+        ))
+    }
+}

@@ -264,6 +264,8 @@ fn build(item: ItemBuilder, raw: String, position: Position) -> Item {
     r.summary = item.get("NR").map(str::to_string);
     r.category = item.get("SXLX").map(str::to_string);
     r.status = item.get("BLZT").map(str::to_string);
+    // The deputy's assessment, when BLZT is one, is the case's satisfaction.
+    r.satisfaction = r.status.as_deref().and_then(entities::Satisfaction::from_label);
     r.agency = item.get("JDDX").map(str::to_string);
     r.region_code = region_code_field(&mut r, "XZQH", item.get("XZQH"));
     r.opened_on = date_field(&mut r, "JBRQ", item.get("JBRQ"));

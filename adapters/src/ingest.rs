@@ -445,6 +445,7 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::
         opened_on: Set(r.opened_on),
         closed_on: Set(r.closed_on),
         deadline_on: Set(r.deadline_on),
+        satisfaction: Set(r.satisfaction.map(|s| s.as_str().to_string())),
         case_numbers: Set(json!(r.case_numbers)),
         transferred: Set(r.transferred),
         deleted: Set(false),

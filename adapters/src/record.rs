@@ -1,7 +1,7 @@
 //! What an adapter produces: unified records and quarantined items.
 
 use chrono::NaiveDate;
-use entities::{LinkKind, LoopStage, PartyKind, Source};
+use entities::{LinkKind, LoopStage, PartyKind, Satisfaction, Source};
 
 /// Where in a file an input record was found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -74,6 +74,8 @@ pub struct UnifiedRecord {
     pub opened_on: Option<NaiveDate>,
     pub closed_on: Option<NaiveDate>,
     pub deadline_on: Option<NaiveDate>,
+    /// The satisfaction a complainant (SOCIAL) or deputy (CONGRESS) recorded.
+    pub satisfaction: Option<Satisfaction>,
     pub case_numbers: Vec<String>,
     pub transferred: bool,
     pub parties: Vec<PartyMention>,
@@ -105,6 +107,7 @@ impl UnifiedRecord {
             opened_on: None,
             closed_on: None,
             deadline_on: None,
+            satisfaction: None,
             case_numbers: Vec::new(),
             transferred: false,
             parties: Vec::new(),

@@ -5,7 +5,7 @@ use entities::Source;
 
 use crate::csv::{Table, TableItem};
 use crate::record::{Item, Parsed, Quarantined, UnifiedRecord};
-use crate::text::{date_field, party, region_code_field, PartyFields};
+use crate::text::{date_field, party, region_code_field, satisfaction_field, PartyFields};
 use crate::{AdapterError, Result};
 
 pub const COLUMNS: &[&str] = &[
@@ -71,6 +71,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
         r.region_code = region_code_field(&mut r, "所属区县", get("所属区县"));
         r.opened_on = date_field(&mut r, "来电时间", get("来电时间"));
         r.closed_on = date_field(&mut r, "办结时间", get("办结时间"));
+        r.satisfaction = satisfaction_field(&mut r, "满意度", get("满意度"));
         if let Some(text) = r.summary.clone() {
             r.scan_free_text(&text);
         }

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use entities::ids::names::{normalize_org_name, normalize_person_name};
 use entities::ids::text::fold_width;
 use entities::ids::{CaseNumber, CreditCode, IdError, IdNumber, Phone};
-use entities::{LinkKind, PartyKind};
+use entities::{LinkKind, PartyKind, Satisfaction};
 
 use crate::record::{PartyMention, UnifiedRecord};
 
@@ -56,6 +56,19 @@ pub fn date_field(record: &mut UnifiedRecord, field: &str, raw: Option<&str>) ->
     let parsed = parse_date(raw);
     if parsed.is_none() {
         record.issue(field, raw, "bad_date");
+    }
+    parsed
+}
+
+/// A satisfaction field (`满意` `基本满意` `不满意` or empty); any other value is an issue.
+pub fn satisfaction_field(record: &mut UnifiedRecord, field: &str, raw: Option<&str>) -> Option<Satisfaction> {
+    let raw = raw?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let parsed = Satisfaction::from_label(raw);
+    if parsed.is_none() {
+        record.issue(field, raw, "unknown_satisfaction");
     }
     parsed
 }

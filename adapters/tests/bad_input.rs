@@ -239,3 +239,31 @@ fn social_reads_bom_multiline_fields_and_quarantines_open_quotes() {
         r.issues
     );
 }
+
+#[test]
+fn satisfaction_is_kept_from_social_and_from_a_deputys_assessment() {
+    let text = "\u{feff}工单编号,渠道,来电时间,诉求人,诉求人电话,诉求类型,诉求内容,被反映对象,事发地址,所属区县,所属镇街,承办单位,办理状态,办结时间,满意度\r\n\
+        GD1,12345热线,2022/9/1 10:15,匿名,,投诉,x,,地址,330110,仓前街道,局,已办结,2022/9/9,不满意\r\n\
+        GD2,12345热线,2022/9/1 10:15,匿名,,投诉,x,,地址,330110,仓前街道,局,已办结,2022/9/9, 基本满意 \r\n\
+        GD3,12345热线,2022/9/1 10:15,匿名,,投诉,x,,地址,330110,仓前街道,局,已受理,,\r\n\
+        GD4,12345热线,2022/9/1 10:15,匿名,,投诉,x,,地址,330110,仓前街道,局,已办结,2022/9/9,很好\r\n";
+    let p = parse(Source::Social, "shjd.csv", text.as_bytes()).unwrap();
+    let got: Vec<Option<entities::Satisfaction>> = records(&p).iter().map(|r| r.satisfaction).collect();
+    use entities::Satisfaction::*;
+    assert_eq!(got, vec![Some(Dissatisfied), Some(FairlySatisfied), None, None]);
+    let odd = records(&p)[3];
+    assert!(
+        odd.issues
+            .iter()
+            .any(|i| i.field == "满意度" && i.raw_value == "很好" && i.issue == "unknown_satisfaction"),
+        "an unknown label is kept as recorded and raises an issue: {:?}",
+        odd.issues
+    );
+    let xml = r#"<JDSXPL><JDSX><SXBH>RDJD-9</SXBH><BLZT>不满意</BLZT><XZQH>330110</XZQH></JDSX><JDSX><SXBH>RDJD-10</SXBH><BLZT>办理中</BLZT><XZQH>330110</XZQH></JDSX></JDSXPL>"#;
+    let p = parse(Source::Congress, "rd.xml", xml.as_bytes()).unwrap();
+    let got: Vec<(Option<&str>, Option<entities::Satisfaction>)> = records(&p)
+        .iter()
+        .map(|r| (r.status.as_deref(), r.satisfaction))
+        .collect();
+    assert_eq!(got, vec![(Some("不满意"), Some(Dissatisfied)), (Some("办理中"), None)]);
+}

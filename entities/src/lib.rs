@@ -7,4 +7,4 @@ pub mod vocab;
 pub mod workflow;
 
 pub use model::*;
-pub use vocab::{LinkKind, LoopStage, PartyKind, Source};
+pub use vocab::{LinkKind, LoopStage, PartyKind, Satisfaction, Source};

@@ -51,6 +51,27 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The satisfaction (满意度) a complainant or deputy recorded.
+    Satisfaction {
+        Satisfied = "SATISFIED",
+        FairlySatisfied = "FAIRLY_SATISFIED",
+        Dissatisfied = "DISSATISFIED",
+    }
+}
+
+impl Satisfaction {
+    /// From the sources' labels: `满意`, `基本满意`, `不满意`.
+    pub fn from_label(label: &str) -> Option<Satisfaction> {
+        match label.trim() {
+            "满意" => Some(Satisfaction::Satisfied),
+            "基本满意" => Some(Satisfaction::FairlySatisfied),
+            "不满意" => Some(Satisfaction::Dissatisfied),
+            _ => None,
+        }
+    }
+}
+
+vocabulary! {
     PartyKind {
         Person = "PERSON",
         Organization = "ORGANIZATION",
@@ -107,5 +128,11 @@ mod tests {
         }
         assert_eq!(LinkKind::parse("ORG_USCC"), Some(LinkKind::OrgUscc));
         assert_eq!(LoopStage::parse("nope"), None);
+        assert_eq!(
+            Satisfaction::from_label(" 基本满意"),
+            Some(Satisfaction::FairlySatisfied)
+        );
+        assert_eq!(Satisfaction::from_label("不满意"), Some(Satisfaction::Dissatisfied));
+        assert_eq!(Satisfaction::from_label("已答复"), None);
     }
 }

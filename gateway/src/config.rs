@@ -46,7 +46,7 @@ pub struct Config {
     pub rate_limit_per_minute: u64,
     /// Who may use introspection and field suggestions: `admin`, `all` or `none`.
     pub introspection: String,
-    /// Governance index weights: `problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1`.
+    /// Governance index weights: `problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1,dissatisfied=3`.
     pub governance_weights: String,
     /// Lower bounds of BLUE, ORANGE and RED: `10,25,50`.
     pub governance_thresholds: String,
@@ -81,7 +81,8 @@ impl Default for Config {
             jwt_algorithms: None,
             rate_limit_per_minute: 600,
             introspection: "admin".into(),
-            governance_weights: "problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1".into(),
+            governance_weights: "problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1,dissatisfied=3"
+                .into(),
             governance_thresholds: "10,25,50".into(),
             governance_escalate_after: 3,
             bind: "127.0.0.1:8080".into(),

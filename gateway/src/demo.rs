@@ -24,6 +24,7 @@ pub struct NewCase {
     pub opened_on: Option<NaiveDate>,
     pub closed_on: Option<NaiveDate>,
     pub deadline_on: Option<NaiveDate>,
+    pub satisfaction: Option<entities::Satisfaction>,
     pub case_numbers: Vec<String>,
     pub transferred: bool,
 }
@@ -44,6 +45,7 @@ impl NewCase {
             opened_on: None,
             closed_on: None,
             deadline_on: None,
+            satisfaction: None,
             case_numbers: Vec::new(),
             transferred: false,
         }
@@ -76,6 +78,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             opened_on: Set(c.opened_on),
             closed_on: Set(c.closed_on),
             deadline_on: Set(c.deadline_on),
+            satisfaction: Set(c.satisfaction.map(|s| s.as_str().to_string())),
             case_numbers: Set(json!(c.case_numbers)),
             transferred: Set(c.transferred),
             deleted: Set(false),

@@ -16,6 +16,7 @@ pub struct Governance {
     pub repeat_complaints: f64,
     pub court_disputes: f64,
     pub unclosed: f64,
+    pub dissatisfied: f64,
     /// Lower bounds of BLUE, ORANGE and RED.
     pub thresholds: [f64; 3],
     /// Consecutive ORANGE (or worse) months that raise a warning.
@@ -30,6 +31,7 @@ impl Default for Governance {
             repeat_complaints: 3.0,
             court_disputes: 2.0,
             unclosed: 1.0,
+            dissatisfied: 3.0,
             thresholds: [10.0, 25.0, 50.0],
             escalate_after: 3,
         }
@@ -57,9 +59,10 @@ impl Governance {
                 "repeat_complaints" => g.repeat_complaints = value,
                 "court_disputes" => g.court_disputes = value,
                 "unclosed" => g.unclosed = value,
+                "dissatisfied" => g.dissatisfied = value,
                 other => {
                     return Err(format!(
-                        "unknown weight {other:?} (problems, overdue, repeat_complaints, court_disputes, unclosed)"
+                        "unknown weight {other:?} (problems, overdue, repeat_complaints, court_disputes, unclosed, dissatisfied)"
                     ))
                 }
             }
@@ -88,7 +91,8 @@ impl Governance {
             + self.overdue * s.overdue as f64
             + self.repeat_complaints * s.repeat_complaints as f64
             + self.court_disputes * s.court_disputes as f64
-            + self.unclosed * s.unclosed as f64;
+            + self.unclosed * s.unclosed as f64
+            + self.dissatisfied * s.dissatisfied as f64;
         (v * 100.0).round() / 100.0
     }
 
@@ -197,11 +201,7 @@ pub fn score(g: &Governance, signals: &[Signals], from: NaiveDate, to: NaiveDate
                         region: region.clone(),
                         town: town.clone(),
                         month: None,
-                        problems: 0,
-                        overdue: 0,
-                        repeat_complaints: 0,
-                        court_disputes: 0,
-                        unclosed: 0,
+                        ..Signals::default()
                     }))
                 },
                 index: (!hidden).then_some(index),
@@ -228,6 +228,7 @@ mod tests {
             repeat_complaints: repeat,
             court_disputes: court,
             unclosed,
+            ..Signals::default()
         }
     }
 

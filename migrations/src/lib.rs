@@ -7,6 +7,7 @@ mod m20261128_000002_case_free_text;
 mod m20261128_000003_pull_state;
 mod m20261128_000004_audit_subjects;
 mod m20261128_000005_supervision_tasks;
+mod m20261129_000006_case_satisfaction;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_pull_state::Migration),
             Box::new(m20261128_000004_audit_subjects::Migration),
             Box::new(m20261128_000005_supervision_tasks::Migration),
+            Box::new(m20261129_000006_case_satisfaction::Migration),
         ]
     }
 }

@@ -34,6 +34,8 @@ pub struct Model {
     /// The record's free text (descriptions, allegations, contents), scanned for identifiers
     /// and organization names.
     pub free_text: Option<String>,
+    /// SATISFIED, FAIRLY_SATISFIED or DISSATISFIED, as the complainant or deputy recorded it.
+    pub satisfaction: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

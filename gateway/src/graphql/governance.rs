@@ -66,6 +66,10 @@ pub struct GovernanceScore {
     pub unclosed: Option<i32>,
     /// Closed ÷ opened.
     pub closure_rate: Option<f64>,
+    /// Cases whose complainant or deputy recorded being dissatisfied (不满意).
+    pub dissatisfied: Option<i32>,
+    /// Satisfied or fairly satisfied ÷ cases with a satisfaction recorded (`null`: none recorded).
+    pub satisfaction_rate: Option<f64>,
     pub suppressed: bool,
 }
 
@@ -139,11 +143,8 @@ pub(crate) async fn compute(
                 region,
                 town,
                 month: Some(month),
-                problems: 0,
                 overdue: 1,
-                repeat_complaints: 0,
-                court_disputes: 0,
-                unclosed: 0,
+                ..Default::default()
             }),
         }
     }
@@ -178,6 +179,10 @@ pub(crate) async fn compute(
                 closure_rate: sig
                     .filter(|x| x.problems > 0)
                     .map(|x| ((x.problems - x.unclosed) as f64 / x.problems as f64 * 1000.0).round() / 1000.0),
+                dissatisfied: sig.and_then(|x| n(x.dissatisfied)),
+                satisfaction_rate: sig
+                    .filter(|x| x.rated > 0)
+                    .map(|x| ((x.rated - x.dissatisfied) as f64 / x.rated as f64 * 1000.0).round() / 1000.0),
                 suppressed: s.signals.is_none(),
             }
         })

@@ -64,6 +64,27 @@ pub enum LoopStage {
     Closed,
 }
 
+/// The satisfaction (满意度) a complainant or deputy recorded.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Satisfaction {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    FairlySatisfied,
+    /// 不满意
+    Dissatisfied,
+}
+
+impl From<entities::Satisfaction> for Satisfaction {
+    fn from(s: entities::Satisfaction) -> Satisfaction {
+        match s {
+            entities::Satisfaction::Satisfied => Satisfaction::Satisfied,
+            entities::Satisfaction::FairlySatisfied => Satisfaction::FairlySatisfied,
+            entities::Satisfaction::Dissatisfied => Satisfaction::Dissatisfied,
+        }
+    }
+}
+
 impl From<LoopStage> for Stage {
     fn from(s: LoopStage) -> Stage {
         match s {
@@ -142,6 +163,14 @@ impl Case {
     /// The loop stage, normalized where the source has a loop.
     async fn stage(&self) -> Option<LoopStage> {
         self.0.stage.as_deref().and_then(Stage::parse).map(LoopStage::from)
+    }
+    /// The satisfaction the complainant (SOCIAL 满意度) or deputy (CONGRESS) recorded.
+    async fn satisfaction(&self) -> Option<Satisfaction> {
+        self.0
+            .satisfaction
+            .as_deref()
+            .and_then(entities::Satisfaction::parse)
+            .map(Satisfaction::from)
     }
     /// The 6-digit region code (GB/T 2260).
     async fn region_code(&self) -> Option<&str> {

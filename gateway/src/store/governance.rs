@@ -11,7 +11,7 @@ use super::{CaseQuery, ScopedStore};
 use crate::error::ApiResult;
 
 /// Counts of one region or town in one month.
-#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
 pub struct Signals {
     pub region: Option<String>,
     pub town: Option<String>,
@@ -26,6 +26,10 @@ pub struct Signals {
     pub court_disputes: i64,
     /// Not closed.
     pub unclosed: i64,
+    /// With a satisfaction recorded (满意度, or a deputy's assessment).
+    pub rated: i64,
+    /// Recorded as dissatisfied (不满意).
+    pub dissatisfied: i64,
 }
 
 const OVERDUE: &str = "SUM(CASE WHEN \"cases\".\"deadline_on\" IS NOT NULL AND (\"cases\".\"closed_on\" IS NULL OR \"cases\".\"closed_on\" > \"cases\".\"deadline_on\") THEN 1 ELSE 0 END)";
@@ -37,6 +41,8 @@ const REPEAT: &str = "SUM(CASE WHEN \"cases\".\"source\" = 'SOCIAL' AND EXISTS (
     WHERE k1.case_id = \"cases\".\"id\" AND k1.kind = 'PHONE' AND c2.source = 'SOCIAL' AND c2.deleted = false \
     AND c2.region_code = \"cases\".\"region_code\") THEN 1 ELSE 0 END)";
 const UNCLOSED: &str = "SUM(CASE WHEN \"cases\".\"closed_on\" IS NULL THEN 1 ELSE 0 END)";
+const RATED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" IS NOT NULL THEN 1 ELSE 0 END)";
+const DISSATISFIED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" = 'DISSATISFIED' THEN 1 ELSE 0 END)";
 
 impl ScopedStore {
     /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
@@ -67,6 +73,8 @@ impl ScopedStore {
             .expr_as(Expr::cust(REPEAT), Alias::new("repeat_complaints"))
             .expr_as(Expr::cust(COURT), Alias::new("court_disputes"))
             .expr_as(Expr::cust(UNCLOSED), Alias::new("unclosed"))
+            .expr_as(Expr::cust(RATED), Alias::new("rated"))
+            .expr_as(Expr::cust(DISSATISFIED), Alias::new("dissatisfied"))
             .cond_where(self.scope.case_condition())
             .cond_where(query.condition()?)
             .and_where(Expr::col((case::Entity, case::Column::OpenedOn)).is_not_null())

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use entities::{LinkKind, Source};
 use gateway::auth::Role;
 use gateway::demo::{NewCase, Seeder};
-use serde_json::json;
+use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
 
 fn d(s: &str) -> Option<NaiveDate> {
@@ -156,7 +156,47 @@ async fn trends_compare_with_last_month_and_last_year(app: TestApp) {
     assert_eq!(social["points"][0]["count"], 3);
 }
 
+/// Satisfaction (满意度) recorded by complainants is a signal: each dissatisfied case weighs 3.
+async fn dissatisfaction_raises_the_index(app: TestApp) {
+    use entities::Satisfaction;
+    let s = Seeder::new(&app.db);
+    for (i, satisfaction) in [Some(Satisfaction::Dissatisfied), Some(Satisfaction::Satisfied), None]
+        .into_iter()
+        .enumerate()
+    {
+        let mut c = NewCase::new(Source::Social, &format!("GD{i}"), "t", Some("330110"));
+        c.town = Some("良渚街道".into());
+        c.opened_on = d("2022-05-03");
+        c.satisfaction = satisfaction;
+        s.case(c).await.unwrap();
+    }
+    let plc = app.token(Role::Plc, &["3301"]);
+    let data = app
+        .data(
+            &plc,
+            "{ governanceIndex(from: \"2022-05\", to: \"2022-05\") { town index problems unclosed dissatisfied satisfactionRate } cases(first: 5) { edges { node { sourceKey satisfaction } } } }",
+            json!({}),
+        )
+        .await;
+    // problems 3 x 1 + unclosed 3 x 1 + dissatisfied 1 x 3
+    assert_eq!(
+        data["governanceIndex"],
+        json!([{"town": "良渚街道", "index": 9.0, "problems": 3, "unclosed": 3, "dissatisfied": 1, "satisfactionRate": 0.5}])
+    );
+    let satisfaction: Vec<&Value> = data["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["satisfaction"])
+        .collect();
+    assert_eq!(
+        satisfaction,
+        [&json!("DISSATISFIED"), &json!("SATISFIED"), &Value::Null]
+    );
+}
+
 on_both_databases!(
     the_index_counts_what_the_hub_holds,
-    trends_compare_with_last_month_and_last_year
+    trends_compare_with_last_month_and_last_year,
+    dissatisfaction_raises_the_index
 );

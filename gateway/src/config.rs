@@ -62,6 +62,8 @@ pub struct Config {
     pub max_ingest_bytes: usize,
     /// A key shared by more cases than this is a hub: listed, not walked.
     pub hub_threshold: u64,
+    /// Days a town has to answer a task opened by a governance warning; 0: warnings open no tasks.
+    pub warning_task_days: u32,
     /// The Redis pub/sub channel gateways of one deployment share for live events.
     pub events_channel: String,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
@@ -90,6 +92,7 @@ impl Default for Config {
             max_body_bytes: 1 << 20,
             max_ingest_bytes: 256 << 20,
             hub_threshold: 50,
+            warning_task_days: 15,
             events_channel: "qianchuan:events".into(),
             log: "info".into(),
         }
@@ -140,6 +143,7 @@ const ENV_KEYS: &[&str] = &[
     "MAX_INGEST_BYTES",
     "HUB_THRESHOLD",
     "EVENTS_CHANNEL",
+    "WARNING_TASK_DAYS",
     "LOG",
 ];
 
@@ -200,6 +204,7 @@ impl Config {
             "MAX_INGEST_BYTES" => self.max_ingest_bytes = number(&value)? as usize,
             "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
             "EVENTS_CHANNEL" => self.events_channel = value,
+            "WARNING_TASK_DAYS" => self.warning_task_days = number(&value)? as u32,
             "LOG" => self.log = value,
             _ => {
                 let known = ENV_KEYS

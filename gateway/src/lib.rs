@@ -16,6 +16,7 @@ pub mod linkage;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod warnings;
 
 pub use graphql::{build_schema, Limits, QianchuanSchema};
 pub use http::router;

@@ -65,8 +65,17 @@ impl AppState {
             config.governance_escalate_after,
         )
         .map_err(|e| anyhow::anyhow!("governance: {e}"))?;
+        let events = crate::events::EventBus::start(redis.clone(), &config.events_channel);
+        if config.warning_task_days > 0 {
+            tokio::spawn(crate::warnings::follow(
+                db.clone(),
+                governance.clone(),
+                events.clone(),
+                config.warning_task_days,
+            ));
+        }
         Ok(AppState {
-            events: crate::events::EventBus::start(redis.clone(), &config.events_channel),
+            events,
             governance,
             db,
             verifier: Arc::new(verifier),

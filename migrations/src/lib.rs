@@ -8,6 +8,7 @@ mod m20261128_000003_pull_state;
 mod m20261128_000004_audit_subjects;
 mod m20261128_000005_supervision_tasks;
 mod m20261129_000006_case_satisfaction;
+mod m20261129_000007_governance_warnings;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_audit_subjects::Migration),
             Box::new(m20261128_000005_supervision_tasks::Migration),
             Box::new(m20261129_000006_case_satisfaction::Migration),
+            Box::new(m20261129_000007_governance_warnings::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use super::query::CaseFilter;
 use super::stats::SMALL_CELL;
 use super::store;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::governance::{score, Action, Color, Governance};
 use crate::store::{CaseQuery, ScopedStore};
 
@@ -87,7 +87,7 @@ pub async fn governance_index(
     let store = store(ctx)?;
     let window = Window::parse(&from, &to)?;
     let query = filter.unwrap_or_default().to_query()?;
-    compute(store, ctx.data::<Governance>()?, query, window, level).await
+    Ok(compute(store, ctx.data::<Governance>()?, query, window, level).await?)
 }
 
 /// The months an index is computed over.
@@ -98,6 +98,11 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// From the month of `from` to the month of `to` (first days of months).
+    pub(crate) fn between(from: NaiveDate, to: NaiveDate) -> Window {
+        Window { from, to }
+    }
+
     pub(crate) fn parse(from: &str, to: &str) -> Result<Window, ApiError> {
         let (Some(from_m), Some(to_m)) = (month_start(from), month_start(to)) else {
             return Err(ApiError::bad_input("from and to are months, YYYY-MM"));
@@ -118,9 +123,9 @@ pub(crate) async fn compute(
     mut query: CaseQuery,
     window: Window,
     level: GovernanceLevel,
-) -> async_graphql::Result<Vec<GovernanceScore>> {
+) -> ApiResult<Vec<GovernanceScore>> {
     if !store.scope().aggregates {
-        return Err(ApiError::Forbidden.into());
+        return Err(ApiError::Forbidden);
     }
     let (from_m, to_m) = (window.from, window.to);
     let end = to_m

@@ -225,6 +225,13 @@ async fn warnings_and_task_steps_are_delivered_within_scope(app: TestApp) {
     let mut hangzhou = app.ws(&plc).await;
     let mut ningbo = app.ws(&app.token(Role::Plc, &["3302"])).await;
     let mut agency = app.ws(&app.agency_token("仓前街道办事处")).await;
+    let mut town = app.ws(&app.agency_token("仓前街道")).await;
+    town.subscribe(
+        "t",
+        "subscription { taskChanged { title stage department regionCode town openedBy } }",
+        json!({}),
+    )
+    .await;
     hangzhou.subscribe("w", warnings, json!({})).await;
     ningbo.subscribe("w", warnings, json!({})).await;
     agency
@@ -234,7 +241,7 @@ async fn warnings_and_task_steps_are_delivered_within_scope(app: TestApp) {
             json!({}),
         )
         .await;
-    app.wait_subscriptions(3).await;
+    app.wait_subscriptions(4).await;
     let opened = app
         .data(
             &plc,
@@ -260,6 +267,21 @@ async fn warnings_and_task_steps_are_delivered_within_scope(app: TestApp) {
     .await;
     let task = next(&mut agency, "t").await;
     assert_eq!(task["payload"]["data"]["taskChanged"]["stage"], "RECTIFYING");
+    // The RED warning opened a task of its own, assigned to the town, once.
+    let raised = next(&mut town, "t").await;
+    assert_eq!(
+        raised["payload"]["data"]["taskChanged"],
+        json!({"title": "治理指数预警 仓前街道 2022-03：RED，提醒", "stage": "NOTIFIED", "department": "仓前街道",
+               "regionCode": "330110", "town": "仓前街道", "openedBy": "qianchuan:governance-index"})
+    );
+    let listed = app
+        .data(
+            &plc,
+            "{ supervisionTasks(filter: {department: \"仓前街道\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["supervisionTasks"]["totalCount"], 1);
     assert_eq!(
         ningbo.next_within(Duration::from_millis(500)).await,
         None,

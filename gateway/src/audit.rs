@@ -11,6 +11,7 @@ use entities::{audit_log, audit_subject};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Viewer;
 
@@ -62,44 +63,116 @@ pub fn mask_identifiers(value: &Value) -> Value {
     }
 }
 
-/// Writes the entry; an error means the response must not carry the data.
-pub async fn record(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    operation: Option<&str>,
-    query: &str,
-    variables: &Value,
-    trail: &Trail,
-) -> Result<(), sea_orm::DbErr> {
-    let (cases, parties) = trail.take();
-    if cases.is_empty() && parties.is_empty() {
-        return Ok(());
+/// One audit entry, ready to write.
+struct Entry {
+    at: chrono::DateTime<Utc>,
+    sub: String,
+    role: String,
+    operation: Option<String>,
+    query_hash: String,
+    variables: Value,
+    cases: Vec<i64>,
+    parties: Vec<i64>,
+}
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+/// Entries written together at most.
+const GROUP: usize = 256;
+
+/// Writes audit entries. Concurrent requests share one transaction (a group commit), and
+/// each waits for the commit that holds its entry: an entry is durable before its data leaves.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<(Entry, Reply)>,
+}
+
+impl AuditWriter {
+    pub fn start(db: DatabaseConnection) -> AuditWriter {
+        let (tx, mut rx) = mpsc::channel::<(Entry, Reply)>(4 * GROUP);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP {
+                    match rx.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (entries, replies): (Vec<Entry>, Vec<Reply>) = group.into_iter().unzip();
+                let outcome = write_group(&db, entries).await.map_err(|e| e.to_string());
+                for reply in replies {
+                    let _ = reply.send(outcome.clone());
+                }
+            }
+        });
+        AuditWriter { tx }
     }
+
+    /// Writes the entry for what `trail` handed out since its last entry (nothing when it
+    /// handed out nothing); an error means the response must not carry the data.
+    pub async fn record(
+        &self,
+        viewer: &Viewer,
+        operation: Option<&str>,
+        query: &str,
+        variables: &Value,
+        trail: &Trail,
+    ) -> Result<(), String> {
+        let (cases, parties) = trail.take();
+        if cases.is_empty() && parties.is_empty() {
+            return Ok(());
+        }
+        let entry = Entry {
+            at: Utc::now(),
+            sub: viewer.sub.clone(),
+            role: viewer.role.as_str().into(),
+            operation: operation.map(str::to_string),
+            query_hash: hex::encode(Sha256::digest(query.as_bytes())),
+            variables: mask_identifiers(variables),
+            cases,
+            parties,
+        };
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send((entry, reply))
+            .await
+            .map_err(|_| "the audit writer stopped".to_string())?;
+        done.await.map_err(|_| "the audit writer stopped".to_string())?
+    }
+}
+
+/// Writes a group of entries in one transaction.
+async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(), sea_orm::DbErr> {
     let txn = db.begin().await?;
-    let entry = audit_log::ActiveModel {
-        at: Set(Utc::now()),
-        sub: Set(viewer.sub.clone()),
-        role: Set(viewer.role.as_str().into()),
-        operation: Set(operation.map(str::to_string)),
-        query_hash: Set(hex::encode(Sha256::digest(query.as_bytes()))),
-        variables: Set(mask_identifiers(variables)),
-        case_ids: Set(json!(cases)),
-        party_ids: Set(json!(parties)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let subjects: Vec<audit_subject::ActiveModel> = cases
-        .iter()
-        .map(|id| ("CASE", *id))
-        .chain(parties.iter().map(|id| ("PARTY", *id)))
-        .map(|(kind, id)| audit_subject::ActiveModel {
-            audit_id: Set(entry.id),
-            kind: Set(kind.into()),
-            subject_id: Set(id),
+    let mut subjects: Vec<audit_subject::ActiveModel> = Vec::new();
+    for e in entries {
+        let row = audit_log::ActiveModel {
+            at: Set(e.at),
+            sub: Set(e.sub),
+            role: Set(e.role),
+            operation: Set(e.operation),
+            query_hash: Set(e.query_hash),
+            variables: Set(e.variables),
+            case_ids: Set(json!(e.cases)),
+            party_ids: Set(json!(e.parties)),
             ..Default::default()
-        })
-        .collect();
+        }
+        .insert(&txn)
+        .await?;
+        subjects.extend(
+            e.cases
+                .iter()
+                .map(|id| ("CASE", *id))
+                .chain(e.parties.iter().map(|id| ("PARTY", *id)))
+                .map(|(kind, id)| audit_subject::ActiveModel {
+                    audit_id: Set(row.id),
+                    kind: Set(kind.into()),
+                    subject_id: Set(id),
+                    ..Default::default()
+                }),
+        );
+    }
     for batch in subjects.chunks(400) {
         audit_subject::Entity::insert_many(batch.to_vec())
             .exec_without_returning(&txn)

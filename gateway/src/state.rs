@@ -28,6 +28,7 @@ pub struct AppState {
     pub redis: RedisHandle,
     pub governance: crate::governance::Governance,
     pub events: crate::events::EventBus,
+    pub audit: crate::audit::AuditWriter,
 }
 
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
@@ -75,6 +76,7 @@ impl AppState {
             ));
         }
         Ok(AppState {
+            audit: crate::audit::AuditWriter::start(db.clone()),
             events,
             governance,
             db,

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::audit::{self, Trail};
+use crate::audit::Trail;
 use crate::auth::{Verified, Viewer};
 use crate::graphql::with_viewer;
 use crate::policy::Scope;
@@ -366,15 +366,10 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     let schema = if open { &state.schema } else { &state.restricted_schema };
     let (request, trail) = prepare(state, request, &viewer);
     let response = schema.execute(request).await;
-    if let Err(e) = audit::record(
-        &state.db,
-        &viewer,
-        operation_name.as_deref(),
-        &query_text,
-        &variables_json,
-        &trail,
-    )
-    .await
+    if let Err(e) = state
+        .audit
+        .record(&viewer, operation_name.as_deref(), &query_text, &variables_json, &trail)
+        .await
     {
         // No audit entry, no personal data.
         tracing::error!(error = %e, sub = %viewer.sub, "audit entry could not be written; response withheld");

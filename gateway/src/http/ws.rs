@@ -18,7 +18,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::graphql::{asks_for_introspection, authenticate_bearer, coded_error, introspection_open, prepare, Refusal};
-use crate::audit;
 use crate::auth::{Verified, Viewer};
 use crate::state::AppState;
 
@@ -274,15 +273,10 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
                 .await;
             return;
         }
-        if let Err(e) = audit::record(
-            &state.db,
-            &viewer,
-            op.operation_name.as_deref(),
-            &op.query,
-            &variables,
-            &trail,
-        )
-        .await
+        if let Err(e) = state
+            .audit
+            .record(&viewer, op.operation_name.as_deref(), &op.query, &variables, &trail)
+            .await
         {
             // No audit entry, no personal data.
             tracing::error!(error = %e, sub = %viewer.sub, "audit entry could not be written; message withheld");

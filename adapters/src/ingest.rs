@@ -12,8 +12,8 @@ use entities::{
     case, case_key, case_party, data_quality_issue, party, quarantine, source_record, LinkKind, PartyKind, Source,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -72,9 +72,18 @@ pub struct CaseChange {
     pub stage_after: Option<String>,
 }
 
+/// When organization names in free text are linked (`org_names::link_pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// In the file's own transaction: chains are complete as soon as the file is stored.
+    Now,
+    /// By the caller, once after a batch of files (much less work for a large load).
+    Later,
+}
+
 /// Parses and stores one file. A file refused whole is reported in `rejected` and stores nothing.
 pub async fn ingest_file(db: &DatabaseConnection, source: Source, file: &str, bytes: &[u8]) -> Result<FileReport> {
-    ingest_file_with_progress(db, source, file, bytes, |_, _| {}).await
+    ingest_file_with_progress(db, source, file, bytes, Link::Now, |_, _| {}).await
 }
 
 /// As `ingest_file`, calling `progress(done, total)` after every chunk.
@@ -83,6 +92,7 @@ pub async fn ingest_file_with_progress(
     source: Source,
     file: &str,
     bytes: &[u8],
+    link: Link,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<FileReport> {
     let mut report = FileReport {
@@ -100,8 +110,7 @@ pub async fn ingest_file_with_progress(
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
     let txn = db.begin().await?;
-    let names_before = crate::org_names::known_org_names(&txn).await?;
-    let mut touched: Vec<i64> = Vec::new();
+    let mut statistics = Statistics::start(&txn).await?;
     let mut done = 0;
     let mut items = parsed.items.into_iter().peekable();
     while items.peek().is_some() {
@@ -122,12 +131,57 @@ pub async fn ingest_file_with_progress(
                 Item::Record(r) => records.push(*r),
             }
         }
-        touched.extend(write_chunk(&txn, source, file, &records, &mut report).await?);
+        let inserted_before = report.inserted;
+        write_chunk(&txn, source, file, &records, &mut report).await?;
+        statistics.grew(&txn, report.inserted - inserted_before).await?;
         progress(done, total);
     }
-    crate::org_names::link_org_names(&txn, &names_before, &touched).await?;
+    if link == Link::Now {
+        crate::org_names::link_pending(&txn).await?;
+    }
     txn.commit().await?;
     Ok(report)
+}
+
+/// Keeps PostgreSQL's planner statistics in step with tables that a load makes grow: without
+/// it the planner keeps the plans of the empty tables (sequential scans) for the whole load.
+/// Statistics are refreshed, inside the file's transaction, each time the cases table has
+/// doubled since they were last taken — a handful of times over any load.
+struct Statistics {
+    enabled: bool,
+    rows: f64,
+    added: u64,
+}
+
+impl Statistics {
+    async fn start<C: ConnectionTrait>(db: &C) -> Result<Statistics> {
+        let mut stats = Statistics {
+            enabled: db.get_database_backend() == DbBackend::Postgres,
+            rows: 0.0,
+            added: 0,
+        };
+        if stats.enabled {
+            let sql = "SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'cases'::regclass";
+            if let Some(row) = db
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await?
+            {
+                stats.rows = row.try_get::<f64>("", "n")?;
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn grew<C: ConnectionTrait>(&mut self, db: &C, inserted: u64) -> Result<()> {
+        self.added += inserted;
+        if self.enabled && self.added as f64 > self.rows.max(1_000.0) {
+            db.execute_unprepared("ANALYZE cases, source_records, case_keys, parties")
+                .await?;
+            self.rows += self.added as f64;
+            self.added = 0;
+        }
+        Ok(())
+    }
 }
 
 fn sha256(text: &str) -> String {
@@ -245,14 +299,14 @@ async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) 
     Ok(states)
 }
 
-/// Plans and writes one chunk; returns the ids of the cases it inserted or updated.
+/// Plans and writes one chunk; what it did goes into `report`.
 async fn write_chunk<C: ConnectionTrait>(
     db: &C,
     source: Source,
     file: &str,
     records: &[UnifiedRecord],
     report: &mut FileReport,
-) -> Result<Vec<i64>> {
+) -> Result<()> {
     let keys: Vec<&str> = records.iter().map(|r| r.source_key.as_str()).collect();
     let mut states = load_states(db, source, &keys).await?;
     let mut provenance: Vec<NewProvenance> = Vec::new();
@@ -425,8 +479,7 @@ async fn write_chunk<C: ConnectionTrait>(
             }
         }
     }
-    write_children(db, records, &touched).await?;
-    Ok(touched.into_iter().map(|(id, _)| id).collect())
+    write_children(db, records, &touched).await
 }
 
 fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::ActiveModel {
@@ -446,6 +499,8 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::
         closed_on: Set(r.closed_on),
         deadline_on: Set(r.deadline_on),
         satisfaction: Set(r.satisfaction.map(|s| s.as_str().to_string())),
+        // New or changed text: to be matched against the known organization names.
+        org_scanned: Set(false),
         case_numbers: Set(json!(r.case_numbers)),
         transferred: Set(r.transferred),
         deleted: Set(false),

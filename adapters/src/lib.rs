@@ -9,7 +9,7 @@ pub mod discipline;
 pub mod enforcement;
 pub mod ingest;
 mod json_fields;
-mod org_names;
+pub mod org_names;
 pub mod procuratorate;
 pub mod pull;
 pub mod record;

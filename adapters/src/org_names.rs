@@ -1,12 +1,13 @@
 //! Organization names known from structured party fields, looked for in free text.
-//! Run after every file, both ways, so the keys do not depend on ingestion order:
-//! the file's new and updated records against every known name, and names that became
-//! known in this file against every stored text. One Aho-Corasick automaton per pass.
+//! Both ways, so the keys do not depend on ingestion order: texts not scanned yet against
+//! every known name, and names not scanned yet against every text scanned before them.
+//! One Aho-Corasick automaton per pass.
 
 use std::collections::{BTreeSet, HashSet};
 
 use aho_corasick::AhoCorasick;
-use entities::{case, case_key, party, LinkKind, PartyKind};
+use entities::{case, case_key, org_name_scanned, party, LinkKind, PartyKind};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::Result;
@@ -93,55 +94,98 @@ fn automaton(names: &[String]) -> Result<Option<AhoCorasick>> {
         })
 }
 
-pub async fn link_org_names<C: ConnectionTrait>(db: &C, before: &BTreeSet<String>, touched: &[i64]) -> Result<()> {
-    let now = known_org_names(db).await?;
-    // The file's records against every known name.
-    let all: Vec<String> = now.iter().cloned().collect();
-    if let Some(ac) = automaton(&all)? {
+/// Stored names not yet matched against the texts scanned before them.
+async fn unscanned_names<C: ConnectionTrait>(db: &C, known: &BTreeSet<String>) -> Result<Vec<String>> {
+    let scanned: Vec<String> = org_name_scanned::Entity::find()
+        .select_only()
+        .column(org_name_scanned::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let scanned: HashSet<String> = scanned.into_iter().collect();
+    Ok(known.iter().filter(|n| !scanned.contains(*n)).cloned().collect())
+}
+
+/// Links organization names in free text, whatever the order texts and names arrived in:
+/// names new since the last pass against every text scanned before, then texts not yet
+/// scanned (new or changed) against every known name. Idempotent; a load may run it after
+/// every file or once at its end, and a pass interrupted by a crash is completed by the next.
+pub async fn link_pending<C: ConnectionTrait>(db: &C) -> Result<()> {
+    let known = known_org_names(db).await?;
+    let new = unscanned_names(db, &known).await?;
+    if let Some(ac) = automaton(&new)? {
+        scan(db, true, &ac, &new).await?;
+    }
+    let all: Vec<String> = known.into_iter().collect();
+    match automaton(&all)? {
+        Some(ac) => scan(db, false, &ac, &all).await?,
+        None => mark_scanned(db).await?,
+    }
+    for batch in new.chunks(400) {
+        let rows = batch.iter().map(|name| org_name_scanned::ActiveModel {
+            name: Set(name.clone()),
+        });
+        org_name_scanned::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(org_name_scanned::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Matches `names` against the texts already scanned (`scanned`) or not yet, page by page;
+/// marks the unscanned ones scanned.
+async fn scan<C: ConnectionTrait>(db: &C, scanned: bool, ac: &AhoCorasick, names: &[String]) -> Result<()> {
+    let mut after = 0i64;
+    loop {
+        let mut page = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .column(case::Column::FreeText)
+            .filter(case::Column::Id.gt(after))
+            .filter(case::Column::OrgScanned.eq(scanned));
+        if scanned {
+            page = page.filter(case::Column::FreeText.is_not_null());
+        }
+        let rows: Vec<(i64, Option<String>)> = page
+            .order_by_asc(case::Column::Id)
+            .limit(PAGE)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = *last;
         let mut found = Vec::new();
-        for chunk in touched.chunks(400) {
-            let rows: Vec<(i64, Option<String>)> = case::Entity::find()
-                .select_only()
-                .column(case::Column::Id)
-                .column(case::Column::FreeText)
-                .filter(case::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            for (id, text) in rows {
-                if let Some(text) = text {
-                    found.extend(names_in(&ac, &all, &text).into_iter().map(|n| (id, n.to_string())));
-                }
+        for (id, text) in &rows {
+            if let Some(text) = text {
+                found.extend(names_in(ac, names, text).into_iter().map(|n| (*id, n.to_string())));
             }
         }
         add_keys(db, found).await?;
-    }
-    // Names new in this file against every stored text, one pass.
-    let new: Vec<String> = now.difference(before).cloned().collect();
-    if let Some(ac) = automaton(&new)? {
-        let mut after = 0i64;
-        loop {
-            let rows: Vec<(i64, Option<String>)> = case::Entity::find()
-                .select_only()
-                .column(case::Column::Id)
-                .column(case::Column::FreeText)
-                .filter(case::Column::Id.gt(after))
-                .filter(case::Column::FreeText.is_not_null())
-                .order_by_asc(case::Column::Id)
-                .limit(PAGE)
-                .into_tuple()
-                .all(db)
-                .await?;
-            let Some((last, _)) = rows.last() else { break };
-            after = *last;
-            let mut found = Vec::new();
-            for (id, text) in rows {
-                if let Some(text) = text {
-                    found.extend(names_in(&ac, &new, &text).into_iter().map(|n| (id, n.to_string())));
-                }
+        if !scanned {
+            let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+            for chunk in ids.chunks(400) {
+                case::Entity::update_many()
+                    .col_expr(case::Column::OrgScanned, Expr::value(true))
+                    .filter(case::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(db)
+                    .await?;
             }
-            add_keys(db, found).await?;
         }
     }
+    Ok(())
+}
+
+/// With no names known, every text is as scanned as it can be.
+async fn mark_scanned<C: ConnectionTrait>(db: &C) -> Result<()> {
+    case::Entity::update_many()
+        .col_expr(case::Column::OrgScanned, Expr::value(true))
+        .filter(case::Column::OrgScanned.eq(false))
+        .exec(db)
+        .await?;
     Ok(())
 }

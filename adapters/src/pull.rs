@@ -10,7 +10,7 @@ use chrono::Utc;
 use entities::{pull_state, Source};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 
-use crate::ingest::{ingest_file, FileReport};
+use crate::ingest::{ingest_file_with_progress, FileReport, Link};
 
 #[derive(Debug, Clone)]
 pub struct PullConfig {
@@ -92,8 +92,20 @@ fn later(a: &str, b: &str) -> bool {
     }
 }
 
-/// Pulls every page after the stored watermark and stores it.
+/// Pulls every page after the stored watermark and stores it; organization names in the
+/// pages' free text are linked once at the end (also after a failure, for what was stored).
 pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) -> Result<PullReport, PullError> {
+    let pulled = pull_pages(db, config).await;
+    let linked = crate::org_names::link_pending(db).await;
+    let report = pulled?;
+    linked.map_err(|source| PullError::Store {
+        page: report.pages.len() as u32,
+        source,
+    })?;
+    Ok(report)
+}
+
+async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<PullReport, PullError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -133,7 +145,7 @@ pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) ->
             reason: e.to_string(),
         })?;
         let name = format!("page {page} ({})", url.query().unwrap_or(""));
-        let stored = ingest_file(db, Source::Procuratorate, &name, &body)
+        let stored = ingest_file_with_progress(db, Source::Procuratorate, &name, &body, Link::Later, |_, _| {})
             .await
             .map_err(|source| PullError::Store { page, source })?;
         if let Some(reason) = &stored.rejected {

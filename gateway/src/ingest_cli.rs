@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-use adapters::ingest::{ingest_file_with_progress, FileReport};
+use adapters::ingest::{ingest_file_with_progress, FileReport, Link};
 use anyhow::Context;
 use entities::Source;
 use sea_orm::DatabaseConnection;
@@ -66,7 +66,7 @@ pub async fn run(
         let name = display_name(&path);
         let show = std::io::stderr().is_terminal();
         let started = Instant::now();
-        let report = ingest_file_with_progress(db, source, &name, &bytes, |done, total| {
+        let report = ingest_file_with_progress(db, source, &name, &bytes, Link::Later, |done, total| {
             if show {
                 eprint!(
                     "\r\x1b[K{}",
@@ -102,6 +102,11 @@ pub async fn run(
             println!("{}", summary(&report));
         }
     }
+    // Organization names in free text, once for the whole run (a crash before this point
+    // leaves it to the next load, which completes it).
+    adapters::org_names::link_pending(db)
+        .await
+        .context("linking organization names in free text")?;
     if !json {
         println!("{}", summary(&total));
     }

@@ -9,6 +9,7 @@ mod m20261128_000004_audit_subjects;
 mod m20261128_000005_supervision_tasks;
 mod m20261129_000006_case_satisfaction;
 mod m20261129_000007_governance_warnings;
+mod m20261129_000008_org_name_scan;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_supervision_tasks::Migration),
             Box::new(m20261129_000006_case_satisfaction::Migration),
             Box::new(m20261129_000007_governance_warnings::Migration),
+            Box::new(m20261129_000008_org_name_scan::Migration),
         ]
     }
 }

@@ -143,7 +143,83 @@ async fn the_ingest_endpoint_needs_the_role_and_rejects_whole_files(app: TestApp
     assert_eq!(row_counts(&app).await, before, "a rejected file stores nothing");
 }
 
+/// Every ORG_NAME key, as (source, source key, name).
+async fn org_name_keys(app: &TestApp) -> Vec<(String, String, String)> {
+    use sea_orm::{JoinType, QuerySelect};
+    let mut rows: Vec<(String, String, String)> = case_key::Entity::find()
+        .select_only()
+        .column(case::Column::Source)
+        .column(case::Column::SourceKey)
+        .column(case_key::Column::Value)
+        .join(
+            JoinType::InnerJoin,
+            case_key::Entity::belongs_to(case::Entity)
+                .from(case_key::Column::CaseId)
+                .to(case::Column::Id)
+                .into(),
+        )
+        .filter(case_key::Column::Kind.eq("ORG_NAME"))
+        .into_tuple()
+        .all(&app.db)
+        .await
+        .unwrap();
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+async fn load_later(app: &TestApp, order: &[Source]) {
+    for source in order {
+        for path in tests::sample_files(*source) {
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            adapters::ingest::ingest_file_with_progress(
+                &app.db,
+                *source,
+                &name,
+                &bytes,
+                adapters::ingest::Link::Later,
+                |_, _| {},
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// Linking organization names once after a load (as `qianchuan ingest`, `pull` and the demo
+/// do) gives exactly the keys of linking after every file; a load interrupted before its
+/// final pass is completed by the next file stored.
+async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp) {
+    let reversed: Vec<Source> = Source::ALL.iter().rev().copied().collect();
+    tests::load_samples(&app, &reversed).await;
+    let per_file = org_name_keys(&app).await;
+    assert!(!per_file.is_empty());
+
+    let later = TestApp::sqlite().await;
+    load_later(&later, Source::ALL).await;
+    assert!(
+        org_name_keys(&later).await.len() < per_file.len(),
+        "nothing linked before the final pass"
+    );
+    adapters::org_names::link_pending(&later.db).await.unwrap();
+    assert_eq!(org_name_keys(&later).await, per_file);
+    adapters::org_names::link_pending(&later.db).await.unwrap();
+    assert_eq!(org_name_keys(&later).await, per_file, "a second pass adds nothing");
+
+    // Interrupted: the next file stored completes the pass.
+    let interrupted = TestApp::sqlite().await;
+    load_later(&interrupted, Source::ALL).await;
+    let social = tests::sample_files(Source::Social);
+    let bytes = std::fs::read(&social[0]).unwrap();
+    adapters::ingest::ingest_file(&interrupted.db, Source::Social, "again.csv", &bytes)
+        .await
+        .unwrap();
+    assert_eq!(org_name_keys(&interrupted).await, per_file);
+}
+
 on_both_databases!(
+    organization_names_linked_at_the_end_equal_linked_per_file,
     samples_load_with_the_expected_counts_and_again_change_nothing,
     identifiers_in_free_text_link_records_across_sources,
     the_ingest_endpoint_needs_the_role_and_rejects_whole_files,

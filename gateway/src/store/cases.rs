@@ -39,8 +39,11 @@ impl ScopedStore {
 
     /// Visible cases among `ids`, by id (one query).
     pub async fn cases_by_ids(&self, ids: &[i64]) -> ApiResult<HashMap<i64, case::Model>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let rows = case::Entity::find()
-            .filter(case::Column::Id.is_in(ids.iter().copied()))
+            .filter(super::ids_in(self.db.get_database_backend(), r#""cases"."id""#, ids))
             .filter(self.visible())
             .all(&self.db)
             .await?;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use entities::{case, case_key, LinkKind};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::{Condition, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
 use super::ScopedStore;
 use crate::error::ApiResult;
@@ -12,24 +12,22 @@ use crate::error::ApiResult;
 /// A key: its kind and normalized value.
 pub type Key = (LinkKind, String);
 
-/// Values per kind, to query `(kind, value)` pairs with one `IN` list per kind.
-fn keys_condition(keys: &[Key]) -> Condition {
-    let mut by_kind: BTreeMap<LinkKind, Vec<&str>> = BTreeMap::new();
-    for (kind, value) in keys {
-        by_kind.entry(*kind).or_default().push(value);
-    }
-    let mut any = Condition::any();
-    for (kind, values) in by_kind {
-        any = any.add(
-            Condition::all()
-                .add(case_key::Column::Kind.eq(kind.as_str()))
-                .add(case_key::Column::Value.is_in(values)),
-        );
-    }
-    any
+/// `(case_keys.kind, case_keys.value)` among `keys`, bound as one JSON parameter: one
+/// statement text whatever the number of keys, so the database prepares and plans it once
+/// per connection instead of once per request.
+fn keys_condition(backend: DbBackend, keys: &[Key]) -> Condition {
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let json = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
+    let sql = match backend {
+        DbBackend::Postgres => {
+            r#"("case_keys"."kind", "case_keys"."value") IN (SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x)"#
+        }
+        _ => {
+            r#"("case_keys"."kind", "case_keys"."value") IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"#
+        }
+    };
+    Condition::all().add(Expr::cust_with_values(sql, [json]))
 }
-
-const CHUNK: usize = 400;
 
 /// `case_keys` joined to the case it belongs to, so the scope is checked per matched
 /// row (driven by the key index) rather than by a semi-join over every case.
@@ -62,37 +60,32 @@ impl ScopedStore {
 
     /// The keys of the given cases (which the caller already knows to be visible).
     pub async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
-        let mut out = Vec::new();
-        for chunk in case_ids.chunks(CHUNK) {
-            out.extend(
-                self.scoped_keys(Condition::all().add(case_key::Column::CaseId.is_in(chunk.iter().copied())))
-                    .await?,
-            );
-        }
-        Ok(out)
+        let ids = super::ids_in(self.db.get_database_backend(), r#""case_keys"."case_id""#, case_ids);
+        self.scoped_keys(Condition::all().add(ids)).await
     }
 
     /// How many visible cases carry each key.
     pub async fn visible_key_counts(&self, keys: &[Key]) -> ApiResult<BTreeMap<Key, u64>> {
         let mut out = BTreeMap::new();
-        for chunk in keys.chunks(CHUNK) {
-            let rows: Vec<(String, String, i64)> = case_key::Entity::find()
-                .select_only()
-                .column(case_key::Column::Kind)
-                .column(case_key::Column::Value)
-                .column_as(Expr::col((case_key::Entity, case_key::Column::CaseId)).count(), "n")
-                .join(JoinType::InnerJoin, to_case())
-                .filter(keys_condition(chunk))
-                .filter(self.scope.case_condition())
-                .group_by(case_key::Column::Kind)
-                .group_by(case_key::Column::Value)
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            for (k, v, n) in rows {
-                if let Some(kind) = LinkKind::parse(&k) {
-                    out.insert((kind, v), u64::try_from(n).unwrap_or(0));
-                }
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(String, String, i64)> = case_key::Entity::find()
+            .select_only()
+            .column(case_key::Column::Kind)
+            .column(case_key::Column::Value)
+            .column_as(Expr::col((case_key::Entity, case_key::Column::CaseId)).count(), "n")
+            .join(JoinType::InnerJoin, to_case())
+            .filter(keys_condition(self.db.get_database_backend(), keys))
+            .filter(self.scope.case_condition())
+            .group_by(case_key::Column::Kind)
+            .group_by(case_key::Column::Value)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for (k, v, n) in rows {
+            if let Some(kind) = LinkKind::parse(&k) {
+                out.insert((kind, v), u64::try_from(n).unwrap_or(0));
             }
         }
         Ok(out)
@@ -100,10 +93,10 @@ impl ScopedStore {
 
     /// The visible cases carrying any of the keys, with the key they carry.
     pub async fn visible_cases_with_keys(&self, keys: &[Key]) -> ApiResult<Vec<(i64, Key)>> {
-        let mut out = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            out.extend(self.scoped_keys(keys_condition(chunk)).await?);
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        self.scoped_keys(keys_condition(self.db.get_database_backend(), keys))
+            .await
     }
 }

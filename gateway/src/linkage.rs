@@ -102,20 +102,16 @@ pub async fn walk(store: &ScopedStore, root: i64, p: WalkParams) -> ApiResult<Ch
         if candidates.is_empty() {
             break;
         }
-        let counts = store.visible_key_counts(&candidates).await?;
-        let mut expand = Vec::new();
+        let found = store.neighbours(&candidates, p.hub_threshold).await?;
         for key in candidates {
-            walked.insert(key.clone());
-            match counts.get(&key) {
-                Some(n) if *n > p.hub_threshold => {
-                    hubs.insert(key, *n);
-                    truncated = true;
-                }
-                _ => expand.push(key),
-            }
+            walked.insert(key);
+        }
+        if !found.hubs.is_empty() {
+            truncated = true;
+            hubs.extend(found.hubs);
         }
         let mut next: Vec<i64> = Vec::new();
-        let mut neighbours = store.visible_cases_with_keys(&expand).await?;
+        let mut neighbours = found.cases;
         neighbours.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
         for (case_id, key) in neighbours {
             let Some(parents) = reach.get(&key) else { continue };

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use entities::{case, case_key, LinkKind};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
 use super::ScopedStore;
 use crate::error::ApiResult;
@@ -64,39 +64,72 @@ impl ScopedStore {
         self.scoped_keys(Condition::all().add(ids)).await
     }
 
-    /// How many visible cases carry each key.
-    pub async fn visible_key_counts(&self, keys: &[Key]) -> ApiResult<BTreeMap<Key, u64>> {
-        let mut out = BTreeMap::new();
+    /// For each key, the visible cases carrying it — or, when more than `hub_threshold`
+    /// visible cases carry it (a hub), only how many. One query: the count comes from a
+    /// window over the same rows, so a hub's cases are counted but never sent.
+    pub async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> ApiResult<Neighbours> {
+        let mut out = Neighbours::default();
         if keys.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<(String, String, i64)> = case_key::Entity::find()
-            .select_only()
-            .column(case_key::Column::Kind)
-            .column(case_key::Column::Value)
-            .column_as(Expr::col((case_key::Entity, case_key::Column::CaseId)).count(), "n")
-            .join(JoinType::InnerJoin, to_case())
-            .filter(keys_condition(self.db.get_database_backend(), keys))
-            .filter(self.scope.case_condition())
-            .group_by(case_key::Column::Kind)
-            .group_by(case_key::Column::Value)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        for (k, v, n) in rows {
-            if let Some(kind) = LinkKind::parse(&k) {
-                out.insert((kind, v), u64::try_from(n).unwrap_or(0));
+        let backend = self.db.get_database_backend();
+        let (t, n, rn) = (Alias::new("t"), Alias::new("n"), Alias::new("rn"));
+        let inner = Query::select()
+            .column((case_key::Entity, case_key::Column::CaseId))
+            .column((case_key::Entity, case_key::Column::Kind))
+            .column((case_key::Entity, case_key::Column::Value))
+            .expr_as(
+                Expr::cust(r#"COUNT(*) OVER (PARTITION BY "case_keys"."kind", "case_keys"."value")"#),
+                n.clone(),
+            )
+            .expr_as(
+                Expr::cust(
+                    r#"ROW_NUMBER() OVER (PARTITION BY "case_keys"."kind", "case_keys"."value" ORDER BY "case_keys"."case_id")"#,
+                ),
+                rn.clone(),
+            )
+            .from(case_key::Entity)
+            .inner_join(
+                case::Entity,
+                Expr::col((case::Entity, case::Column::Id)).equals((case_key::Entity, case_key::Column::CaseId)),
+            )
+            .cond_where(keys_condition(backend, keys))
+            .cond_where(self.scope.case_condition())
+            .to_owned();
+        let limit = i64::try_from(hub_threshold).unwrap_or(i64::MAX);
+        let outer = Query::select()
+            .column((t.clone(), Alias::new("case_id")))
+            .column((t.clone(), Alias::new("kind")))
+            .column((t.clone(), Alias::new("value")))
+            .column((t.clone(), n.clone()))
+            .from_subquery(inner, t.clone())
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col((t.clone(), n)).lte(limit))
+                    .add(Expr::col((t, rn)).eq(1)),
+            )
+            .to_owned();
+        for row in self.db.query_all_raw(backend.build(&outer)).await? {
+            let case_id: i64 = row.try_get("", "case_id")?;
+            let kind: String = row.try_get("", "kind")?;
+            let value: String = row.try_get("", "value")?;
+            let count: i64 = row.try_get("", "n")?;
+            let Some(kind) = LinkKind::parse(&kind) else { continue };
+            if count > limit {
+                out.hubs.insert((kind, value), u64::try_from(count).unwrap_or(0));
+            } else {
+                out.cases.push((case_id, (kind, value)));
             }
         }
         Ok(out)
     }
+}
 
-    /// The visible cases carrying any of the keys, with the key they carry.
-    pub async fn visible_cases_with_keys(&self, keys: &[Key]) -> ApiResult<Vec<(i64, Key)>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.scoped_keys(keys_condition(self.db.get_database_backend(), keys))
-            .await
-    }
+/// What `neighbours` found.
+#[derive(Debug, Default)]
+pub struct Neighbours {
+    /// `(case, key)` for every key that is not a hub.
+    pub cases: Vec<(i64, Key)>,
+    /// Hubs and how many visible cases carry each.
+    pub hubs: BTreeMap<Key, u64>,
 }

@@ -110,7 +110,6 @@ pub async fn run(
     if !json {
         println!("{}", summary(&total));
     }
-    refresh_statistics(db, total.read).await;
     Ok(rejected)
 }
 
@@ -135,21 +134,6 @@ pub fn progress_line(file: &str, done: usize, total: usize, seconds: f64) -> Str
         "#".repeat(filled),
         ".".repeat(width - filled)
     )
-}
-
-/// After a large load PostgreSQL's planner statistics are stale until autovacuum catches up,
-/// and the chain walk's index plans turn into sequential scans: refresh them now.
-async fn refresh_statistics(db: &DatabaseConnection, records: u64) {
-    use sea_orm::ConnectionTrait;
-    if records < 10_000 || db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return;
-    }
-    if let Err(e) = db
-        .execute_unprepared("ANALYZE cases, case_keys, parties, case_parties")
-        .await
-    {
-        tracing::warn!(error = %e, "ANALYZE after the load failed; autovacuum will refresh the statistics later");
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingestion benchmark: a generated world of SCALE records (default 1,000,000) loaded into
 # PostgreSQL by `qianchuan ingest`, beside PostgreSQL `COPY` of the very rows it wrote
-# (same tables, same indexes). Targets (ARCHITECTURE.md): >= 10,000 records/s, and
+# (same tables, same indexes, same foreign keys). Targets (ARCHITECTURE.md): >= 10,000 records/s, and
 # within 3x of COPY. Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
 #   bench/ingest.sh [SCALE]
 set -euo pipefail
@@ -34,6 +34,9 @@ for t in $tables; do
   psql -q "$url" -c "\\copy $t TO '$work/$t.csv' CSV"
   psql -q "$url" -c "CREATE TABLE copybench.$t (LIKE public.$t INCLUDING DEFAULTS INCLUDING INDEXES)"
 done
+# The same foreign keys as the real tables: COPY checks them too.
+psql -tA "$url" -c "SELECT format('ALTER TABLE copybench.%I ADD CONSTRAINT %I %s;', conrelid::regclass::text, conname, pg_get_constraintdef(oid)) FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text IN ('cases','parties','case_parties','case_keys','source_records','quarantine','data_quality_issues')" > "$work/fks.sql"
+PGOPTIONS="-c search_path=copybench" psql -q "$url" -f "$work/fks.sql"
 start=$(date +%s.%N)
 for t in $tables; do
   psql -q "$url" -c "\\copy copybench.$t FROM '$work/$t.csv' CSV"

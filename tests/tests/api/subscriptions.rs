@@ -320,11 +320,17 @@ async fn events_reach_every_instance_through_redis(app: TestApp) {
     let mut watcher = app.ws(&app.token(Role::Plc, &["33"])).await;
     watcher.subscribe("c", WATCH, json!({"id": a})).await;
     app.wait_subscriptions(1).await;
+    let sent = std::time::Instant::now();
     other
         .ingest("enforcement", "d.ndjson", record(4, 1, "330784", "发现", song()))
         .await;
     if shared {
         let growth = next(&mut watcher, "c").await;
+        // A figure for the README (`--nocapture`), not an assertion: timing belongs to benchmarks.
+        eprintln!(
+            "cross-instance chain update: {} ms from the ingest request to the watcher",
+            sent.elapsed().as_millis()
+        );
         assert_eq!(
             new_case_keys(&growth["payload"]["data"]["chainGrew"]),
             ["ZFJD-330784-2024-900004"]

@@ -526,7 +526,14 @@ async fn write_chunk<C: ConnectionTrait>(
             }
         }
     }
-    write_children(db, records, &touched).await
+    write_children(db, records, &touched).await?;
+    // Stored or changed texts, to be matched against organization names.
+    let texts: Vec<i64> = touched
+        .iter()
+        .filter(|(_, i)| !records[*i].free_text.is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    crate::org_names::enqueue(db, &texts).await
 }
 
 fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::ActiveModel {
@@ -546,8 +553,6 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::
         closed_on: Set(r.closed_on),
         deadline_on: Set(r.deadline_on),
         satisfaction: Set(r.satisfaction.map(|s| s.as_str().to_string())),
-        // New or changed text: to be matched against the known organization names.
-        org_scanned: Set(false),
         case_numbers: Set(json!(r.case_numbers)),
         transferred: Set(r.transferred),
         deleted: Set(false),

@@ -1,12 +1,13 @@
 //! Organization names known from structured party fields, looked for in free text.
-//! Both ways, so the keys do not depend on ingestion order: texts not scanned yet against
-//! every known name, and names not scanned yet against every text scanned before them.
+//! Both ways, so the keys do not depend on ingestion order: queued texts (stored or changed
+//! since the last pass) against every known name, and names not scanned yet against every
+//! text scanned before them.
 //! One Aho-Corasick automaton per pass.
 
 use std::collections::{BTreeSet, HashSet};
 
 use aho_corasick::AhoCorasick;
-use entities::{case, case_key, org_name_scanned, party, LinkKind, PartyKind};
+use entities::{case, case_key, org_name_scanned, org_scan_queue, party, LinkKind, PartyKind};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -106,21 +107,34 @@ async fn unscanned_names<C: ConnectionTrait>(db: &C, known: &BTreeSet<String>) -
     Ok(known.iter().filter(|n| !scanned.contains(*n)).cloned().collect())
 }
 
+/// Queues the texts of these cases for the next pass.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, case_ids: &[i64]) -> Result<()> {
+    for chunk in case_ids.chunks(1_000) {
+        let rows = chunk.iter().map(|id| org_scan_queue::ActiveModel { case_id: Set(*id) });
+        org_scan_queue::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(org_scan_queue::Column::CaseId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Links organization names in free text, whatever the order texts and names arrived in:
-/// names new since the last pass against every text scanned before, then texts not yet
-/// scanned (new or changed) against every known name. Idempotent; a load may run it after
+/// names new since the last pass against every text scanned before, then the queued texts
+/// (stored or changed since) against every known name. Idempotent; a load may run it after
 /// every file or once at its end, and a pass interrupted by a crash is completed by the next.
 pub async fn link_pending<C: ConnectionTrait>(db: &C) -> Result<()> {
     let known = known_org_names(db).await?;
     let new = unscanned_names(db, &known).await?;
     if let Some(ac) = automaton(&new)? {
-        scan(db, true, &ac, &new).await?;
+        scan_stored(db, &ac, &new).await?;
     }
     let all: Vec<String> = known.into_iter().collect();
-    match automaton(&all)? {
-        Some(ac) => scan(db, false, &ac, &all).await?,
-        None => mark_scanned(db).await?,
-    }
+    scan_queued(db, automaton(&all)?.as_ref(), &all).await?;
     for batch in new.chunks(400) {
         let rows = batch.iter().map(|name| org_name_scanned::ActiveModel {
             name: Set(name.clone()),
@@ -137,21 +151,19 @@ pub async fn link_pending<C: ConnectionTrait>(db: &C) -> Result<()> {
     Ok(())
 }
 
-/// Matches `names` against the texts already scanned (`scanned`) or not yet, page by page;
-/// marks the unscanned ones scanned.
-async fn scan<C: ConnectionTrait>(db: &C, scanned: bool, ac: &AhoCorasick, names: &[String]) -> Result<()> {
+/// Texts scanned before (not in the queue) against `names`, page by page.
+async fn scan_stored<C: ConnectionTrait>(db: &C, ac: &AhoCorasick, names: &[String]) -> Result<()> {
+    // An anti-join, however long the queue (NOT IN over a large subquery is not).
+    let unqueued = Expr::cust(r#"NOT EXISTS (SELECT 1 FROM "org_scan_queue" q WHERE q."case_id" = "cases"."id")"#);
     let mut after = 0i64;
     loop {
-        let mut page = case::Entity::find()
+        let rows: Vec<(i64, Option<String>)> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
             .column(case::Column::FreeText)
             .filter(case::Column::Id.gt(after))
-            .filter(case::Column::OrgScanned.eq(scanned));
-        if scanned {
-            page = page.filter(case::Column::FreeText.is_not_null());
-        }
-        let rows: Vec<(i64, Option<String>)> = page
+            .filter(case::Column::FreeText.is_not_null())
+            .filter(unqueued.clone())
             .order_by_asc(case::Column::Id)
             .limit(PAGE)
             .into_tuple()
@@ -159,33 +171,50 @@ async fn scan<C: ConnectionTrait>(db: &C, scanned: bool, ac: &AhoCorasick, names
             .await?;
         let Some((last, _)) = rows.last() else { break };
         after = *last;
-        let mut found = Vec::new();
-        for (id, text) in &rows {
-            if let Some(text) = text {
-                found.extend(names_in(ac, names, text).into_iter().map(|n| (*id, n.to_string())));
-            }
-        }
-        add_keys(db, found).await?;
-        if !scanned {
-            let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-            for chunk in ids.chunks(400) {
-                case::Entity::update_many()
-                    .col_expr(case::Column::OrgScanned, Expr::value(true))
-                    .filter(case::Column::Id.is_in(chunk.iter().copied()))
-                    .exec(db)
-                    .await?;
-            }
-        }
+        add_keys(db, found_in(ac, names, &rows)).await?;
     }
     Ok(())
 }
 
-/// With no names known, every text is as scanned as it can be.
-async fn mark_scanned<C: ConnectionTrait>(db: &C) -> Result<()> {
-    case::Entity::update_many()
-        .col_expr(case::Column::OrgScanned, Expr::value(true))
-        .filter(case::Column::OrgScanned.eq(false))
-        .exec(db)
-        .await?;
+/// The queued texts against every known name (`None`: no names yet), emptying the queue.
+async fn scan_queued<C: ConnectionTrait>(db: &C, ac: Option<&AhoCorasick>, names: &[String]) -> Result<()> {
+    loop {
+        let ids: Vec<i64> = org_scan_queue::Entity::find()
+            .select_only()
+            .column(org_scan_queue::Column::CaseId)
+            .order_by_asc(org_scan_queue::Column::CaseId)
+            .limit(PAGE)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if ids.is_empty() {
+            break;
+        }
+        if let Some(ac) = ac {
+            let rows: Vec<(i64, Option<String>)> = case::Entity::find()
+                .select_only()
+                .column(case::Column::Id)
+                .column(case::Column::FreeText)
+                .filter(case::Column::Id.is_in(ids.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            add_keys(db, found_in(ac, names, &rows)).await?;
+        }
+        org_scan_queue::Entity::delete_many()
+            .filter(org_scan_queue::Column::CaseId.is_in(ids.iter().copied()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
+}
+
+fn found_in(ac: &AhoCorasick, names: &[String], rows: &[(i64, Option<String>)]) -> Vec<(i64, String)> {
+    let mut found = Vec::new();
+    for (id, text) in rows {
+        if let Some(text) = text {
+            found.extend(names_in(ac, names, text).into_iter().map(|n| (*id, n.to_string())));
+        }
+    }
+    found
 }

@@ -86,8 +86,6 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             record_id: Set(None),
             updated_at: Set(Utc::now()),
             free_text: Set(c.summary),
-            // Seeded cases carry exactly the keys the seeder gives them.
-            org_scanned: Set(true),
             ..Default::default()
         }
         .insert(self.db)

@@ -1,7 +1,7 @@
-//! Which texts and which organization names have been matched against each other, so that
-//! linking names in free text can be deferred to the end of a load and resumed after a crash:
-//! `cases.org_scanned` (this text was matched against every name known then) and
-//! `org_names_scanned` (this name was matched against every text scanned before it).
+//! What is left to match between free texts and organization names, so that linking names in
+//! free text can be deferred to the end of a load and resumed after a crash:
+//! `org_scan_queue` (texts stored or changed since the last pass) and `org_names_scanned`
+//! (names already matched against every text scanned before them).
 
 use sea_orm_migration::prelude::*;
 
@@ -9,9 +9,9 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 #[derive(DeriveIden)]
-enum Cases {
+enum OrgScanQueue {
     Table,
-    OrgScanned,
+    CaseId,
 }
 
 #[derive(DeriveIden)]
@@ -24,17 +24,17 @@ enum OrgNamesScanned {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Cases::Table)
-                    .add_column(ColumnDef::new(Cases::OrgScanned).boolean().not_null().default(false))
+            .create_table(
+                Table::create()
+                    .table(OrgScanQueue::Table)
+                    .col(
+                        ColumnDef::new(OrgScanQueue::CaseId)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .to_owned(),
             )
-            .await?;
-        // Only the few texts not yet scanned are looked up by it (same syntax on both databases).
-        manager
-            .get_connection()
-            .execute_unprepared("CREATE INDEX ix_cases_org_unscanned ON cases (id) WHERE org_scanned = false")
             .await?;
         manager
             .create_table(
@@ -51,16 +51,7 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(OrgNamesScanned::Table).to_owned())
             .await?;
         manager
-            .get_connection()
-            .execute_unprepared("DROP INDEX ix_cases_org_unscanned")
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Cases::Table)
-                    .drop_column(Cases::OrgScanned)
-                    .to_owned(),
-            )
+            .drop_table(Table::drop().table(OrgScanQueue::Table).to_owned())
             .await
     }
 }

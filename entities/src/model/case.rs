@@ -36,8 +36,6 @@ pub struct Model {
     pub free_text: Option<String>,
     /// SATISFIED, FAIRLY_SATISFIED or DISSATISFIED, as the complainant or deputy recorded it.
     pub satisfaction: Option<String>,
-    /// The free text was matched against every organization name known when it was scanned.
-    pub org_scanned: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

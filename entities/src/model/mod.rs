@@ -8,6 +8,7 @@ pub mod case_party;
 pub mod data_quality_issue;
 pub mod governance_warning;
 pub mod org_name_scanned;
+pub mod org_scan_queue;
 pub mod party;
 pub mod pull_state;
 pub mod quarantine;

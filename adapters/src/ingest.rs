@@ -111,17 +111,120 @@ pub async fn ingest_file_with_progress(
     let total = parsed.items.len();
     let txn = db.begin().await?;
     let mut statistics = Statistics::start(&txn).await?;
-    let mut done = 0;
-    let mut items = parsed.items.into_iter().peekable();
+    store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |done| {
+        progress(done, total)
+    })
+    .await?;
+    if link == Link::Now {
+        crate::org_names::link_pending(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// How a file is streamed.
+#[derive(Debug, Clone, Copy)]
+pub struct Streamed {
+    /// The file's size in bytes (for the progress estimate).
+    pub size: u64,
+    /// Bytes per segment, about.
+    pub segment_bytes: usize,
+}
+
+/// Bytes a segment of a streamed file holds, about.
+pub const SEGMENT_BYTES: usize = 8 << 20;
+
+/// As `ingest_file_with_progress`, reading a line-based export (`segment::segmentable`) from
+/// `reader` a segment at a time, so memory stays flat whatever the file's size. Still one
+/// transaction: a segment that cannot be read as declared rolls the whole file back.
+/// `progress(records done, records expected)` estimates from the file's size.
+pub async fn ingest_reader(
+    db: &DatabaseConnection,
+    source: Source,
+    file: &str,
+    reader: impl std::io::BufRead,
+    streamed: Streamed,
+    link: Link,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<FileReport> {
+    let Streamed { size, segment_bytes } = streamed;
+    let mut report = FileReport {
+        file: file.to_string(),
+        ..Default::default()
+    };
+    let txn = db.begin().await?;
+    let mut statistics = Statistics::start(&txn).await?;
+    let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
+    for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
+        let segment = segment.map_err(|e| AdapterError::Rejected {
+            file: file.into(),
+            reason: format!("cannot be read: {e}"),
+        });
+        let parsed = match segment.and_then(|seg| crate::parse(source, file, &seg.bytes).map(|p| (seg, p))) {
+            Ok(ok) => ok,
+            Err(AdapterError::Rejected { reason, .. }) => {
+                txn.rollback().await?;
+                return Ok(FileReport {
+                    file: file.to_string(),
+                    rejected: Some(reason),
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let (segment, mut parsed) = parsed;
+        bytes_read += segment.bytes.len() as u64;
+        let mut last_row = 0;
+        for item in &mut parsed.items {
+            segment.shift(item, rows_before);
+            let row = match item {
+                Item::Record(r) => r.position.row,
+                Item::Quarantined(q) => q.position.row,
+            };
+            last_row = last_row.max(row.unwrap_or(0));
+        }
+        rows_before = rows_before.max(last_row);
+        for w in parsed.warnings {
+            if !report.warnings.contains(&w) {
+                report.warnings.push(w);
+            }
+        }
+        let before = done;
+        store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |n| {
+            done = before + n;
+        })
+        .await?;
+        let expected = (done as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
+        progress(done, expected.max(done));
+    }
+    if link == Link::Now {
+        crate::org_names::link_pending(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// Stores parsed items a chunk at a time; `done(n)` after each chunk with the items so far.
+async fn store_items<C: ConnectionTrait>(
+    txn: &C,
+    source: Source,
+    file: &str,
+    items: Vec<Item>,
+    report: &mut FileReport,
+    statistics: &mut Statistics,
+    mut done: impl FnMut(usize),
+) -> Result<()> {
+    let mut count = 0;
+    let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<Item> = items.by_ref().take(CHUNK).collect();
-        done += chunk.len();
+        count += chunk.len();
         let mut records = Vec::new();
         for item in chunk {
             report.read += 1;
             match item {
                 Item::Quarantined(q) => {
-                    store_quarantine(&txn, source, file, &q).await?;
+                    store_quarantine(txn, source, file, &q).await?;
                     report.quarantined += 1;
                     report.quarantine.push(QuarantineEntry {
                         position: q.position,
@@ -132,15 +235,11 @@ pub async fn ingest_file_with_progress(
             }
         }
         let inserted_before = report.inserted;
-        write_chunk(&txn, source, file, &records, &mut report).await?;
-        statistics.grew(&txn, report.inserted - inserted_before).await?;
-        progress(done, total);
+        write_chunk(txn, source, file, &records, report).await?;
+        statistics.grew(txn, report.inserted - inserted_before).await?;
+        done(count);
     }
-    if link == Link::Now {
-        crate::org_names::link_pending(&txn).await?;
-    }
-    txn.commit().await?;
-    Ok(report)
+    Ok(())
 }
 
 /// Keeps PostgreSQL's planner statistics in step with tables that a load makes grow: without

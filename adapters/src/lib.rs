@@ -13,6 +13,7 @@ pub mod org_names;
 pub mod procuratorate;
 pub mod pull;
 pub mod record;
+pub mod segment;
 pub mod social;
 pub mod text;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-use adapters::ingest::{ingest_file_with_progress, FileReport, Link};
+use adapters::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 use anyhow::Context;
 use entities::Source;
 use sea_orm::DatabaseConnection;
@@ -47,6 +47,10 @@ pub fn summary(r: &FileReport) -> String {
     line
 }
 
+/// Files at least this large are read in segments (the line-based sources), so memory stays
+/// flat; smaller ones are read whole.
+pub const STREAM_FROM_BYTES: u64 = 64 << 20;
+
 /// Loads every file; returns how many were rejected whole.
 /// With `announce` (a Redis URL and the events channel), running gateways are told which cases changed (for their subscriptions).
 pub async fn run(
@@ -62,11 +66,10 @@ pub async fn run(
         ..Default::default()
     };
     for path in expand(paths)? {
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let name = display_name(&path);
         let show = std::io::stderr().is_terminal();
         let started = Instant::now();
-        let report = ingest_file_with_progress(db, source, &name, &bytes, Link::Later, |done, total| {
+        let on_progress = |done: usize, total: usize| {
             if show {
                 eprint!(
                     "\r\x1b[K{}",
@@ -74,8 +77,30 @@ pub async fn run(
                 );
                 let _ = std::io::stderr().flush();
             }
-        })
-        .await
+        };
+        let size = std::fs::metadata(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        let report = if size >= STREAM_FROM_BYTES && adapters::segment::segmentable(source) {
+            let file = std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+            let streamed = Streamed {
+                size,
+                segment_bytes: SEGMENT_BYTES,
+            };
+            ingest_reader(
+                db,
+                source,
+                &name,
+                std::io::BufReader::new(file),
+                streamed,
+                Link::Later,
+                on_progress,
+            )
+            .await
+        } else {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            ingest_file_with_progress(db, source, &name, &bytes, Link::Later, on_progress).await
+        }
         .with_context(|| format!("storing {}", path.display()))?;
         if show {
             eprint!("\r\x1b[K");

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use entities::{
-    case, case_key, case_party, data_quality_issue, party, quarantine, source_record, LinkKind, PartyKind, Source,
+    case, case_key, case_party, data_quality_issue, party, quarantine, source_record, LinkKind, LoopStage, PartyKind,
+    Source,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -68,8 +69,8 @@ pub enum ChangeKind {
 pub struct CaseChange {
     pub case_id: i64,
     pub kind: ChangeKind,
-    pub stage_before: Option<String>,
-    pub stage_after: Option<String>,
+    pub stage_before: Option<LoopStage>,
+    pub stage_after: Option<LoopStage>,
 }
 
 /// When organization names in free text are linked (`org_names::link_pending`).
@@ -570,8 +571,8 @@ async fn write_chunk<C: ConnectionTrait>(
                     } else {
                         ChangeKind::Updated
                     },
-                    stage_before: state.stage.clone(),
-                    stage_after: records[i].stage.map(|s| s.as_str().to_string()),
+                    stage_before: state.stage.as_deref().and_then(LoopStage::parse),
+                    stage_after: records[i].stage,
                 });
             }
             (Some(id), None) => {
@@ -582,8 +583,8 @@ async fn write_chunk<C: ConnectionTrait>(
                     } else {
                         ChangeKind::Updated
                     },
-                    stage_before: state.stage.clone(),
-                    stage_after: state.stage.clone(),
+                    stage_before: state.stage.as_deref().and_then(LoopStage::parse),
+                    stage_after: state.stage.as_deref().and_then(LoopStage::parse),
                 });
                 // Deleted (or undeleted) without new content.
                 case::Entity::update_many()
@@ -619,7 +620,7 @@ async fn write_chunk<C: ConnectionTrait>(
                         case_id: *id,
                         kind: ChangeKind::Inserted,
                         stage_before: None,
-                        stage_after: records[*i].stage.map(|s| s.as_str().to_string()),
+                        stage_after: records[*i].stage,
                     });
                 }
             }

@@ -190,8 +190,8 @@ mod tests {
             changes: vec![CaseChange {
                 case_id: 7,
                 kind: ChangeKind::Updated,
-                stage_before: Some("DISCOVERED".into()),
-                stage_after: Some("NOTIFIED".into()),
+                stage_before: Some(entities::LoopStage::Discovered),
+                stage_after: Some(entities::LoopStage::Notified),
             }],
         };
         let text = serde_json::to_string(&event).unwrap();

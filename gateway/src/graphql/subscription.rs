@@ -25,7 +25,6 @@ use crate::governance::Governance;
 use crate::linkage::WalkParams;
 use crate::store::{CaseQuery, ScopedStore};
 use adapters::ingest::ChangeKind;
-use entities::LoopStage as Stage;
 
 /// One subscription's reaction to events: what it delivers for each batch of them.
 trait Watch: Send + 'static {
@@ -107,10 +106,14 @@ struct StageWatch {
 impl Watch for StageWatch {
     type Item = StageChange;
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<StageChange>> {
-        let stage = |s: &Option<String>| s.as_deref().and_then(Stage::parse).map(LoopStage::from);
         let moved: HashMap<i64, (Option<LoopStage>, Option<LoopStage>)> = changes(&events)
             .filter(|c| c.kind != ChangeKind::Deleted && c.stage_before != c.stage_after)
-            .map(|c| (c.case_id, (stage(&c.stage_before), stage(&c.stage_after))))
+            .map(|c| {
+                (
+                    c.case_id,
+                    (c.stage_before.map(LoopStage::from), c.stage_after.map(LoopStage::from)),
+                )
+            })
             .collect();
         if moved.is_empty() {
             return Ok(Vec::new());

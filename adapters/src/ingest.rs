@@ -361,6 +361,22 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
     Ok(())
 }
 
+impl CaseChange {
+    /// A stored case updated or deleted, now showing `stage_after`.
+    fn of_stored(case_id: i64, state: &KeyState, stage_after: Option<LoopStage>) -> CaseChange {
+        CaseChange {
+            case_id,
+            kind: if state.deleted {
+                ChangeKind::Deleted
+            } else {
+                ChangeKind::Updated
+            },
+            stage_before: state.stage,
+            stage_after,
+        }
+    }
+}
+
 /// What is known of one key while a chunk is planned.
 struct KeyState {
     /// The stored case, if any.
@@ -368,7 +384,7 @@ struct KeyState {
     version: i32,
     deleted: bool,
     /// The stored loop stage.
-    stage: Option<String>,
+    stage: Option<LoopStage>,
     /// Content hashes already kept as provenance.
     hashes: HashSet<String>,
     /// The record whose content the case will show, when it changes in this chunk.
@@ -406,7 +422,7 @@ async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) 
                 case_id: Some(id),
                 version,
                 deleted,
-                stage,
+                stage: stage.as_deref().and_then(LoopStage::parse),
                 hashes: HashSet::new(),
                 content: None,
                 shown_hash: None,
@@ -564,28 +580,10 @@ async fn write_chunk<C: ConnectionTrait>(
                 active.deleted = Set(state.deleted);
                 active.update(db).await?;
                 touched.push((id, i));
-                report.changes.push(CaseChange {
-                    case_id: id,
-                    kind: if state.deleted {
-                        ChangeKind::Deleted
-                    } else {
-                        ChangeKind::Updated
-                    },
-                    stage_before: state.stage.as_deref().and_then(LoopStage::parse),
-                    stage_after: records[i].stage,
-                });
+                report.changes.push(CaseChange::of_stored(id, state, records[i].stage));
             }
             (Some(id), None) => {
-                report.changes.push(CaseChange {
-                    case_id: id,
-                    kind: if state.deleted {
-                        ChangeKind::Deleted
-                    } else {
-                        ChangeKind::Updated
-                    },
-                    stage_before: state.stage.as_deref().and_then(LoopStage::parse),
-                    stage_after: state.stage.as_deref().and_then(LoopStage::parse),
-                });
+                report.changes.push(CaseChange::of_stored(id, state, state.stage));
                 // Deleted (or undeleted) without new content.
                 case::Entity::update_many()
                     .col_expr(case::Column::Deleted, sea_orm::sea_query::Expr::value(state.deleted))

@@ -174,6 +174,16 @@ impl TestApp {
         }
     }
 
+    /// Another app with a fresh database of the same kind (SQLite or PostgreSQL).
+    pub async fn another(&self) -> TestApp {
+        match self.backend {
+            Backend::Sqlite => TestApp::sqlite().await,
+            Backend::Postgres => TestApp::postgres()
+                .await
+                .expect("PostgreSQL, as for the app this one is like"),
+        }
+    }
+
     /// A second gateway on the same database and events channel (and Redis, when configured),
     /// as a deployment with two instances has.
     pub async fn twin(&self) -> TestApp {

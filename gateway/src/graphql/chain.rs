@@ -127,18 +127,25 @@ impl CaseChain {
     }
 }
 
-/// Walks the chain of a visible case and loads its cases (one query).
-pub async fn case_chain(
+/// The walk's parameters from a chain field's arguments (defaults: depth 3, score 0.5,
+/// 200 nodes) and the configured hub threshold.
+pub(crate) fn walk_params(
     ctx: &Context<'_>,
-    root_id: i64,
-    max_depth: i32,
-    min_score: f64,
-    max_nodes: i32,
-) -> async_graphql::Result<CaseChain> {
-    let store = readable_store(ctx)?;
-    let hub_threshold = ctx.data::<super::Limits>()?.hub_threshold;
-    let params = WalkParams::new(max_depth, min_score, max_nodes, hub_threshold)?;
-    Ok(chain_of(store, root_id, params).await?)
+    max_depth: Option<i32>,
+    min_score: Option<f64>,
+    max_nodes: Option<i32>,
+) -> async_graphql::Result<WalkParams> {
+    Ok(WalkParams::new(
+        max_depth.unwrap_or(3),
+        min_score.unwrap_or(0.5),
+        max_nodes.unwrap_or(200),
+        ctx.data::<super::Limits>()?.hub_threshold,
+    )?)
+}
+
+/// Walks the chain of a visible case and loads its cases (one query).
+pub async fn case_chain(ctx: &Context<'_>, root_id: i64, params: WalkParams) -> async_graphql::Result<CaseChain> {
+    Ok(chain_of(readable_store(ctx)?, root_id, params).await?)
 }
 
 /// The chain of a visible case, as `store` may see it.

@@ -118,14 +118,8 @@ impl Query {
         #[graphql(default = 200)] max_nodes: Option<i32>,
     ) -> async_graphql::Result<super::chain::CaseChain> {
         let id = parse_id_of(NodeKind::Case, &case_id)?;
-        super::chain::case_chain(
-            ctx,
-            id,
-            max_depth.unwrap_or(3),
-            min_score.unwrap_or(0.5),
-            max_nodes.unwrap_or(200),
-        )
-        .await
+        let params = super::chain::walk_params(ctx, max_depth, min_score, max_nodes)?;
+        super::chain::case_chain(ctx, id, params).await
     }
 
     /// Counts of the cases you may see, grouped by any of SOURCE, REGION, MONTH, CATEGORY,

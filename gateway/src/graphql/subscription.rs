@@ -12,7 +12,7 @@ use async_graphql::{Context, Object, Subscription, ID};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::chain::{chain_of, ChainGrowth};
+use super::chain::{chain_of, walk_params, ChainGrowth};
 use super::governance::{compute, GovernanceLevel, GovernanceScore, Window};
 use super::query::CaseFilter;
 use super::scalars::{parse_id_of, NodeKind};
@@ -275,12 +275,7 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChainGrowth>>> {
         let store = readable_store(ctx)?.clone();
         let root = parse_id_of(NodeKind::Case, &case_id)?;
-        let params = WalkParams::new(
-            max_depth.unwrap_or(3),
-            min_score.unwrap_or(0.5),
-            max_nodes.unwrap_or(200),
-            ctx.data::<super::Limits>()?.hub_threshold,
-        )?;
+        let params = walk_params(ctx, max_depth, min_score, max_nodes)?;
         // Listen before the first walk, so nothing ingested in between is missed.
         let bus = bus(ctx)?;
         let rx = bus.subscribe();

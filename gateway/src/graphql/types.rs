@@ -203,14 +203,8 @@ impl Case {
         #[graphql(default = 0.5)] min_score: Option<f64>,
         #[graphql(default = 200)] max_nodes: Option<i32>,
     ) -> async_graphql::Result<super::chain::CaseChain> {
-        super::chain::case_chain(
-            ctx,
-            self.0.id,
-            max_depth.unwrap_or(3),
-            min_score.unwrap_or(0.5),
-            max_nodes.unwrap_or(200),
-        )
-        .await
+        let params = super::chain::walk_params(ctx, max_depth, min_score, max_nodes)?;
+        super::chain::case_chain(ctx, self.0.id, params).await
     }
     /// Every stored version of the source record, verbatim, newest first (admin only).
     async fn provenance(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<super::admin::SourceRecord>>> {

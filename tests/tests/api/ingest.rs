@@ -196,7 +196,7 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
     let per_file = org_name_keys(&app).await;
     assert!(!per_file.is_empty());
 
-    let later = TestApp::sqlite().await;
+    let later = app.another().await;
     load_later(&later, Source::ALL).await;
     assert!(
         org_name_keys(&later).await.len() < per_file.len(),
@@ -208,7 +208,7 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
     assert_eq!(org_name_keys(&later).await, per_file, "a second pass adds nothing");
 
     // Interrupted: the next file stored completes the pass.
-    let interrupted = TestApp::sqlite().await;
+    let interrupted = app.another().await;
     load_later(&interrupted, Source::ALL).await;
     let social = tests::sample_files(Source::Social);
     let bytes = std::fs::read(&social[0]).unwrap();
@@ -240,7 +240,7 @@ async fn streamed(app: &TestApp, source: Source, name: &str, bytes: &[u8], segme
 /// exactly the reports, positions and stored rows of reading them whole; a segment that
 /// cannot be read as declared rolls the whole file back.
 async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) {
-    let whole = TestApp::sqlite().await;
+    let whole = app.another().await;
     for source in [Source::Enforcement, Source::Discipline, Source::Social] {
         for path in tests::sample_files(source) {
             let bytes = std::fs::read(&path).unwrap();
@@ -260,7 +260,7 @@ async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) 
 
     // A byte that is not GB18030 near the end of a discipline export: nothing is stored,
     // though the segments before it were read and written.
-    let fresh = TestApp::sqlite().await;
+    let fresh = app.another().await;
     let mut bytes = std::fs::read(&tests::sample_files(Source::Discipline)[0]).unwrap();
     bytes.extend_from_slice(b"\r\nXX-1,\xff\xff\r\n");
     let report = streamed(&fresh, Source::Discipline, "broken.csv", &bytes, 700).await;

@@ -15,6 +15,13 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 token=$(target/release/qianchuan token --role discipline --regions 33 --ttl 1h)
+# Chains are walked in SQL until the in-memory linkage index is built: wait for it.
+started=$(date +%s.%N)
+for _ in $(seq 1 1200); do
+  curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"state":"ready"' && break
+  sleep 0.5
+done
+echo "linkage index: $(curl -fsS "http://127.0.0.1:$port/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["linkIndex"])') after $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s"
 echo "gateway RSS before: $(ps -o rss= -p $server) KiB"
 target/release/examples/chain_bench --gateway "http://127.0.0.1:$port" --token "$token" --database "$url" --clients 16 "$@"
 echo "gateway RSS after:  $(ps -o rss= -p $server) KiB"

@@ -13,8 +13,8 @@ use entities::{
     Source,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -119,6 +119,7 @@ pub async fn ingest_file_with_progress(
     if link == Link::Now {
         crate::org_names::link_pending(&txn).await?;
     }
+    journal_changes(&txn, &report).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -201,8 +202,15 @@ pub async fn ingest_reader(
     if link == Link::Now {
         crate::org_names::link_pending(&txn).await?;
     }
+    journal_changes(&txn, &report).await?;
     txn.commit().await?;
     Ok(report)
+}
+
+/// Notes the file's changed cases in the linkage journal (last, just before the commit).
+async fn journal_changes(txn: &DatabaseTransaction, report: &FileReport) -> Result<()> {
+    let ids: Vec<i64> = report.changes.iter().map(|c| c.case_id).collect();
+    Ok(entities::linkage_journal::record(txn, &ids).await?)
 }
 
 /// Stores parsed items a chunk at a time; `done(n)` after each chunk with the items so far.

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 use aho_corasick::AhoCorasick;
 use entities::{case, case_key, org_name_scanned, org_scan_queue, party, LinkKind, PartyKind};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use crate::Result;
 
@@ -41,7 +41,7 @@ fn names_in<'a>(automaton: &AhoCorasick, names: &'a [String], text: &str) -> BTr
 }
 
 /// Adds the ORG_NAME keys a case lacks.
-async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Result<()> {
+async fn add_keys<C: ConnectionTrait + TransactionTrait>(db: &C, found: Vec<(i64, String)>) -> Result<()> {
     if found.is_empty() {
         return Ok(());
     }
@@ -64,9 +64,15 @@ async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Resu
             .await?;
         have.extend(rows);
     }
-    let rows: Vec<case_key::ActiveModel> = found
+    let new: Vec<(i64, String)> = found.into_iter().filter(|k| have.insert(k.clone())).collect();
+    let changed: Vec<i64> = new
+        .iter()
+        .map(|(id, _)| *id)
+        .collect::<BTreeSet<_>>()
         .into_iter()
-        .filter(|k| have.insert(k.clone()))
+        .collect();
+    let rows: Vec<case_key::ActiveModel> = new
+        .into_iter()
         .map(|(case_id, value)| case_key::ActiveModel {
             case_id: Set(case_id),
             kind: Set(LinkKind::OrgName.as_str().into()),
@@ -80,7 +86,7 @@ async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Resu
             .exec_without_returning(db)
             .await?;
     }
-    Ok(())
+    Ok(entities::linkage_journal::record(db, &changed).await?)
 }
 
 fn automaton(names: &[String]) -> Result<Option<AhoCorasick>> {
@@ -127,7 +133,7 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, case_ids: &[i64]) -> Result<()>
 /// names new since the last pass against every text scanned before, then the queued texts
 /// (stored or changed since) against every known name. Idempotent; a load may run it after
 /// every file or once at its end, and a pass interrupted by a crash is completed by the next.
-pub async fn link_pending<C: ConnectionTrait>(db: &C) -> Result<()> {
+pub async fn link_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<()> {
     let known = known_org_names(db).await?;
     let new = unscanned_names(db, &known).await?;
     if let Some(ac) = automaton(&new)? {
@@ -152,7 +158,7 @@ pub async fn link_pending<C: ConnectionTrait>(db: &C) -> Result<()> {
 }
 
 /// Texts scanned before (not in the queue) against `names`, page by page.
-async fn scan_stored<C: ConnectionTrait>(db: &C, ac: &AhoCorasick, names: &[String]) -> Result<()> {
+async fn scan_stored<C: ConnectionTrait + TransactionTrait>(db: &C, ac: &AhoCorasick, names: &[String]) -> Result<()> {
     // An anti-join, however long the queue (NOT IN over a large subquery is not).
     let unqueued = Expr::cust(r#"NOT EXISTS (SELECT 1 FROM "org_scan_queue" q WHERE q."case_id" = "cases"."id")"#);
     let mut after = 0i64;
@@ -177,7 +183,11 @@ async fn scan_stored<C: ConnectionTrait>(db: &C, ac: &AhoCorasick, names: &[Stri
 }
 
 /// The queued texts against every known name (`None`: no names yet), emptying the queue.
-async fn scan_queued<C: ConnectionTrait>(db: &C, ac: Option<&AhoCorasick>, names: &[String]) -> Result<()> {
+async fn scan_queued<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ac: Option<&AhoCorasick>,
+    names: &[String],
+) -> Result<()> {
     loop {
         let ids: Vec<i64> = org_scan_queue::Entity::find()
             .select_only()

@@ -66,6 +66,9 @@ pub struct Config {
     pub warning_task_days: u32,
     /// The Redis pub/sub channel gateways of one deployment share for live events.
     pub events_channel: String,
+    /// Walk chains on an in-memory linkage index (built at start, kept current from the
+    /// linkage journal); `false`: every chain is walked in SQL.
+    pub link_index: bool,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
     pub log: String,
 }
@@ -94,6 +97,7 @@ impl Default for Config {
             hub_threshold: 50,
             warning_task_days: 15,
             events_channel: "qianchuan:events".into(),
+            link_index: true,
             log: "info".into(),
         }
     }
@@ -144,6 +148,7 @@ const ENV_KEYS: &[&str] = &[
     "HUB_THRESHOLD",
     "EVENTS_CHANNEL",
     "WARNING_TASK_DAYS",
+    "LINK_INDEX",
     "LOG",
 ];
 
@@ -205,6 +210,18 @@ impl Config {
             "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
             "EVENTS_CHANNEL" => self.events_channel = value,
             "WARNING_TASK_DAYS" => self.warning_task_days = number(&value)? as u32,
+            "LINK_INDEX" => {
+                self.link_index = match value.to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => true,
+                    "off" | "false" | "0" => false,
+                    _ => {
+                        return Err(ConfigError::BadValue {
+                            name: name.to_string(),
+                            message: "expected on or off".into(),
+                        })
+                    }
+                }
+            }
             "LOG" => self.log = value,
             _ => {
                 let known = ENV_KEYS

@@ -6,7 +6,7 @@
 use adapters::ingest::Link;
 use chrono::{NaiveDate, Utc};
 use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set, TransactionTrait};
 use serde_json::json;
 
 /// A case to seed.
@@ -58,7 +58,7 @@ pub struct Seeder<'a, C: ConnectionTrait> {
     db: &'a C,
 }
 
-impl<'a, C: ConnectionTrait> Seeder<'a, C> {
+impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
     pub fn new(db: &'a C) -> Self {
         Seeder { db }
     }
@@ -90,6 +90,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
         }
         .insert(self.db)
         .await?;
+        entities::linkage_journal::record(self.db, &[model.id]).await?;
         for number in &c.case_numbers {
             self.key(model.id, LinkKind::CaseNo, number).await?;
         }
@@ -156,12 +157,12 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
         }
         .insert(self.db)
         .await?;
-        Ok(())
+        entities::linkage_journal::record(self.db, &[case_id]).await
     }
 }
 
 /// Seeds the demo world; returns how many cases it wrote.
-pub async fn seed_demo<C: ConnectionTrait>(db: &C) -> Result<usize, DbErr> {
+pub async fn seed_demo<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<usize, DbErr> {
     let s = Seeder::new(db);
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
     let li_si_id = "11010519491231002X";

@@ -12,6 +12,7 @@ pub mod governance;
 pub mod graphql;
 pub mod http;
 pub mod ingest_cli;
+pub mod link_index;
 pub mod linkage;
 pub mod policy;
 pub mod state;

@@ -1,12 +1,37 @@
 //! The chain walk: breadth-first over the bipartite graph case ↔ key, one batched
-//! query per step, inside the viewer's scope, keeping the best path score per case.
+//! lookup per step, inside the viewer's scope, keeping the best path score per case. The
+//! graph is either the database (`ScopedStore`, one query per step) or the gateway's
+//! in-memory linkage index seen through the same scope (`link_index::IndexView`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use entities::LinkKind;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Key, ScopedStore};
+use crate::store::{Key, Neighbours, ScopedStore};
+
+/// The graph case ↔ key as one viewer may see it.
+pub trait LinkGraph: Sync {
+    /// The keys of the given cases that the viewer may see (others are skipped).
+    fn keys_of_cases(&self, case_ids: &[i64]) -> impl std::future::Future<Output = ApiResult<Vec<(i64, Key)>>> + Send;
+    /// For each key, the visible cases carrying it — or, when more than `hub_threshold`
+    /// visible cases carry it (a hub), only how many.
+    fn neighbours(
+        &self,
+        keys: &[Key],
+        hub_threshold: u64,
+    ) -> impl std::future::Future<Output = ApiResult<Neighbours>> + Send;
+}
+
+impl LinkGraph for ScopedStore {
+    async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
+        ScopedStore::keys_of_cases(self, case_ids).await
+    }
+
+    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> ApiResult<Neighbours> {
+        ScopedStore::neighbours(self, keys, hub_threshold).await
+    }
+}
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +102,7 @@ pub struct Chain {
 }
 
 /// Walks from `root` (which the caller has found visible).
-pub async fn walk(store: &ScopedStore, root: i64, p: WalkParams) -> ApiResult<Chain> {
+pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResult<Chain> {
     let mut best: HashMap<i64, (u32, f64)> = HashMap::from([(root, (0, 1.0))]);
     let mut order: Vec<i64> = vec![root];
     let mut links: BTreeMap<(i64, i64, LinkKind, String), f64> = BTreeMap::new();

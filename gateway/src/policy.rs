@@ -90,6 +90,36 @@ impl Scope {
     }
 }
 
+/// What decides whether a scope reaches a case, for checks made in memory (the linkage index).
+#[derive(Debug, Clone, Copy)]
+pub struct CaseVisibility<'a> {
+    pub source: Source,
+    pub transferred: bool,
+    pub deleted: bool,
+    pub region_code: Option<&'a str>,
+}
+
+impl Scope {
+    /// The rule of `case_condition`, for a case held in memory: both must agree (a test checks
+    /// them against each other on every combination), and rows the walk finds this way are
+    /// read back through `case_condition` before they leave.
+    pub fn admits(&self, case: CaseVisibility<'_>) -> bool {
+        if case.deleted {
+            return false;
+        }
+        let source = self.sources.contains(&case.source)
+            || (self.transferred_discipline && case.source == Source::Discipline && case.transferred);
+        if !source {
+            return false;
+        }
+        match (&self.region_prefixes, case.region_code) {
+            (None, _) => true,
+            (Some(prefixes), Some(region)) => prefixes.iter().any(|p| region.starts_with(p.as_str())),
+            (Some(prefixes), None) => prefixes.iter().any(|p| "33".starts_with(p.as_str())),
+        }
+    }
+}
+
 fn nothing() -> Expr {
     Expr::cust("1 = 0")
 }

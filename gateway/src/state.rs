@@ -29,6 +29,8 @@ pub struct AppState {
     pub governance: crate::governance::Governance,
     pub events: crate::events::EventBus,
     pub audit: crate::audit::AuditWriter,
+    /// The in-memory linkage index chains are walked on (`None`: `QIANCHUAN_LINK_INDEX=off`).
+    pub links: Option<Arc<crate::link_index::LinkIndex>>,
 }
 
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
@@ -75,7 +77,11 @@ impl AppState {
                 config.warning_task_days,
             ));
         }
+        let links = config
+            .link_index
+            .then(|| crate::link_index::LinkIndex::start(db.clone()));
         Ok(AppState {
+            links,
             audit: crate::audit::AuditWriter::start(db.clone()),
             events,
             governance,

@@ -10,6 +10,7 @@ mod m20261128_000005_supervision_tasks;
 mod m20261129_000006_case_satisfaction;
 mod m20261129_000007_governance_warnings;
 mod m20261129_000008_org_name_scan;
+mod m20261129_000009_linkage_journal;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_case_satisfaction::Migration),
             Box::new(m20261129_000007_governance_warnings::Migration),
             Box::new(m20261129_000008_org_name_scan::Migration),
+            Box::new(m20261129_000009_linkage_journal::Migration),
         ]
     }
 }

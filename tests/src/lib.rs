@@ -246,6 +246,29 @@ impl TestApp {
         panic!("the gateway never subscribed to its Redis events channel");
     }
 
+    /// GETs a JSON document (`/readyz`, …).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// Waits until the gateway walks chains on its built linkage index.
+    pub async fn wait_link_index_ready(&self) {
+        for _ in 0..200 {
+            if self.get_json("/readyz").await["linkIndex"]["state"] == "ready" {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the linkage index was never built");
+    }
+
     /// Waits until this instance has `n` live subscriptions (a subscription is live once its
     /// starting state is computed, shortly after its `subscribe` message).
     pub async fn wait_subscriptions(&self, n: usize) {

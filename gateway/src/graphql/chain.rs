@@ -8,7 +8,7 @@ use super::readable_store;
 use super::scalars::{global_id, NodeKind};
 use super::types::Case;
 use crate::error::{ApiError, ApiResult};
-use crate::linkage::{walk, Chain, WalkParams};
+use crate::linkage::{Chain, WalkParams};
 use crate::store::ScopedStore;
 
 /// What kind of key ties two cases together.
@@ -150,15 +150,16 @@ pub async fn case_chain(ctx: &Context<'_>, root_id: i64, params: WalkParams) -> 
 
 /// The chain of a visible case, as `store` may see it.
 pub(crate) async fn chain_of(store: &ScopedStore, root_id: i64, params: WalkParams) -> ApiResult<CaseChain> {
-    let root = store.case_by_id(root_id).await?.ok_or(ApiError::NotFound("case"))?;
-    let Chain {
-        nodes,
-        links,
-        hubs,
-        truncated,
-    } = walk(store, root_id, params).await?;
-    let ids: Vec<i64> = nodes.iter().map(|n| n.case_id).collect();
-    let mut cases = store.cases_by_ids(&ids).await?;
+    let (
+        Chain {
+            nodes,
+            links,
+            hubs,
+            truncated,
+        },
+        mut cases,
+    ) = store.chain(root_id, params).await?;
+    let root = cases.get(&root_id).cloned().ok_or(ApiError::NotFound("case"))?;
     let masked = store.scope().masked;
     Ok(CaseChain {
         root: Case(root),

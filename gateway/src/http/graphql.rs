@@ -406,7 +406,7 @@ pub(crate) fn prepare(
     request: async_graphql::Request,
     viewer: &Viewer,
 ) -> (async_graphql::Request, Trail) {
-    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(viewer));
+    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(viewer)).with_links(state.links.clone());
     let trail = store.trail().clone();
     let request = with_viewer(request, viewer.clone(), store)
         .data(state.revocations.clone())

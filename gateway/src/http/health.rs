@@ -3,6 +3,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 
+use crate::link_index::IndexState;
 use crate::state::AppState;
 
 /// The process is up.
@@ -23,6 +24,21 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         Some(true) => "shared through redis",
         Some(false) => "in process (redis not reachable yet)",
     };
+    let link_index = match &state.links {
+        None => json!("off"),
+        Some(index) => {
+            let f = index.figures();
+            json!({
+                "state": match f.state {
+                    IndexState::Building => "building (chains are walked in SQL meanwhile)",
+                    IndexState::Ready => "ready",
+                },
+                "cases": f.cases,
+                "keys": f.keys,
+                "journal": f.applied,
+            })
+        }
+    };
     let status = if database {
         StatusCode::OK
     } else {
@@ -34,6 +50,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
             "database": if database { "up" } else { "down" },
             "redis": redis,
             "events": events,
+            "linkIndex": link_index,
         })),
     )
 }

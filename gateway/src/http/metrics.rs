@@ -72,6 +72,28 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
                 "# HELP qianchuan_subscriptions Live subscriptions on this instance.\n\
                  # TYPE qianchuan_subscriptions gauge\nqianchuan_subscriptions {}\n",
                 state.events.live_subscriptions()
-            ),
+            )
+            + &link_index_metrics(&state),
+    )
+}
+
+fn link_index_metrics(state: &AppState) -> String {
+    let Some(index) = &state.links else {
+        return String::new();
+    };
+    let f = index.figures();
+    format!(
+        "# HELP qianchuan_link_index_ready 1 when chains are walked on the in-memory linkage index.\n\
+         # TYPE qianchuan_link_index_ready gauge\nqianchuan_link_index_ready {}\n\
+         # HELP qianchuan_link_index_cases Cases held by the linkage index.\n\
+         # TYPE qianchuan_link_index_cases gauge\nqianchuan_link_index_cases {}\n\
+         # HELP qianchuan_link_index_keys Shared keys held by the linkage index.\n\
+         # TYPE qianchuan_link_index_keys gauge\nqianchuan_link_index_keys {}\n\
+         # HELP qianchuan_link_index_journal_applied The last linkage journal row applied.\n\
+         # TYPE qianchuan_link_index_journal_applied gauge\nqianchuan_link_index_journal_applied {}\n",
+        u8::from(f.state == crate::link_index::IndexState::Ready),
+        f.cases,
+        f.keys,
+        f.applied
     )
 }

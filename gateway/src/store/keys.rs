@@ -15,7 +15,7 @@ pub type Key = (LinkKind, String);
 /// `(case_keys.kind, case_keys.value)` among `keys`, bound as one JSON parameter: one
 /// statement text whatever the number of keys, so the database prepares and plans it once
 /// per connection instead of once per request.
-fn keys_condition(backend: DbBackend, keys: &[Key]) -> Condition {
+pub(crate) fn keys_condition(backend: DbBackend, keys: &[Key]) -> Condition {
     let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let json = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
     let sql = match backend {

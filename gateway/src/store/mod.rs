@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod cases;
+mod chain;
 mod filter;
 mod governance;
 mod keys;
@@ -15,11 +16,13 @@ pub use audit::AuditQuery;
 pub use cases::Page;
 pub use filter::CaseQuery;
 pub use governance::Signals;
-pub use keys::Key;
+pub(crate) use keys::keys_condition;
+pub use keys::{Key, Neighbours};
 pub use stats::{Bucket, Dimension};
 pub use tasks::{supervises, NewTask, TaskQuery};
 
 use crate::audit::Trail;
+use crate::link_index::LinkIndex;
 use crate::policy::Scope;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -44,6 +47,8 @@ pub struct ScopedStore {
     scope: Arc<Scope>,
     /// Every case and party handed out, for the audit log.
     trail: Trail,
+    /// The in-memory linkage index chains are walked on, when the gateway keeps one.
+    links: Option<Arc<LinkIndex>>,
 }
 
 impl ScopedStore {
@@ -52,7 +57,14 @@ impl ScopedStore {
             db,
             scope: Arc::new(scope),
             trail: Trail::default(),
+            links: None,
         }
+    }
+
+    /// Walks chains on `links` (checked against the database before anything leaves).
+    pub fn with_links(mut self, links: Option<Arc<LinkIndex>>) -> Self {
+        self.links = links;
+        self
     }
 
     pub fn scope(&self) -> &Scope {

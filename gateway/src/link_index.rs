@@ -35,30 +35,201 @@ const CHUNK: usize = 5_000;
 /// while the index catches up in the background.
 const WAIT_AT_MOST: i64 = 20_000;
 
-struct CaseEntry {
-    source: Source,
-    transferred: bool,
-    deleted: bool,
-    region: Option<Arc<str>>,
-    /// Shared keys the case carries.
-    keys: Vec<u32>,
+/// Up to five ids in place, more on the heap: most keys tie two or three cases and most
+/// cases carry a few shared keys, so a million-case index holds few small allocations.
+#[derive(Clone, Debug)]
+enum Ids {
+    Inline(u8, [u32; 5]),
+    Heap(Box<[u32]>),
 }
 
-impl CaseEntry {
-    fn visibility(&self) -> CaseVisibility<'_> {
-        CaseVisibility {
-            source: self.source,
-            transferred: self.transferred,
-            deleted: self.deleted,
-            region_code: self.region.as_deref(),
+impl Ids {
+    const EMPTY: Ids = Ids::Inline(0, [0; 5]);
+
+    fn from_vec(v: Vec<u32>) -> Ids {
+        if v.len() <= 5 {
+            let mut a = [0; 5];
+            a[..v.len()].copy_from_slice(&v);
+            Ids::Inline(v.len() as u8, a)
+        } else {
+            Ids::Heap(v.into_boxed_slice())
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Ids::Inline(n, a) => &a[..*n as usize],
+            Ids::Heap(b) => b,
+        }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.as_slice().contains(&id)
+    }
+
+    fn push(&mut self, id: u32) {
+        match self {
+            Ids::Inline(n, a) if (*n as usize) < a.len() => {
+                a[*n as usize] = id;
+                *n += 1;
+            }
+            _ => {
+                let mut v = self.as_slice().to_vec();
+                v.push(id);
+                *self = Ids::Heap(v.into_boxed_slice());
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        if self.contains(id) {
+            *self = Ids::from_vec(self.as_slice().iter().copied().filter(|x| *x != id).collect());
         }
     }
 }
 
+const TRANSFERRED: u8 = 1;
+const DELETED: u8 = 2;
+
+/// A case of the index: what decides its visibility, and its shared keys.
+#[derive(Clone, Debug)]
+struct CaseSlot {
+    /// 0: no region; otherwise 1 + its index in `Graph::regions`.
+    region: u32,
+    /// 0: no case here; otherwise 1 + its index in `Source::ALL`.
+    source: u8,
+    flags: u8,
+    keys: Ids,
+}
+
+impl CaseSlot {
+    const EMPTY: CaseSlot = CaseSlot {
+        region: 0,
+        source: 0,
+        flags: 0,
+        keys: Ids::EMPTY,
+    };
+}
+
+const PAGE_BITS: u32 = 10;
+
+/// Cases by id, in pages of 1,024 ids (case ids are dense: no hashing, no per-case allocation).
+#[derive(Default)]
+struct CaseTable {
+    pages: Vec<Option<Box<[CaseSlot]>>>,
+    len: usize,
+}
+
+impl CaseTable {
+    fn get(&self, id: u32) -> Option<&CaseSlot> {
+        let page = self.pages.get((id >> PAGE_BITS) as usize)?.as_ref()?;
+        page.get((id & ((1 << PAGE_BITS) - 1)) as usize)
+            .filter(|s| s.source != 0)
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut CaseSlot> {
+        let page = self.pages.get_mut((id >> PAGE_BITS) as usize)?.as_mut()?;
+        page.get_mut((id & ((1 << PAGE_BITS) - 1)) as usize)
+            .filter(|s| s.source != 0)
+    }
+
+    /// The slot of `id`, created empty (source 0) if needed.
+    fn slot(&mut self, id: u32) -> &mut CaseSlot {
+        let p = (id >> PAGE_BITS) as usize;
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let page = self.pages[p].get_or_insert_with(|| vec![CaseSlot::EMPTY; 1 << PAGE_BITS].into_boxed_slice());
+        &mut page[(id & ((1 << PAGE_BITS) - 1)) as usize]
+    }
+
+    fn remove(&mut self, id: u32) -> Option<CaseSlot> {
+        let slot = std::mem::replace(self.get_mut(id)?, CaseSlot::EMPTY);
+        self.len -= 1;
+        Some(slot)
+    }
+}
+
+/// A shared key: its kind, its value (a slice of `KeyTable::values`) and its cases.
 struct KeyEntry {
-    kind: LinkKind,
-    value: Arc<str>,
-    cases: Vec<i64>,
+    start: u32,
+    len: u32,
+    kind: u8,
+    cases: Ids,
+}
+
+/// Shared keys by id, their values in one string, found by value through a table of ids.
+#[derive(Default)]
+struct KeyTable {
+    values: String,
+    entries: Vec<KeyEntry>,
+    lookup: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+fn kind_index(kind: LinkKind) -> u8 {
+    LinkKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
+}
+
+impl KeyTable {
+    fn value(&self, e: &KeyEntry) -> &str {
+        self.values
+            .get(e.start as usize..(e.start + e.len) as usize)
+            .unwrap_or("")
+    }
+
+    fn kind(e: &KeyEntry) -> LinkKind {
+        LinkKind::ALL
+            .get(e.kind as usize)
+            .copied()
+            .unwrap_or(LinkKind::PersonName)
+    }
+
+    fn hash(hasher: &std::hash::RandomState, kind: u8, value: &str) -> u64 {
+        use std::hash::BuildHasher;
+        hasher.hash_one((kind, value))
+    }
+
+    fn find(&self, kind: LinkKind, value: &str) -> Option<u32> {
+        let k = kind_index(kind);
+        self.lookup
+            .find(Self::hash(&self.hasher, k, value), |id| {
+                self.entries
+                    .get(*id as usize)
+                    .is_some_and(|e| e.kind == k && self.value(e) == value)
+            })
+            .copied()
+    }
+
+    /// The id of a key, added if new (`None`: the values outgrew the index).
+    fn insert(&mut self, kind: LinkKind, value: &str) -> Option<u32> {
+        if let Some(id) = self.find(kind, value) {
+            return Some(id);
+        }
+        let start = u32::try_from(self.values.len()).ok()?;
+        let len = u32::try_from(value.len()).ok()?;
+        start.checked_add(len)?;
+        let id = u32::try_from(self.entries.len()).ok()?;
+        let k = kind_index(kind);
+        self.values.push_str(value);
+        self.entries.push(KeyEntry {
+            start,
+            len,
+            kind: k,
+            cases: Ids::EMPTY,
+        });
+        let (values, entries, hasher) = (&self.values, &self.entries, &self.hasher);
+        self.lookup
+            .insert_unique(Self::hash(hasher, k, value), id, |id| match entries.get(*id as usize) {
+                Some(e) => Self::hash(
+                    hasher,
+                    e.kind,
+                    values.get(e.start as usize..(e.start + e.len) as usize).unwrap_or(""),
+                ),
+                None => 0,
+            });
+        Some(id)
+    }
 }
 
 /// What decides a case's visibility, as read from `cases`.
@@ -87,103 +258,131 @@ fn case_row((id, source, transferred, deleted, region): CaseTuple) -> Option<(i6
 
 #[derive(Default)]
 struct Graph {
-    cases: HashMap<i64, CaseEntry>,
-    keys: Vec<KeyEntry>,
-    by_value: HashMap<LinkKind, HashMap<Arc<str>, u32>>,
-    regions: HashSet<Arc<str>>,
+    cases: CaseTable,
+    keys: KeyTable,
+    regions: Vec<Box<str>>,
+    region_ids: HashMap<Box<str>, u32>,
+    /// A case id or a key the compact layout cannot hold was met: the index stays unused.
+    overflow: bool,
+}
+
+/// Case ids as the index holds them.
+fn slot_id(id: i64) -> Option<u32> {
+    u32::try_from(id).ok()
 }
 
 impl Graph {
     fn key_id(&self, kind: LinkKind, value: &str) -> Option<u32> {
-        self.by_value.get(&kind).and_then(|m| m.get(value)).copied()
+        self.keys.find(kind, value)
     }
 
-    fn add_key(&mut self, kind: LinkKind, value: &str) -> u32 {
-        if let Some(id) = self.key_id(kind, value) {
-            return id;
-        }
-        let id = self.keys.len() as u32;
-        let value: Arc<str> = Arc::from(value);
-        self.keys.push(KeyEntry {
-            kind,
-            value: value.clone(),
-            cases: Vec::new(),
-        });
-        self.by_value.entry(kind).or_default().insert(value, id);
+    fn add_key(&mut self, kind: LinkKind, value: &str) -> Option<u32> {
+        let id = self.keys.insert(kind, value);
+        self.overflow |= id.is_none();
         id
     }
 
-    fn region(&mut self, region: Option<&str>) -> Option<Arc<str>> {
-        let region = region?;
-        if let Some(r) = self.regions.get(region) {
-            return Some(r.clone());
+    fn visibility(&self, slot: &CaseSlot) -> CaseVisibility<'_> {
+        CaseVisibility {
+            source: Source::ALL
+                .get((slot.source as usize).wrapping_sub(1))
+                .copied()
+                .unwrap_or(Source::Discipline),
+            transferred: slot.flags & TRANSFERRED != 0,
+            deleted: slot.flags & DELETED != 0,
+            region_code: (slot.region as usize)
+                .checked_sub(1)
+                .and_then(|i| self.regions.get(i))
+                .map(|r| &**r),
         }
-        let r: Arc<str> = Arc::from(region);
-        self.regions.insert(r.clone());
-        Some(r)
     }
 
-    fn entry(&mut self, id: i64, row: &CaseRow) -> &mut CaseEntry {
+    fn admits(&self, scope: &Scope, case: u32) -> bool {
+        self.cases
+            .get(case)
+            .is_some_and(|slot| scope.admits(self.visibility(slot)))
+    }
+
+    fn region(&mut self, region: Option<&str>) -> u32 {
+        let Some(region) = region else { return 0 };
+        if let Some(id) = self.region_ids.get(region) {
+            return *id;
+        }
+        self.regions.push(region.into());
+        let id = self.regions.len() as u32;
+        self.region_ids.insert(region.into(), id);
+        id
+    }
+
+    /// Sets what decides the visibility of case `id`, adding it if new.
+    fn set_row(&mut self, id: u32, row: &CaseRow) {
         let region = self.region(row.region.as_deref());
-        let e = self.cases.entry(id).or_insert_with(|| CaseEntry {
-            source: row.source,
-            transferred: row.transferred,
-            deleted: row.deleted,
-            region: None,
-            keys: Vec::new(),
-        });
-        e.source = row.source;
-        e.transferred = row.transferred;
-        e.deleted = row.deleted;
-        e.region = region;
-        e
+        let added = self.cases.get(id).is_none();
+        let slot = self.cases.slot(id);
+        slot.source = 1 + Source::ALL.iter().position(|s| *s == row.source).unwrap_or(0) as u8;
+        slot.flags = if row.transferred { TRANSFERRED } else { 0 } | if row.deleted { DELETED } else { 0 };
+        slot.region = region;
+        if added {
+            self.cases.len += 1;
+        }
     }
 
-    /// Ties `case` to key `key` (both ways, once).
-    fn attach(&mut self, case: i64, key: u32) {
-        if let Some(e) = self.cases.get_mut(&case) {
-            if !e.keys.contains(&key) {
-                e.keys.push(key);
+    /// Ties `case` (already in the table) to key `key`, both ways, once.
+    fn attach(&mut self, case: u32, key: u32) {
+        if let Some(slot) = self.cases.get_mut(case) {
+            if !slot.keys.contains(key) {
+                slot.keys.push(key);
             }
         }
-        if let Some(k) = self.keys.get_mut(key as usize) {
-            if !k.cases.contains(&case) {
+        if let Some(k) = self.keys.entries.get_mut(key as usize) {
+            if !k.cases.contains(case) {
                 k.cases.push(case);
             }
         }
     }
 
     /// Forgets a case and its ties.
-    fn detach(&mut self, case: i64) {
-        if let Some(e) = self.cases.remove(&case) {
-            for k in e.keys {
-                if let Some(k) = self.keys.get_mut(k as usize) {
-                    k.cases.retain(|c| *c != case);
+    fn detach(&mut self, case: u32) {
+        if let Some(slot) = self.cases.remove(case) {
+            for k in slot.keys.as_slice() {
+                if let Some(k) = self.keys.entries.get_mut(*k as usize) {
+                    k.cases.remove(case);
                 }
             }
         }
     }
 
     fn apply(&mut self, delta: Delta) {
-        for id in &delta.changed {
-            self.detach(*id);
-        }
         let changed: HashSet<i64> = delta.changed.iter().copied().collect();
+        for id in &delta.changed {
+            match slot_id(*id) {
+                Some(id) => self.detach(id),
+                None => self.overflow = true,
+            }
+        }
         for ((kind, value), carriers) in &delta.new_shared {
-            let key = self.add_key(*kind, value);
+            let Some(key) = self.add_key(*kind, value) else {
+                continue;
+            };
             for c in carriers {
                 if changed.contains(c) {
                     continue; // attached below, with all its keys
                 }
-                if !self.cases.contains_key(c) {
+                let Some(c32) = slot_id(*c) else {
+                    self.overflow = true;
+                    continue;
+                };
+                if self.cases.get(c32).is_none() {
                     let Some(row) = delta.rows.get(c) else { continue };
-                    self.entry(*c, row);
+                    self.set_row(c32, row);
                 }
-                self.attach(*c, key);
+                self.attach(c32, key);
             }
         }
         for id in &delta.changed {
-            let Some(row) = delta.rows.get(id) else { continue }; // no longer stored
+            let (Some(row), Some(id32)) = (delta.rows.get(id), slot_id(*id)) else {
+                continue; // no longer stored
+            };
             let keys: Vec<u32> = delta
                 .keys_of
                 .get(id)
@@ -194,9 +393,9 @@ impl Graph {
             if keys.is_empty() {
                 continue;
             }
-            self.entry(*id, row);
+            self.set_row(id32, row);
             for key in keys {
-                self.attach(*id, key);
+                self.attach(id32, key);
             }
         }
     }
@@ -290,8 +489,8 @@ impl LinkIndex {
             } else {
                 IndexState::Building
             },
-            cases: g.cases.len(),
-            keys: g.keys.len(),
+            cases: g.cases.len,
+            keys: g.keys.entries.len(),
             applied: self.applied.load(Ordering::Acquire),
         }
     }
@@ -379,8 +578,8 @@ impl LinkIndex {
                 after = last.0;
             }
             for (id, row) in rows.into_iter().filter_map(case_row) {
-                if graph.cases.contains_key(&id) {
-                    graph.entry(id, &row);
+                if let Some(id) = slot_id(id).filter(|id| graph.cases.get(*id).is_some()) {
+                    graph.set_row(id, &row);
                 }
             }
             if (count as u64) < PAGE {
@@ -393,7 +592,7 @@ impl LinkIndex {
     /// Brings the index up to the journal's last row. `Ok(false)`: the index cannot answer
     /// now (still building, or far behind and catching up in the background).
     pub async fn current(self: &Arc<Self>) -> Result<bool, DbErr> {
-        if !self.ready.load(Ordering::Acquire) {
+        if !self.ready.load(Ordering::Acquire) || self.read().overflow {
             return Ok(false);
         }
         let last = linkage_journal::last_seq(&self.db).await?;
@@ -511,7 +710,7 @@ impl LinkIndex {
                     .new_shared
                     .values()
                     .flatten()
-                    .filter(|c| !g.cases.contains_key(*c)),
+                    .filter(|c| slot_id(**c).is_none_or(|c| g.cases.get(c).is_none())),
             );
             need.into_iter().collect()
         };
@@ -533,7 +732,8 @@ impl LinkIndex {
     }
 }
 
-/// Adds a key read while building, with its cases, if two or more cases carry it.
+/// Adds a key read while building, with its cases, if two or more cases carry it. A case
+/// is invisible (deleted) until its row is read.
 fn keep_if_shared(graph: &mut Graph, group: Option<(String, String, Vec<i64>)>) {
     let Some((value, kind, mut cases)) = group else { return };
     cases.dedup();
@@ -541,16 +741,26 @@ fn keep_if_shared(graph: &mut Graph, group: Option<(String, String, Vec<i64>)>) 
     if cases.len() < 2 {
         return;
     }
-    let key = graph.add_key(kind, &value);
+    let Some(key) = graph.add_key(kind, &value) else { return };
+    let mut carriers = Vec::with_capacity(cases.len());
     for c in cases {
-        graph.cases.entry(c).or_insert_with(|| CaseEntry {
-            source: Source::Enforcement,
-            transferred: false,
-            deleted: true, // invisible until its row is read
-            region: None,
-            keys: Vec::new(),
-        });
-        graph.attach(c, key);
+        let Some(c) = slot_id(c) else {
+            graph.overflow = true;
+            continue;
+        };
+        if graph.cases.get(c).is_none() {
+            let slot = graph.cases.slot(c);
+            slot.source = 1;
+            slot.flags = DELETED;
+            graph.cases.len += 1;
+        }
+        if let Some(slot) = graph.cases.get_mut(c) {
+            slot.keys.push(key);
+        }
+        carriers.push(c);
+    }
+    if let Some(k) = graph.keys.entries.get_mut(key as usize) {
+        k.cases = Ids::from_vec(carriers);
     }
 }
 
@@ -576,13 +786,15 @@ impl LinkGraph for IndexView<'_> {
         let g = self.index.read();
         let mut out = Vec::new();
         for id in case_ids {
-            let Some(e) = g.cases.get(id) else { continue };
-            if !self.scope.admits(e.visibility()) {
+            let Some(slot) = slot_id(*id).and_then(|c| g.cases.get(c)) else {
+                continue;
+            };
+            if !self.scope.admits(g.visibility(slot)) {
                 continue;
             }
-            for k in &e.keys {
-                if let Some(k) = g.keys.get(*k as usize) {
-                    out.push((*id, (k.kind, k.value.to_string())));
+            for k in slot.keys.as_slice() {
+                if let Some(k) = g.keys.entries.get(*k as usize) {
+                    out.push((*id, (KeyTable::kind(k), g.keys.value(k).to_string())));
                 }
             }
         }
@@ -593,21 +805,79 @@ impl LinkGraph for IndexView<'_> {
         let g = self.index.read();
         let mut out = Neighbours::default();
         for key in keys {
-            let Some(k) = g.key_id(key.0, &key.1).and_then(|id| g.keys.get(id as usize)) else {
+            let Some(k) = g.key_id(key.0, &key.1).and_then(|id| g.keys.entries.get(id as usize)) else {
                 continue;
             };
-            let visible: Vec<i64> = k
+            let visible: Vec<u32> = k
                 .cases
+                .as_slice()
                 .iter()
                 .copied()
-                .filter(|c| g.cases.get(c).is_some_and(|e| self.scope.admits(e.visibility())))
+                .filter(|c| g.admits(self.scope, *c))
                 .collect();
             if visible.len() as u64 > hub_threshold {
                 out.hubs.insert(key.clone(), visible.len() as u64);
             } else {
-                out.cases.extend(visible.into_iter().map(|c| (c, key.clone())));
+                out.cases
+                    .extend(visible.into_iter().map(|c| (i64::from(c), key.clone())));
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_small_and_keep_their_order() {
+        assert!(std::mem::size_of::<Ids>() <= 24);
+        assert!(std::mem::size_of::<CaseSlot>() <= 32);
+        let mut ids = Ids::EMPTY;
+        for i in 0..8 {
+            ids.push(i);
+        }
+        assert_eq!(ids.as_slice(), &[0, 1, 2, 3, 4, 5, 6, 7]);
+        ids.remove(3);
+        ids.remove(6);
+        ids.remove(42);
+        assert_eq!(ids.as_slice(), &[0, 1, 2, 4, 5, 7]);
+        ids.remove(0);
+        assert!(matches!(ids, Ids::Inline(5, _)));
+        assert!(ids.contains(7) && !ids.contains(0));
+    }
+
+    #[test]
+    fn keys_are_found_by_kind_and_value() {
+        let mut t = KeyTable::default();
+        let a = t.insert(LinkKind::Phone, "13805711234");
+        let b = t.insert(LinkKind::CaseNo, "13805711234");
+        let c = t.insert(LinkKind::OrgName, "杭州某某科技有限公司");
+        assert!(a.is_some() && b.is_some() && c.is_some() && a != b);
+        for i in 0..10_000 {
+            t.insert(LinkKind::PersonId, &format!("v{i}"));
+        }
+        assert_eq!(t.find(LinkKind::Phone, "13805711234"), a);
+        assert_eq!(t.find(LinkKind::CaseNo, "13805711234"), b);
+        assert_eq!(t.insert(LinkKind::OrgName, "杭州某某科技有限公司"), c);
+        assert_eq!(
+            t.find(LinkKind::PersonId, "v9999")
+                .map(|id| t.value(&t.entries[id as usize])),
+            Some("v9999")
+        );
+        assert_eq!(t.find(LinkKind::Badge, "v1"), None);
+    }
+
+    #[test]
+    fn case_table_adds_finds_and_removes() {
+        let mut t = CaseTable::default();
+        assert!(t.get(5000).is_none());
+        let s = t.slot(5000);
+        s.source = 2;
+        t.len += 1;
+        assert!(t.get(5000).is_some() && t.get(5001).is_none() && t.get(10).is_none());
+        assert!(t.remove(5000).is_some());
+        assert!(t.get(5000).is_none() && t.len == 0);
     }
 }

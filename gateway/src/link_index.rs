@@ -153,7 +153,7 @@ impl CaseTable {
 /// A shared key: its kind, its value (a slice of `KeyTable::values`) and its cases.
 struct KeyEntry {
     start: u32,
-    len: u32,
+    len: u16,
     kind: u8,
     cases: Ids,
 }
@@ -174,7 +174,7 @@ fn kind_index(kind: LinkKind) -> u8 {
 impl KeyTable {
     fn value(&self, e: &KeyEntry) -> &str {
         self.values
-            .get(e.start as usize..(e.start + e.len) as usize)
+            .get(e.start as usize..e.start as usize + e.len as usize)
             .unwrap_or("")
     }
 
@@ -207,8 +207,8 @@ impl KeyTable {
             return Some(id);
         }
         let start = u32::try_from(self.values.len()).ok()?;
-        let len = u32::try_from(value.len()).ok()?;
-        start.checked_add(len)?;
+        let len = u16::try_from(value.len()).ok()?;
+        start.checked_add(u32::from(len))?;
         let id = u32::try_from(self.entries.len()).ok()?;
         let k = kind_index(kind);
         self.values.push_str(value);
@@ -224,7 +224,9 @@ impl KeyTable {
                 Some(e) => Self::hash(
                     hasher,
                     e.kind,
-                    values.get(e.start as usize..(e.start + e.len) as usize).unwrap_or(""),
+                    values
+                        .get(e.start as usize..e.start as usize + e.len as usize)
+                        .unwrap_or(""),
                 ),
                 None => 0,
             });
@@ -834,6 +836,7 @@ mod tests {
     fn ids_stay_small_and_keep_their_order() {
         assert!(std::mem::size_of::<Ids>() <= 24);
         assert!(std::mem::size_of::<CaseSlot>() <= 32);
+        assert!(std::mem::size_of::<KeyEntry>() <= 32);
         let mut ids = Ids::EMPTY;
         for i in 0..8 {
             ids.push(i);

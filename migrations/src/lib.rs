@@ -11,6 +11,7 @@ mod m20261129_000006_case_satisfaction;
 mod m20261129_000007_governance_warnings;
 mod m20261129_000008_org_name_scan;
 mod m20261129_000009_linkage_journal;
+mod m20261129_000010_audit_subjects_unchecked;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_governance_warnings::Migration),
             Box::new(m20261129_000008_org_name_scan::Migration),
             Box::new(m20261129_000009_linkage_journal::Migration),
+            Box::new(m20261129_000010_audit_subjects_unchecked::Migration),
         ]
     }
 }

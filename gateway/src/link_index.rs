@@ -25,8 +25,8 @@ use crate::linkage::LinkGraph;
 use crate::policy::{CaseVisibility, Scope};
 use crate::store::{ids_in, keys_condition, Key, Neighbours};
 
-/// Rows read per query while building.
-const PAGE: u64 = 50_000;
+/// Rows read per query while building (small pages keep the transient memory small).
+const PAGE: u64 = 10_000;
 /// Journal rows applied per step while catching up.
 const JOURNAL_PAGE: u64 = 20_000;
 /// Ids or keys bound per query while catching up.
@@ -158,24 +158,56 @@ struct KeyEntry {
     cases: Ids,
 }
 
-/// Shared keys by id, their values in one string, found by value through a table of ids.
+/// Shared keys by id, their values in strings of 1 MiB, found by value through a table of
+/// ids. Both grow a chunk at a time, never by doubling and copying: an allocator keeps what
+/// a doubled-away table held, and at a million cases that was a quarter of the gateway.
 #[derive(Default)]
 struct KeyTable {
-    values: String,
-    entries: Vec<KeyEntry>,
+    values: Vec<String>,
+    entries: Vec<Vec<KeyEntry>>,
+    len: u32,
     lookup: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
 }
+
+const VALUE_CHUNK_BITS: u32 = 20;
+const ENTRY_CHUNK_BITS: u32 = 16;
 
 fn kind_index(kind: LinkKind) -> u8 {
     LinkKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8
 }
 
+fn value_in<'a>(values: &'a [String], e: &KeyEntry) -> &'a str {
+    let offset = (e.start & ((1 << VALUE_CHUNK_BITS) - 1)) as usize;
+    values
+        .get((e.start >> VALUE_CHUNK_BITS) as usize)
+        .and_then(|chunk| chunk.get(offset..offset + e.len as usize))
+        .unwrap_or("")
+}
+
+fn entry_in(entries: &[Vec<KeyEntry>], id: u32) -> Option<&KeyEntry> {
+    entries
+        .get((id >> ENTRY_CHUNK_BITS) as usize)?
+        .get((id & ((1 << ENTRY_CHUNK_BITS) - 1)) as usize)
+}
+
 impl KeyTable {
     fn value(&self, e: &KeyEntry) -> &str {
-        self.values
-            .get(e.start as usize..e.start as usize + e.len as usize)
-            .unwrap_or("")
+        value_in(&self.values, e)
+    }
+
+    fn entry(&self, id: u32) -> Option<&KeyEntry> {
+        entry_in(&self.entries, id)
+    }
+
+    fn entry_mut(&mut self, id: u32) -> Option<&mut KeyEntry> {
+        self.entries
+            .get_mut((id >> ENTRY_CHUNK_BITS) as usize)?
+            .get_mut((id & ((1 << ENTRY_CHUNK_BITS) - 1)) as usize)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.entries.iter().flatten()
     }
 
     fn kind(e: &KeyEntry) -> LinkKind {
@@ -194,25 +226,43 @@ impl KeyTable {
         let k = kind_index(kind);
         self.lookup
             .find(Self::hash(&self.hasher, k, value), |id| {
-                self.entries
-                    .get(*id as usize)
-                    .is_some_and(|e| e.kind == k && self.value(e) == value)
+                self.entry(*id).is_some_and(|e| e.kind == k && self.value(e) == value)
             })
             .copied()
     }
 
-    /// The id of a key, added if new (`None`: the values outgrew the index).
+    /// The id of a key, added if new (`None`: the key or the table outgrew the layout).
     fn insert(&mut self, kind: LinkKind, value: &str) -> Option<u32> {
         if let Some(id) = self.find(kind, value) {
             return Some(id);
         }
-        let start = u32::try_from(self.values.len()).ok()?;
         let len = u16::try_from(value.len()).ok()?;
-        start.checked_add(u32::from(len))?;
-        let id = u32::try_from(self.entries.len()).ok()?;
+        let id = self.len;
+        let next_id = id.checked_add(1)?;
+        let new_chunk = self
+            .values
+            .last()
+            .is_none_or(|chunk| chunk.len() + value.len() > 1 << VALUE_CHUNK_BITS);
+        let chunk = self.values.len() - usize::from(!new_chunk);
+        if chunk >= 1 << (32 - VALUE_CHUNK_BITS) {
+            return None;
+        }
+        if new_chunk {
+            self.values.push(String::with_capacity(1 << VALUE_CHUNK_BITS));
+        }
+        let last = self.values.last_mut()?;
+        let start = ((chunk as u32) << VALUE_CHUNK_BITS) | last.len() as u32;
+        last.push_str(value);
+        self.len = next_id;
+        if self
+            .entries
+            .last()
+            .is_none_or(|chunk| chunk.len() == 1 << ENTRY_CHUNK_BITS)
+        {
+            self.entries.push(Vec::with_capacity(1 << ENTRY_CHUNK_BITS));
+        }
         let k = kind_index(kind);
-        self.values.push_str(value);
-        self.entries.push(KeyEntry {
+        self.entries.last_mut()?.push(KeyEntry {
             start,
             len,
             kind: k,
@@ -220,14 +270,8 @@ impl KeyTable {
         });
         let (values, entries, hasher) = (&self.values, &self.entries, &self.hasher);
         self.lookup
-            .insert_unique(Self::hash(hasher, k, value), id, |id| match entries.get(*id as usize) {
-                Some(e) => Self::hash(
-                    hasher,
-                    e.kind,
-                    values
-                        .get(e.start as usize..e.start as usize + e.len as usize)
-                        .unwrap_or(""),
-                ),
+            .insert_unique(Self::hash(hasher, k, value), id, |id| match entry_in(entries, *id) {
+                Some(e) => Self::hash(hasher, e.kind, value_in(values, e)),
                 None => 0,
             });
         Some(id)
@@ -274,6 +318,23 @@ fn slot_id(id: i64) -> Option<u32> {
 }
 
 impl Graph {
+    /// The memory the tables take, about (allocator overhead aside).
+    fn bytes(&self) -> usize {
+        let heap = |ids: &Ids| match ids {
+            Ids::Inline(..) => 0,
+            Ids::Heap(b) => b.len() * 4,
+        };
+        let pages = self.cases.pages.iter().flatten();
+        let cases: usize = pages
+            .map(|p| p.len() * std::mem::size_of::<CaseSlot>() + p.iter().map(|s| heap(&s.keys)).sum::<usize>())
+            .sum();
+        let keys: usize = self.keys.entries.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<KeyEntry>()
+            + self.keys.iter().map(|e| heap(&e.cases)).sum::<usize>()
+            + self.keys.values.iter().map(String::capacity).sum::<usize>()
+            + self.keys.lookup.capacity() * (std::mem::size_of::<u32>() + 1);
+        cases + keys
+    }
+
     fn key_id(&self, kind: LinkKind, value: &str) -> Option<u32> {
         self.keys.find(kind, value)
     }
@@ -336,7 +397,7 @@ impl Graph {
                 slot.keys.push(key);
             }
         }
-        if let Some(k) = self.keys.entries.get_mut(key as usize) {
+        if let Some(k) = self.keys.entry_mut(key) {
             if !k.cases.contains(case) {
                 k.cases.push(case);
             }
@@ -347,7 +408,7 @@ impl Graph {
     fn detach(&mut self, case: u32) {
         if let Some(slot) = self.cases.remove(case) {
             for k in slot.keys.as_slice() {
-                if let Some(k) = self.keys.entries.get_mut(*k as usize) {
+                if let Some(k) = self.keys.entry_mut(*k) {
                     k.cases.remove(case);
                 }
             }
@@ -429,6 +490,8 @@ pub struct IndexFigures {
     pub cases: usize,
     pub keys: usize,
     pub applied: i64,
+    /// Bytes the index's tables take, about.
+    pub bytes: usize,
 }
 
 pub struct LinkIndex {
@@ -492,7 +555,8 @@ impl LinkIndex {
                 IndexState::Building
             },
             cases: g.cases.len,
-            keys: g.keys.entries.len(),
+            keys: g.keys.len as usize,
+            bytes: g.bytes(),
             applied: self.applied.load(Ordering::Acquire),
         }
     }
@@ -761,7 +825,7 @@ fn keep_if_shared(graph: &mut Graph, group: Option<(String, String, Vec<i64>)>) 
         }
         carriers.push(c);
     }
-    if let Some(k) = graph.keys.entries.get_mut(key as usize) {
+    if let Some(k) = graph.keys.entry_mut(key) {
         k.cases = Ids::from_vec(carriers);
     }
 }
@@ -783,8 +847,23 @@ pub struct IndexView<'a> {
     scope: &'a Scope,
 }
 
+/// A key as the index walks it: its kind (for its score) and its number.
+pub type IndexKey = (LinkKind, u32);
+
 impl LinkGraph for IndexView<'_> {
-    async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
+    type Key = IndexKey;
+
+    fn kind(&self, key: &IndexKey) -> LinkKind {
+        key.0
+    }
+
+    fn describe(&self, key: &IndexKey) -> Key {
+        let g = self.index.read();
+        let value = g.keys.entry(key.1).map(|e| g.keys.value(e)).unwrap_or("");
+        (key.0, value.to_string())
+    }
+
+    async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, IndexKey)>> {
         let g = self.index.read();
         let mut out = Vec::new();
         for id in case_ids {
@@ -795,21 +874,19 @@ impl LinkGraph for IndexView<'_> {
                 continue;
             }
             for k in slot.keys.as_slice() {
-                if let Some(k) = g.keys.entries.get(*k as usize) {
-                    out.push((*id, (KeyTable::kind(k), g.keys.value(k).to_string())));
+                if let Some(e) = g.keys.entry(*k) {
+                    out.push((*id, (KeyTable::kind(e), *k)));
                 }
             }
         }
         Ok(out)
     }
 
-    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> ApiResult<Neighbours> {
+    async fn neighbours(&self, keys: &[IndexKey], hub_threshold: u64) -> ApiResult<Neighbours<IndexKey>> {
         let g = self.index.read();
         let mut out = Neighbours::default();
         for key in keys {
-            let Some(k) = g.key_id(key.0, &key.1).and_then(|id| g.keys.entries.get(id as usize)) else {
-                continue;
-            };
+            let Some(k) = g.keys.entry(key.1) else { continue };
             let visible: Vec<u32> = k
                 .cases
                 .as_slice()
@@ -818,10 +895,9 @@ impl LinkGraph for IndexView<'_> {
                 .filter(|c| g.admits(self.scope, *c))
                 .collect();
             if visible.len() as u64 > hub_threshold {
-                out.hubs.insert(key.clone(), visible.len() as u64);
+                out.hubs.insert(*key, visible.len() as u64);
             } else {
-                out.cases
-                    .extend(visible.into_iter().map(|c| (i64::from(c), key.clone())));
+                out.cases.extend(visible.into_iter().map(|c| (i64::from(c), *key)));
             }
         }
         Ok(out)
@@ -858,17 +934,21 @@ mod tests {
         let b = t.insert(LinkKind::CaseNo, "13805711234");
         let c = t.insert(LinkKind::OrgName, "杭州某某科技有限公司");
         assert!(a.is_some() && b.is_some() && c.is_some() && a != b);
-        for i in 0..10_000 {
-            t.insert(LinkKind::PersonId, &format!("v{i}"));
+        // Enough to fill several chunks of values and of entries.
+        for i in 0..150_000 {
+            t.insert(LinkKind::PersonId, &format!("value-{i:010}"));
         }
+        assert!(t.values.len() > 2 && t.entries.len() > 2);
         assert_eq!(t.find(LinkKind::Phone, "13805711234"), a);
         assert_eq!(t.find(LinkKind::CaseNo, "13805711234"), b);
         assert_eq!(t.insert(LinkKind::OrgName, "杭州某某科技有限公司"), c);
         assert_eq!(
-            t.find(LinkKind::PersonId, "v9999")
-                .map(|id| t.value(&t.entries[id as usize])),
-            Some("v9999")
+            t.find(LinkKind::PersonId, "value-0000149999")
+                .and_then(|id| t.entry(id))
+                .map(|e| t.value(e)),
+            Some("value-0000149999")
         );
+        assert_eq!(t.find(LinkKind::PersonId, "value-0000000000"), Some(3));
         assert_eq!(t.find(LinkKind::Badge, "v1"), None);
     }
 

@@ -12,18 +12,37 @@ use crate::store::{Key, Neighbours, ScopedStore};
 
 /// The graph case ↔ key as one viewer may see it.
 pub trait LinkGraph: Sync {
+    /// How the graph names a key while walking (the index: a number; SQL: kind and value).
+    type Key: Ord + Clone + Send + Sync;
+    /// The kind of a key (its score).
+    fn kind(&self, key: &Self::Key) -> LinkKind;
+    /// A key's kind and normalized value.
+    fn describe(&self, key: &Self::Key) -> Key;
     /// The keys of the given cases that the viewer may see (others are skipped).
-    fn keys_of_cases(&self, case_ids: &[i64]) -> impl std::future::Future<Output = ApiResult<Vec<(i64, Key)>>> + Send;
+    fn keys_of_cases(
+        &self,
+        case_ids: &[i64],
+    ) -> impl std::future::Future<Output = ApiResult<Vec<(i64, Self::Key)>>> + Send;
     /// For each key, the visible cases carrying it — or, when more than `hub_threshold`
     /// visible cases carry it (a hub), only how many.
     fn neighbours(
         &self,
-        keys: &[Key],
+        keys: &[Self::Key],
         hub_threshold: u64,
-    ) -> impl std::future::Future<Output = ApiResult<Neighbours>> + Send;
+    ) -> impl std::future::Future<Output = ApiResult<Neighbours<Self::Key>>> + Send;
 }
 
 impl LinkGraph for ScopedStore {
+    type Key = Key;
+
+    fn kind(&self, key: &Key) -> LinkKind {
+        key.0
+    }
+
+    fn describe(&self, key: &Key) -> Key {
+        key.clone()
+    }
+
     async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
         ScopedStore::keys_of_cases(self, case_ids).await
     }
@@ -101,13 +120,15 @@ pub struct Chain {
     pub truncated: bool,
 }
 
-/// Walks from `root` (which the caller has found visible).
-pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResult<Chain> {
+/// Walks from `root` (which the caller has found visible). Whatever the graph, keys are
+/// taken in the order of their kind and value, so the same walk truncates at the same cases
+/// on the index and in SQL.
+pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> ApiResult<Chain> {
     let mut best: HashMap<i64, (u32, f64)> = HashMap::from([(root, (0, 1.0))]);
     let mut order: Vec<i64> = vec![root];
-    let mut links: BTreeMap<(i64, i64, LinkKind, String), f64> = BTreeMap::new();
-    let mut hubs: BTreeMap<Key, u64> = BTreeMap::new();
-    let mut walked: BTreeSet<Key> = BTreeSet::new();
+    let mut links: BTreeMap<(i64, i64, G::Key), f64> = BTreeMap::new();
+    let mut hubs: BTreeMap<G::Key, u64> = BTreeMap::new();
+    let mut walked: BTreeSet<G::Key> = BTreeSet::new();
     let mut frontier: Vec<i64> = vec![root];
     let mut truncated = false;
 
@@ -116,18 +137,18 @@ pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResul
             break;
         }
         // Keys of the frontier, each with the best score of a frontier case that carries it.
-        let mut reach: BTreeMap<Key, Vec<(i64, f64)>> = BTreeMap::new();
-        for (case_id, key) in store.keys_of_cases(&frontier).await? {
+        let mut reach: BTreeMap<G::Key, Vec<(i64, f64)>> = BTreeMap::new();
+        for (case_id, key) in graph.keys_of_cases(&frontier).await? {
             let parent_score = best.get(&case_id).map(|b| b.1).unwrap_or(0.0);
-            if parent_score * key.0.score() + f64::EPSILON >= p.min_score {
+            if parent_score * graph.kind(&key).score() + f64::EPSILON >= p.min_score {
                 reach.entry(key).or_default().push((case_id, parent_score));
             }
         }
-        let candidates: Vec<Key> = reach.keys().filter(|k| !walked.contains(*k)).cloned().collect();
+        let candidates: Vec<G::Key> = reach.keys().filter(|k| !walked.contains(*k)).cloned().collect();
         if candidates.is_empty() {
             break;
         }
-        let found = store.neighbours(&candidates, p.hub_threshold).await?;
+        let found = graph.neighbours(&candidates, p.hub_threshold).await?;
         for key in candidates {
             walked.insert(key);
         }
@@ -136,15 +157,24 @@ pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResul
             hubs.extend(found.hubs);
         }
         let mut next: Vec<i64> = Vec::new();
+        let names: BTreeMap<G::Key, Key> = found
+            .cases
+            .iter()
+            .map(|(_, k)| k)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|k| (k.clone(), graph.describe(k)))
+            .collect();
         let mut neighbours = found.cases;
-        neighbours.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        neighbours.sort_by(|a, b| names.get(&a.1).cmp(&names.get(&b.1)).then(a.0.cmp(&b.0)));
         for (case_id, key) in neighbours {
             let Some(parents) = reach.get(&key) else { continue };
+            let key_score = graph.kind(&key).score();
             for (parent, parent_score) in parents {
                 if *parent == case_id {
                     continue;
                 }
-                let score = parent_score * key.0.score();
+                let score = parent_score * key_score;
                 if score + f64::EPSILON < p.min_score {
                     continue;
                 }
@@ -164,8 +194,7 @@ pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResul
                         next.push(case_id);
                     }
                 }
-                let (a, b) = (*parent, case_id);
-                links.entry((a, b, key.0, key.1.clone())).or_insert(key.0.score());
+                links.entry((*parent, case_id, key.clone())).or_insert(key_score);
             }
         }
         frontier = next;
@@ -187,11 +216,20 @@ pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResul
             .then(b.score.total_cmp(&a.score))
             .then(a.case_id.cmp(&b.case_id))
     });
-    // A link between two cases of the chain, once per key (either direction).
-    let mut seen: BTreeSet<(i64, i64, LinkKind, String)> = BTreeSet::new();
-    let links = links
+    // A link between two cases of the chain, once per key (either direction), in the order
+    // of (from, to, kind, key).
+    let mut described: Vec<((i64, i64, LinkKind, String), f64)> = links
         .into_iter()
-        .filter(|((a, b, _, _), _)| best.contains_key(a) && best.contains_key(b))
+        .filter(|((a, b, _), _)| best.contains_key(a) && best.contains_key(b))
+        .map(|((a, b, key), score)| {
+            let (kind, value) = graph.describe(&key);
+            ((a, b, kind, value), score)
+        })
+        .collect();
+    described.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut seen: BTreeSet<(i64, i64, LinkKind, String)> = BTreeSet::new();
+    let links = described
+        .into_iter()
         .filter_map(|((a, b, kind, key), score)| {
             let canonical = (a.min(b), a.max(b), kind, key.clone());
             seen.insert(canonical).then_some(ChainLink {
@@ -203,10 +241,14 @@ pub async fn walk<G: LinkGraph>(store: &G, root: i64, p: WalkParams) -> ApiResul
             })
         })
         .collect();
-    let hubs = hubs
+    let mut hubs: Vec<ChainHub> = hubs
         .into_iter()
-        .map(|((kind, key), case_count)| ChainHub { kind, key, case_count })
+        .map(|(key, case_count)| {
+            let (kind, key) = graph.describe(&key);
+            ChainHub { kind, key, case_count }
+        })
         .collect();
+    hubs.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     Ok(Chain {
         nodes,
         links,

@@ -36,6 +36,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
                 "cases": f.cases,
                 "keys": f.keys,
                 "journal": f.applied,
+                "megabytes": f.bytes / (1 << 20),
             })
         }
     };

@@ -125,11 +125,20 @@ impl ScopedStore {
     }
 }
 
-/// What `neighbours` found.
-#[derive(Debug, Default)]
-pub struct Neighbours {
+/// What `neighbours` found, for keys of type `K`.
+#[derive(Debug)]
+pub struct Neighbours<K = Key> {
     /// `(case, key)` for every key that is not a hub.
-    pub cases: Vec<(i64, Key)>,
+    pub cases: Vec<(i64, K)>,
     /// Hubs and how many visible cases carry each.
-    pub hubs: BTreeMap<Key, u64>,
+    pub hubs: BTreeMap<K, u64>,
+}
+
+impl<K> Default for Neighbours<K> {
+    fn default() -> Self {
+        Neighbours {
+            cases: Vec::new(),
+            hubs: BTreeMap::new(),
+        }
+    }
 }

@@ -655,14 +655,30 @@ impl LinkIndex {
         Ok(())
     }
 
+    /// Built, and able to hold this database's ids and keys.
+    pub fn usable(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.read().overflow
+    }
+
+    /// The last journal row applied.
+    pub fn applied(&self) -> i64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
     /// Brings the index up to the journal's last row. `Ok(false)`: the index cannot answer
     /// now (still building, or far behind and catching up in the background).
     pub async fn current(self: &Arc<Self>) -> Result<bool, DbErr> {
-        if !self.ready.load(Ordering::Acquire) || self.read().overflow {
+        if !self.usable() {
             return Ok(false);
         }
         let last = linkage_journal::last_seq(&self.db).await?;
-        let applied = self.applied.load(Ordering::Acquire);
+        self.catch_up_to(last).await
+    }
+
+    /// Applies the journal up to row `last` at least. `Ok(false)`: too far behind to wait;
+    /// the rest is applied in the background.
+    pub async fn catch_up_to(self: &Arc<Self>, last: i64) -> Result<bool, DbErr> {
+        let applied = self.applied();
         if last <= applied {
             return Ok(true);
         }

@@ -3,8 +3,11 @@
 use super::{CaseQuery, ScopedStore};
 use crate::error::ApiResult;
 use entities::{case, case_party, Source};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
 use std::collections::HashMap;
 
 /// One page of a keyset-paginated list.
@@ -55,6 +58,31 @@ impl ScopedStore {
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+
+    /// As `visible_cases_by_ids`, with the number of the linkage journal's last row as of the
+    /// same statement (`None` when no case is returned).
+    pub(super) async fn visible_cases_and_journal_head(
+        &self,
+        ids: &[i64],
+    ) -> ApiResult<(HashMap<i64, case::Model>, Option<i64>)> {
+        let backend = self.db.get_database_backend();
+        let statement = case::Entity::find()
+            .column_as(
+                Expr::cust("(SELECT COALESCE(MAX(seq), 0) FROM linkage_journal)"),
+                "journal_head",
+            )
+            .filter(super::ids_in(backend, r#""cases"."id""#, ids))
+            .filter(self.visible())
+            .build(backend);
+        let mut cases = HashMap::new();
+        let mut head = None;
+        for row in self.db.query_all_raw(statement).await? {
+            head = Some(row.try_get::<i64>("", "journal_head")?);
+            let case = case::Model::from_query_result(&row, "")?;
+            cases.insert(case.id, case);
+        }
+        Ok((cases, head))
     }
 
     /// Visible cases among `ids` that match `query`, by id (one query).

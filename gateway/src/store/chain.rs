@@ -1,32 +1,24 @@
 //! The chain of a case, with its cases, as one viewer may see it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entities::case;
 
 use super::ScopedStore;
 use crate::error::{ApiError, ApiResult};
+use crate::link_index::LinkIndex;
 use crate::linkage::{walk, Chain, WalkParams};
 
 impl ScopedStore {
     /// Walks the chain of a visible case and reads its cases (the root included) through the
-    /// scope. On the linkage index when the gateway keeps one and it is current; its answer
-    /// is used only if the database returns every case it found — otherwise (a case changed
-    /// since, or the root is not visible) the walk is done again in SQL, which decides.
+    /// scope. On the linkage index when the gateway keeps one; its answer is used only if the
+    /// database returns every case it found — otherwise (a case changed since, or the root is
+    /// not visible) the walk is done again in SQL, which decides.
     pub async fn chain(&self, root: i64, params: WalkParams) -> ApiResult<(Chain, HashMap<i64, case::Model>)> {
-        if let Some(index) = &self.links {
-            match index.current().await {
-                Ok(true) => {
-                    let chain = walk(&index.view(&self.scope), root, params).await?;
-                    let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
-                    let cases = self.visible_cases_by_ids(&ids).await?;
-                    if ids.iter().all(|id| cases.contains_key(id)) {
-                        self.trail.cases(ids.iter().copied());
-                        return Ok((chain, cases));
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "linkage index unavailable; walking in SQL"),
+        if let Some(index) = self.links.as_ref().filter(|i| i.usable()) {
+            if let Some(found) = self.chain_on_index(index, root, params).await? {
+                return Ok(found);
             }
         }
         if self.case_by_id(root).await?.is_none() {
@@ -36,5 +28,40 @@ impl ScopedStore {
         let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
         let cases = self.cases_by_ids(&ids).await?;
         Ok((chain, cases))
+    }
+
+    /// The walk on the index, current as of this request: the cases are read together with
+    /// the journal's last row, and when that row is one the index has not applied (a change
+    /// committed meanwhile, by anyone), the index catches up and the walk is done again. So a
+    /// walk costs one query when nothing changed. `None`: SQL must answer.
+    async fn chain_on_index(
+        &self,
+        index: &Arc<LinkIndex>,
+        root: i64,
+        params: WalkParams,
+    ) -> ApiResult<Option<(Chain, HashMap<i64, case::Model>)>> {
+        for first in [true, false] {
+            let applied = index.applied();
+            let chain = walk(&index.view(&self.scope), root, params).await?;
+            let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
+            let (cases, head) = self.visible_cases_and_journal_head(&ids).await?;
+            let Some(head) = head else { return Ok(None) }; // not even the root is visible
+            if first && head > applied {
+                match index.catch_up_to(head).await {
+                    Ok(true) => continue,
+                    Ok(false) => return Ok(None),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "catching the linkage index up; walking in SQL");
+                        return Ok(None);
+                    }
+                }
+            }
+            if !ids.iter().all(|id| cases.contains_key(id)) {
+                return Ok(None);
+            }
+            self.trail.cases(ids.iter().copied());
+            return Ok(Some((chain, cases)));
+        }
+        Ok(None)
     }
 }

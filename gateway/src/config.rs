@@ -30,6 +30,8 @@ impl std::fmt::Debug for Secret {
 pub struct Config {
     /// `sqlite://…` (embedded) or `postgres://…`.
     pub database_url: String,
+    /// Size of the PostgreSQL connection pool; 0: three per core, at least four.
+    pub database_max_connections: u32,
     /// Shared cache, rate limits, revocation and fan-out; in-process when unset.
     pub redis_url: Option<String>,
     /// HS256 secret.
@@ -77,6 +79,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: "sqlite://qianchuan.db?mode=rwc".into(),
+            database_max_connections: 0,
             redis_url: None,
             jwt_secret: None,
             jwt_public_key: None,
@@ -129,6 +132,7 @@ pub enum ConfigError {
 
 const ENV_KEYS: &[&str] = &[
     "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
     "REDIS_URL",
     "JWT_SECRET",
     "JWT_PUBLIC_KEY",
@@ -189,6 +193,12 @@ impl Config {
         let optional = |v: String| (!v.is_empty()).then_some(v);
         match key {
             "DATABASE_URL" => self.database_url = value,
+            "DATABASE_MAX_CONNECTIONS" => {
+                self.database_max_connections = u32::try_from(number(&value)?).map_err(|e| ConfigError::BadValue {
+                    name: name.to_string(),
+                    message: e.to_string(),
+                })?
+            }
             "REDIS_URL" => self.redis_url = optional(value),
             "JWT_SECRET" => self.jwt_secret = optional(value).map(Secret),
             "JWT_PUBLIC_KEY" => self.jwt_public_key = optional(value).map(PathBuf::from),

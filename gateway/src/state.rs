@@ -34,14 +34,17 @@ pub struct AppState {
 }
 
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
-pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
+/// `max_connections`: the PostgreSQL pool's size; 0 chooses it from the number of cores.
+pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
         // One writer at a time on SQLite; readers share the file.
         options.max_connections(8);
     } else {
-        options.max_connections(32).min_connections(2);
+        options
+            .max_connections(postgres_pool_size(max_connections))
+            .min_connections(2);
     }
     let db = Database::connect(options)
         .await
@@ -96,6 +99,17 @@ impl AppState {
             redis,
         })
     }
+}
+
+/// Three connections per core (at least four) unless configured. More is slower, not faster:
+/// with 16 clients on 2 cores, 32 connections meant 32 PostgreSQL processes taking turns on
+/// the cores, and chains answered at about 1,500 per second; with 6, about 2,000.
+fn postgres_pool_size(configured: u32) -> u32 {
+    if configured > 0 {
+        return configured;
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    u32::try_from(cores * 3).unwrap_or(u32::MAX).max(4)
 }
 
 /// Hides the password of a connection URL for messages.

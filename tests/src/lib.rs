@@ -155,7 +155,7 @@ impl TestApp {
         };
         adjust(&mut config);
         let events_channel = config.events_channel.clone();
-        let db = connect_and_migrate(&url).await.expect("migrate test database");
+        let db = connect_and_migrate(&url, 0).await.expect("migrate test database");
         let state = AppState::new(config, db.clone()).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

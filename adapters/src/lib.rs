@@ -14,6 +14,7 @@ pub mod procuratorate;
 pub mod pull;
 pub mod record;
 pub mod segment;
+pub mod segment_xml;
 pub mod social;
 pub mod text;
 

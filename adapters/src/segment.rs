@@ -8,9 +8,10 @@ use entities::Source;
 
 use crate::record::{Item, Position};
 
-/// Whether a source's files can be read in segments (the line-based ones).
+/// Whether a source's files can be read in segments (all but the procuratorate's JSON pages,
+/// which are small by the API's design).
 pub fn segmentable(source: Source) -> bool {
-    matches!(source, Source::Enforcement | Source::Discipline | Source::Social)
+    source != Source::Procuratorate
 }
 
 /// One piece of a file, ready for the source's parser.
@@ -21,6 +22,8 @@ pub struct Segment {
     pub line_shift: u64,
     /// True when `bytes` starts with a copy of the header line (a CSV segment but the first).
     pub repeats_header: bool,
+    /// Add to an item number the parser gives to get the item in the file (XML).
+    pub item_shift: u64,
 }
 
 impl Segment {
@@ -33,6 +36,9 @@ impl Segment {
         };
         if let Some(line) = position.line.as_mut() {
             *line += self.line_shift;
+        }
+        if let Some(item) = position.item.as_mut() {
+            *item += self.item_shift;
         }
         if self.repeats_header {
             if let Some(row) = position.row.as_mut() {
@@ -88,8 +94,34 @@ impl Quotes {
     }
 }
 
-/// Reads `reader` as segments of about `target` bytes.
-pub struct Segments<R> {
+/// Reads `reader` as segments of about `target` bytes, as its source's format allows.
+pub enum Segments<R> {
+    Lines(LineSegments<R>),
+    Xml(crate::segment_xml::XmlSegments<R>),
+}
+
+impl<R: BufRead> Segments<R> {
+    pub fn new(reader: R, source: Source, target: usize) -> Segments<R> {
+        match source {
+            Source::Congress => Segments::Xml(crate::segment_xml::XmlSegments::new(reader, target)),
+            _ => Segments::Lines(LineSegments::new(reader, source, target)),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Segments<R> {
+    type Item = io::Result<Segment>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Segments::Lines(s) => s.next(),
+            Segments::Xml(s) => s.next(),
+        }
+    }
+}
+
+/// Reads a line-based export as segments of about `target` bytes.
+pub struct LineSegments<R> {
     reader: R,
     csv: bool,
     target: usize,
@@ -100,9 +132,9 @@ pub struct Segments<R> {
     done: bool,
 }
 
-impl<R: BufRead> Segments<R> {
-    pub fn new(reader: R, source: Source, target: usize) -> Segments<R> {
-        Segments {
+impl<R: BufRead> LineSegments<R> {
+    pub fn new(reader: R, source: Source, target: usize) -> LineSegments<R> {
+        LineSegments {
             reader,
             csv: source != Source::Enforcement,
             target: target.max(1),
@@ -170,11 +202,12 @@ impl<R: BufRead> Segments<R> {
             bytes,
             line_shift,
             repeats_header,
+            item_shift: 0,
         }))
     }
 }
 
-impl<R: BufRead> Iterator for Segments<R> {
+impl<R: BufRead> Iterator for LineSegments<R> {
     type Item = io::Result<Segment>;
 
     fn next(&mut self) -> Option<Self::Item> {

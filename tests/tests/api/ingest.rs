@@ -241,7 +241,12 @@ async fn streamed(app: &TestApp, source: Source, name: &str, bytes: &[u8], segme
 /// cannot be read as declared rolls the whole file back.
 async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) {
     let whole = app.another().await;
-    for source in [Source::Enforcement, Source::Discipline, Source::Social] {
+    for source in [
+        Source::Enforcement,
+        Source::Discipline,
+        Source::Congress,
+        Source::Social,
+    ] {
         for path in tests::sample_files(source) {
             let bytes = std::fs::read(&path).unwrap();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -266,6 +271,19 @@ async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) 
     let report = streamed(&fresh, Source::Discipline, "broken.csv", &bytes, 700).await;
     assert!(report["rejected"].is_string(), "{report}");
     assert_eq!(report["read"], 0);
+    assert_eq!(row_counts(&fresh).await, (0, 0, 0, 0), "a rejected file stores nothing");
+
+    // The same for a congress export whose last item is not well-formed XML.
+    let fresh = app.another().await;
+    let bytes = std::fs::read(&tests::sample_files(Source::Congress)[0]).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let cut = text.rfind("</JDSX>").unwrap();
+    let broken = format!("{}</JDSXX>{}", &text[..cut], &text[cut + "</JDSX>".len()..]);
+    let report = streamed(&fresh, Source::Congress, "broken.xml", broken.as_bytes(), 700).await;
+    assert!(
+        report["rejected"].as_str().unwrap().contains("malformed XML"),
+        "{report}"
+    );
     assert_eq!(row_counts(&fresh).await, (0, 0, 0, 0), "a rejected file stores nothing");
 }
 

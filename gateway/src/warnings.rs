@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use entities::{case, governance_warning, supervision_task};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{Role, Viewer};
@@ -25,6 +25,9 @@ use crate::store::{CaseQuery, NewTask, ScopedStore};
 
 /// The subject recorded as the opener of tasks raised by warnings.
 pub const OPENER: &str = "qianchuan:governance-index";
+
+/// A warning step claimed this long ago whose task was never opened is claimed again.
+const STALE_CLAIM_MINUTES: i64 = 5;
 
 fn system() -> Viewer {
     Viewer {
@@ -180,11 +183,31 @@ pub async fn sweep(
                 )
                 .exec_without_returning(db)
                 .await?;
+            let this_step = Condition::all()
+                .add(governance_warning::Column::RegionCode.eq(region.clone()))
+                .add(governance_warning::Column::Town.eq(town.clone()))
+                .add(governance_warning::Column::Month.eq(s.month.clone()))
+                .add(governance_warning::Column::Action.eq(action_code));
             if inserted == 0 {
-                continue; // raised before, by this gateway or another
+                // Raised before, by this gateway or another — unless its task was never opened
+                // (that gateway failed or stopped in between): such a claim is taken over.
+                let stale = Utc::now() - chrono::Duration::minutes(STALE_CLAIM_MINUTES);
+                let taken = governance_warning::Entity::update_many()
+                    .col_expr(
+                        governance_warning::Column::RaisedAt,
+                        sea_orm::sea_query::Expr::value(Utc::now()),
+                    )
+                    .filter(this_step.clone())
+                    .filter(governance_warning::Column::TaskId.is_null())
+                    .filter(governance_warning::Column::RaisedAt.lt(stale))
+                    .exec(db)
+                    .await?;
+                if taken.rows_affected == 0 {
+                    continue;
+                }
             }
             let deadline = Utc::now().date_naive() + chrono::Duration::days(i64::from(deadline_days));
-            let task = store
+            let opening = store
                 .open_task(
                     &viewer,
                     NewTask {
@@ -204,16 +227,28 @@ pub async fn sweep(
                         )),
                     },
                 )
-                .await?;
+                .await;
+            let task = match opening {
+                Ok(task) => task,
+                Err(e) => {
+                    // Give the step back, so the next pass opens its task.
+                    if let Err(undo) = governance_warning::Entity::delete_many()
+                        .filter(this_step)
+                        .filter(governance_warning::Column::TaskId.is_null())
+                        .exec(db)
+                        .await
+                    {
+                        tracing::warn!(error = %undo, "a warning step stays claimed without its task");
+                    }
+                    return Err(e);
+                }
+            };
             governance_warning::Entity::update_many()
                 .col_expr(
                     governance_warning::Column::TaskId,
                     sea_orm::sea_query::Expr::value(task.id),
                 )
-                .filter(governance_warning::Column::RegionCode.eq(region))
-                .filter(governance_warning::Column::Town.eq(town))
-                .filter(governance_warning::Column::Month.eq(s.month.clone()))
-                .filter(governance_warning::Column::Action.eq(action_code))
+                .filter(this_step)
                 .exec(db)
                 .await?;
             bus.publish(Event::TaskChanged { task_id: task.id }).await;

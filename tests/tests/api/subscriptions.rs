@@ -407,3 +407,46 @@ on_both_databases!(
     events_reach_every_instance_through_redis,
     the_protocol_is_graphql_transport_ws,
 );
+
+/// A warning step claimed by a gateway that stopped before opening its task (a claim without a
+/// task, minutes old) is taken over: the next recomputation opens the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_step_left_without_its_task_is_taken_over() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let app = warning_app_sqlite().await;
+    entities::governance_warning::ActiveModel {
+        region_code: Set("330110".into()),
+        town: Set("仓前街道".into()),
+        month: Set("2022-03".into()),
+        action: Set("REMIND".into()),
+        color: Set("RED".into()),
+        index: Set(5.0),
+        task_id: Set(None),
+        raised_at: Set(chrono::Utc::now() - chrono::Duration::hours(1)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let plc = app.token(Role::Plc, &["3301"]);
+    app.data(
+        &plc,
+        "mutation { openSupervisionTask(input: {regionCode: \"330110\", town: \"仓前街道\", department: \"仓前街道办事处\", title: \"整改\", deadline: \"2022-03-15\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    let town_tasks = "{ supervisionTasks(filter: {department: \"仓前街道\"}) { totalCount } }";
+    for _ in 0..100 {
+        if app.data(&plc, town_tasks, json!({})).await["supervisionTasks"]["totalCount"] == 1 {
+            let claim = entities::governance_warning::Entity::find()
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(claim.task_id.is_some(), "the claim now names its task");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stale claim was never taken over");
+}

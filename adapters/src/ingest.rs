@@ -110,16 +110,18 @@ pub async fn ingest_file_with_progress(
     };
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
-    let txn = db.begin().await?;
+    let _one_file_at_a_time = WRITER.lock().await;
+    let txn = begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |done| {
         progress(done, total)
     })
     .await?;
+    let mut linked = Vec::new();
     if link == Link::Now {
-        crate::org_names::link_pending(&txn).await?;
+        crate::org_names::link_pending_noting(&txn, &mut crate::org_names::Journal::Collect(&mut linked)).await?;
     }
-    journal_changes(&txn, &report).await?;
+    journal_changes(&txn, &report, linked).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -154,7 +156,8 @@ pub async fn ingest_reader(
         file: file.to_string(),
         ..Default::default()
     };
-    let txn = db.begin().await?;
+    let _one_file_at_a_time = WRITER.lock().await;
+    let txn = begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
     for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
@@ -199,18 +202,43 @@ pub async fn ingest_reader(
         let expected = (done as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
         progress(done, expected.max(done));
     }
+    let mut linked = Vec::new();
     if link == Link::Now {
-        crate::org_names::link_pending(&txn).await?;
+        crate::org_names::link_pending_noting(&txn, &mut crate::org_names::Journal::Collect(&mut linked)).await?;
     }
-    journal_changes(&txn, &report).await?;
+    journal_changes(&txn, &report, linked).await?;
     txn.commit().await?;
     Ok(report)
 }
 
-/// Notes the file's changed cases in the linkage journal (last, just before the commit).
-async fn journal_changes(txn: &DatabaseTransaction, report: &FileReport) -> Result<()> {
-    let ids: Vec<i64> = report.changes.iter().map(|c| c.case_id).collect();
-    Ok(entities::linkage_journal::record(txn, &ids).await?)
+/// Files are stored one at a time — in this process by this lock, across processes on
+/// PostgreSQL by an advisory lock held until commit: two files carrying versions of the same
+/// record, or the same party, would otherwise both find it missing and both insert it.
+static WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The advisory lock taken by every file's transaction on PostgreSQL ("qc-ingest").
+const WRITERS_LOCK: i64 = 0x7163_2d69_6e67_6573;
+
+async fn begin_writing(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [WRITERS_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
+/// Notes the file's changed cases — stored, and given organization-name keys (`linked`) — in
+/// the linkage journal, last, just before the commit: its lock is held only from here on.
+async fn journal_changes(txn: &DatabaseTransaction, report: &FileReport, mut linked: Vec<i64>) -> Result<()> {
+    linked.extend(report.changes.iter().map(|c| c.case_id));
+    linked.sort_unstable();
+    linked.dedup();
+    Ok(entities::linkage_journal::record(txn, &linked).await?)
 }
 
 /// Stores parsed items a chunk at a time; `done(n)` after each chunk with the items so far.

@@ -9,7 +9,10 @@ use std::collections::{BTreeSet, HashSet};
 use aho_corasick::AhoCorasick;
 use entities::{case, case_key, org_name_scanned, org_scan_queue, party, LinkKind, PartyKind};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionSession,
+    TransactionTrait,
+};
 
 use crate::Result;
 
@@ -40,8 +43,21 @@ fn names_in<'a>(automaton: &AhoCorasick, names: &'a [String], text: &str) -> BTr
         .collect()
 }
 
+/// Where the cases that got new keys are noted in the linkage journal.
+pub enum Journal<'a> {
+    /// With each page of keys, in one transaction (a pass on its own).
+    EachPage,
+    /// By the caller, last in its transaction (a pass inside a file's transaction: the
+    /// journal's lock is then taken only just before that transaction commits).
+    Collect(&'a mut Vec<i64>),
+}
+
 /// Adds the ORG_NAME keys a case lacks.
-async fn add_keys<C: ConnectionTrait + TransactionTrait>(db: &C, found: Vec<(i64, String)>) -> Result<()> {
+async fn add_keys<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    found: Vec<(i64, String)>,
+    journal: &mut Journal<'_>,
+) -> Result<()> {
     if found.is_empty() {
         return Ok(());
     }
@@ -81,12 +97,17 @@ async fn add_keys<C: ConnectionTrait + TransactionTrait>(db: &C, found: Vec<(i64
             ..Default::default()
         })
         .collect();
+    let txn = db.begin().await?;
     for batch in rows.chunks(400) {
         case_key::Entity::insert_many(batch.to_vec())
-            .exec_without_returning(db)
+            .exec_without_returning(&txn)
             .await?;
     }
-    Ok(entities::linkage_journal::record(db, &changed).await?)
+    match journal {
+        Journal::EachPage => entities::linkage_journal::record(&txn, &changed).await?,
+        Journal::Collect(ids) => ids.extend(changed),
+    }
+    Ok(txn.commit().await?)
 }
 
 fn automaton(names: &[String]) -> Result<Option<AhoCorasick>> {
@@ -134,13 +155,21 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, case_ids: &[i64]) -> Result<()>
 /// (stored or changed since) against every known name. Idempotent; a load may run it after
 /// every file or once at its end, and a pass interrupted by a crash is completed by the next.
 pub async fn link_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<()> {
+    link_pending_noting(db, &mut Journal::EachPage).await
+}
+
+/// As `link_pending`, noting the cases that got new keys as `journal` says.
+pub async fn link_pending_noting<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    journal: &mut Journal<'_>,
+) -> Result<()> {
     let known = known_org_names(db).await?;
     let new = unscanned_names(db, &known).await?;
     if let Some(ac) = automaton(&new)? {
-        scan_stored(db, &ac, &new).await?;
+        scan_stored(db, &ac, &new, journal).await?;
     }
     let all: Vec<String> = known.into_iter().collect();
-    scan_queued(db, automaton(&all)?.as_ref(), &all).await?;
+    scan_queued(db, automaton(&all)?.as_ref(), &all, journal).await?;
     for batch in new.chunks(400) {
         let rows = batch.iter().map(|name| org_name_scanned::ActiveModel {
             name: Set(name.clone()),
@@ -158,7 +187,12 @@ pub async fn link_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Resu
 }
 
 /// Texts scanned before (not in the queue) against `names`, page by page.
-async fn scan_stored<C: ConnectionTrait + TransactionTrait>(db: &C, ac: &AhoCorasick, names: &[String]) -> Result<()> {
+async fn scan_stored<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ac: &AhoCorasick,
+    names: &[String],
+    journal: &mut Journal<'_>,
+) -> Result<()> {
     // An anti-join, however long the queue (NOT IN over a large subquery is not).
     let unqueued = Expr::cust(r#"NOT EXISTS (SELECT 1 FROM "org_scan_queue" q WHERE q."case_id" = "cases"."id")"#);
     let mut after = 0i64;
@@ -177,7 +211,7 @@ async fn scan_stored<C: ConnectionTrait + TransactionTrait>(db: &C, ac: &AhoCora
             .await?;
         let Some((last, _)) = rows.last() else { break };
         after = *last;
-        add_keys(db, found_in(ac, names, &rows)).await?;
+        add_keys(db, found_in(ac, names, &rows), journal).await?;
     }
     Ok(())
 }
@@ -187,6 +221,7 @@ async fn scan_queued<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ac: Option<&AhoCorasick>,
     names: &[String],
+    journal: &mut Journal<'_>,
 ) -> Result<()> {
     loop {
         let ids: Vec<i64> = org_scan_queue::Entity::find()
@@ -209,7 +244,7 @@ async fn scan_queued<C: ConnectionTrait + TransactionTrait>(
                 .into_tuple()
                 .all(db)
                 .await?;
-            add_keys(db, found_in(ac, names, &rows)).await?;
+            add_keys(db, found_in(ac, names, &rows), journal).await?;
         }
         org_scan_queue::Entity::delete_many()
             .filter(org_scan_queue::Column::CaseId.is_in(ids.iter().copied()))

@@ -287,7 +287,40 @@ async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) 
     assert_eq!(row_counts(&fresh).await, (0, 0, 0, 0), "a rejected file stores nothing");
 }
 
+/// Every sample file posted at once to `POST /ingest/{source}`: each file is its own
+/// transaction, they contend for the same parties and names, and all land — the same rows as
+/// one file after another (a writer holds the linkage journal's lock only while committing).
+async fn concurrent_ingests_all_land(app: TestApp) {
+    let sequential = app.another().await;
+    tests::load_samples(&sequential, Source::ALL).await;
+    let mut posts = Vec::new();
+    for source in Source::ALL {
+        for path in tests::sample_files(*source) {
+            let body = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if *source == Source::Discipline {
+                continue; // GB18030: not a UTF-8 body; loaded below as bytes
+            }
+            posts.push((source.slug().to_string(), name, body));
+        }
+    }
+    let app_ref = &app;
+    futures_util::future::join_all(
+        posts
+            .iter()
+            .map(|(source, name, body)| app_ref.ingest(source, name, body.clone())),
+    )
+    .await;
+    tests::load_samples(&app, &[Source::Discipline]).await;
+    adapters::org_names::link_pending(&sequential.db).await.unwrap();
+    let (a, b) = (row_counts(&app).await, row_counts(&sequential).await);
+    assert_eq!(a.0, b.0, "cases");
+    assert_eq!(a.1, b.1, "source records");
+    assert_eq!(a.3, b.3, "keys");
+}
+
 on_both_databases!(
+    concurrent_ingests_all_land,
     files_read_in_segments_store_exactly_what_whole_files_do,
     organization_names_linked_at_the_end_equal_linked_per_file,
     samples_load_with_the_expected_counts_and_again_change_nothing,

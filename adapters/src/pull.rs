@@ -96,7 +96,13 @@ fn later(a: &str, b: &str) -> bool {
 /// pages' free text are linked once at the end (also after a failure, for what was stored).
 pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) -> Result<PullReport, PullError> {
     let pulled = pull_pages(db, config).await;
-    let linked = crate::org_names::link_pending(db).await;
+    let linked = match crate::org_names::link_pending(db).await {
+        Ok(()) => entities::linkage_journal::prune(db, entities::linkage_journal::KEEP_ROWS)
+            .await
+            .map(|_| ())
+            .map_err(crate::AdapterError::from),
+        Err(e) => Err(e),
+    };
     let report = pulled?;
     linked.map_err(|source| PullError::Store {
         page: report.pages.len() as u32,

@@ -132,6 +132,9 @@ pub async fn run(
     adapters::org_names::link_pending(db)
         .await
         .context("linking organization names in free text")?;
+    entities::linkage_journal::prune(db, entities::linkage_journal::KEEP_ROWS)
+        .await
+        .context("pruning the linkage journal")?;
     if !json {
         println!("{}", summary(&total));
     }

@@ -476,6 +476,15 @@ struct Delta {
     rows: HashMap<i64, CaseRow>,
 }
 
+/// What applying a page of the journal did.
+enum Step {
+    Applied,
+    /// Nothing left to apply.
+    Current,
+    /// The journal was pruned past what the index applied.
+    Pruned,
+}
+
 /// Whether the index can answer now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexState {
@@ -509,7 +518,14 @@ impl LinkIndex {
     /// cannot be read); chains are walked in SQL until it is ready.
     pub fn start(db: DatabaseConnection) -> Arc<LinkIndex> {
         let index = Arc::new(LinkIndex::empty(db));
-        let building = index.clone();
+        index.rebuild();
+        index
+    }
+
+    /// Builds the index again in the background; chains are walked in SQL meanwhile.
+    fn rebuild(self: &Arc<Self>) {
+        self.ready.store(false, Ordering::Release);
+        let building = self.clone();
         tokio::spawn(async move {
             let mut wait = Duration::from_secs(1);
             while let Err(e) = building.build().await {
@@ -518,7 +534,6 @@ impl LinkIndex {
                 wait = (wait * 2).min(Duration::from_secs(60));
             }
         });
-        index
     }
 
     /// Builds an index now (for tools and tests).
@@ -565,14 +580,22 @@ impl LinkIndex {
     /// rows written meanwhile.
     async fn build(&self) -> Result<(), DbErr> {
         let _one = self.catching_up.lock().await;
-        // Rows after this one may or may not be in what is read below: applied again later.
-        let start = linkage_journal::last_seq(&self.db).await?;
-        let mut graph = Graph::default();
-        self.read_shared_keys(&mut graph).await?;
-        self.read_visibility(&mut graph).await?;
-        *self.write() = graph;
-        self.applied.store(start, Ordering::Release);
-        while self.apply_journal_page().await? {}
+        'build: loop {
+            // Rows after this one may or may not be in what is read below: applied again later.
+            let start = linkage_journal::last_seq(&self.db).await?;
+            let mut graph = Graph::default();
+            self.read_shared_keys(&mut graph).await?;
+            self.read_visibility(&mut graph).await?;
+            *self.write() = graph;
+            self.applied.store(start, Ordering::Release);
+            loop {
+                match self.apply_journal_page().await? {
+                    Step::Applied => {}
+                    Step::Current => break 'build,
+                    Step::Pruned => continue 'build, // pruned while building: read again
+                }
+            }
+        }
         self.ready.store(true, Ordering::Release);
         let f = self.figures();
         tracing::info!(cases = f.cases, keys = f.keys, "linkage index ready");
@@ -689,8 +712,13 @@ impl LinkIndex {
                     let _one = guard;
                     loop {
                         match index.apply_journal_page().await {
-                            Ok(true) => continue,
-                            Ok(false) => break,
+                            Ok(Step::Applied) => continue,
+                            Ok(Step::Current) => break,
+                            Ok(Step::Pruned) => {
+                                drop(_one);
+                                index.rebuild();
+                                break;
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "catching the linkage index up");
                                 break;
@@ -701,17 +729,23 @@ impl LinkIndex {
             }
             return Ok(false);
         }
-        let _one = self.catching_up.lock().await;
+        let one = self.catching_up.lock().await;
         while self.applied.load(Ordering::Acquire) < last {
-            if !self.apply_journal_page().await? {
-                break;
+            match self.apply_journal_page().await? {
+                Step::Applied => {}
+                Step::Current => break,
+                Step::Pruned => {
+                    drop(one);
+                    self.rebuild();
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
     }
 
-    /// Applies the next page of the journal; `false` when there was none.
-    async fn apply_journal_page(&self) -> Result<bool, DbErr> {
+    /// Applies the next page of the journal.
+    async fn apply_journal_page(&self) -> Result<Step, DbErr> {
         let applied = self.applied.load(Ordering::Acquire);
         let rows: Vec<(i64, i64)> = linkage_journal::Entity::find()
             .select_only()
@@ -724,13 +758,17 @@ impl LinkIndex {
             .all(&self.db)
             .await?;
         let Some(last) = rows.last().map(|r| r.0) else {
-            return Ok(false);
+            return Ok(Step::Current);
         };
+        if rows.iter().any(|r| r.1 == linkage_journal::PRUNED_MARK) {
+            // Rows this index never applied were pruned: only reading everything again is safe.
+            return Ok(Step::Pruned);
+        }
         let changed: Vec<i64> = rows.iter().map(|r| r.1).collect::<BTreeSet<_>>().into_iter().collect();
         let delta = self.read_delta(changed).await?;
         self.write().apply(delta);
         self.applied.store(last, Ordering::Release);
-        Ok(true)
+        Ok(Step::Applied)
     }
 
     async fn read_delta(&self, changed: Vec<i64>) -> Result<Delta, DbErr> {

@@ -3,7 +3,7 @@
 //! read what came after the last row they applied to keep their linkage index current.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{DbBackend, Statement, TransactionSession, TransactionTrait};
+use sea_orm::{DbBackend, QuerySelect, Statement, TransactionSession, TransactionTrait};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "linkage_journal")]
@@ -68,4 +68,43 @@ pub async fn last_seq<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
         Some(r) => r.try_get::<i64>("", "seq")?,
         None => 0,
     })
+}
+
+/// Rows a load keeps when it prunes the journal: gateways are normally a few rows behind; one
+/// further behind than this rebuilds its index.
+pub const KEEP_ROWS: i64 = 1_000_000;
+
+/// The `case_id` of the row that marks where older rows were pruned.
+pub const PRUNED_MARK: i64 = -1;
+
+/// Keeps the newest `keep` rows: the newest older row becomes a mark ("rows up to here were
+/// pruned") and the rows before it are deleted. A gateway that had not applied the rows up to
+/// the mark meets it and rebuilds its index. Returns how many rows were deleted.
+pub async fn prune<C: ConnectionTrait + TransactionTrait>(db: &C, keep: i64) -> Result<u64, DbErr> {
+    let last = last_seq(db).await?;
+    let through = last - keep.max(0);
+    if through <= 0 {
+        return Ok(0);
+    }
+    let txn = db.begin().await?;
+    let mark: Option<i64> = Entity::find()
+        .select_only()
+        .column_as(Column::Seq.max(), "seq")
+        .filter(Column::Seq.lte(through))
+        .into_tuple::<Option<i64>>()
+        .one(&txn)
+        .await?
+        .flatten();
+    let Some(mark) = mark else {
+        txn.commit().await?;
+        return Ok(0);
+    };
+    Entity::update_many()
+        .col_expr(Column::CaseId, sea_orm::sea_query::Expr::value(PRUNED_MARK))
+        .filter(Column::Seq.eq(mark))
+        .exec(&txn)
+        .await?;
+    let deleted = Entity::delete_many().filter(Column::Seq.lt(mark)).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected)
 }

@@ -111,6 +111,32 @@ async fn the_index_follows_changes_written_after_it_was_built(app: TestApp) {
     compare_every_chain(&app, &index).await;
 }
 
+/// A journal pruned past what an index applied (a gateway left far behind) makes the index
+/// read everything again — chains are walked in SQL meanwhile — and then it is exact again.
+async fn an_index_behind_a_pruned_journal_rebuilds(app: TestApp) {
+    tests::load_samples(&app, &[Source::Social]).await;
+    let index = LinkIndex::built(app.db.clone()).await.unwrap();
+    tests::load_samples(&app, &[Source::Enforcement, Source::Congress]).await;
+    assert!(entities::linkage_journal::prune(&app.db, 0).await.unwrap() > 0);
+    assert!(!index.current().await.unwrap(), "no catching up past the mark");
+    for _ in 0..400 {
+        if index.usable() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(index.usable(), "rebuilt");
+    assert!(compare_every_chain(&app, &index).await > 100);
+    // An index built after the pruning never meets the mark.
+    let fresh = LinkIndex::built(app.db.clone()).await.unwrap();
+    assert!(fresh.current().await.unwrap());
+    assert_eq!(
+        entities::linkage_journal::prune(&app.db, 0).await.unwrap(),
+        0,
+        "only the mark is left"
+    );
+}
+
 /// The gateway answers chains from its index once built, and sees a case written by
 /// another process (straight into the database) in the very next request.
 async fn a_chain_request_sees_what_another_writer_just_stored(app: TestApp) {
@@ -230,6 +256,7 @@ async fn the_scope_rule_in_memory_is_the_rule_in_sql(app: TestApp) {
 on_both_databases!(
     the_index_walks_exactly_what_sql_walks,
     the_index_follows_changes_written_after_it_was_built,
+    an_index_behind_a_pruned_journal_rebuilds,
     a_chain_request_sees_what_another_writer_just_stored,
     the_scope_rule_in_memory_is_the_rule_in_sql,
 );

@@ -25,6 +25,9 @@ use crate::linkage::LinkGraph;
 use crate::policy::{CaseVisibility, Scope};
 use crate::store::{ids_in, keys_condition, Key, Neighbours};
 
+/// How often an idle gateway applies the journal.
+const FOLLOW_EVERY: Duration = Duration::from_secs(5);
+
 /// Rows read per query while building (small pages keep the transient memory small).
 const PAGE: u64 = 10_000;
 /// Journal rows applied per step while catching up.
@@ -519,6 +522,18 @@ impl LinkIndex {
     pub fn start(db: DatabaseConnection) -> Arc<LinkIndex> {
         let index = Arc::new(LinkIndex::empty(db));
         index.rebuild();
+        // Kept current between requests too, so a quiet gateway is not far behind when the
+        // next chain is asked for (nor behind a pruned journal).
+        let following = Arc::downgrade(&index);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FOLLOW_EVERY).await;
+                let Some(index) = following.upgrade() else { break };
+                if let Err(e) = index.current().await {
+                    tracing::debug!(error = %e, "following the linkage journal");
+                }
+            }
+        });
         index
     }
 

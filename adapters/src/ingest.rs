@@ -221,14 +221,7 @@ const WRITERS_LOCK: i64 = 0x7163_2d69_6e67_6573;
 
 async fn begin_writing(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
     let txn = db.begin().await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [WRITERS_LOCK.into()],
-        ))
-        .await?;
-    }
+    entities::sql::lock_until_commit(&txn, WRITERS_LOCK).await?;
     Ok(txn)
 }
 
@@ -333,39 +326,6 @@ const CASE_KEY_COLUMNS: &[(&str, &str)] = &[
     ("value", "text"),
     ("score", "float8"),
 ];
-/// Rows per JSON statement.
-const ROWS_PER_JSON: usize = 5_000;
-
-/// Writes rows (JSON arrays in `columns` order) with one statement and one JSON parameter per
-/// batch (PostgreSQL): much less to build, send and parse than a multi-row `VALUES` list.
-async fn insert_json<C: ConnectionTrait>(
-    db: &C,
-    table: &str,
-    columns: &[(&str, &str)],
-    rows: &[serde_json::Value],
-) -> Result<()> {
-    let names: Vec<String> = columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
-    let picks: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, ty))| format!("(r->>{i})::{ty}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO \"{table}\" ({}) SELECT {} FROM json_array_elements($1::json) AS r",
-        names.join(", "),
-        picks.join(", ")
-    );
-    for batch in rows.chunks(ROWS_PER_JSON) {
-        let json = serde_json::Value::Array(batch.to_vec()).to_string();
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql.as_str(),
-            [json.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
 
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -871,12 +831,12 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
             .iter()
             .map(|(case, party, role, name, position)| json!([case, party, role, name, position]))
             .collect();
-        insert_json(db, "case_parties", CASE_PARTY_COLUMNS, &links).await?;
+        entities::sql::insert_json(db, "case_parties", CASE_PARTY_COLUMNS, &links).await?;
         let keys: Vec<serde_json::Value> = keys
             .iter()
             .map(|(case, kind, value)| json!([case, kind.as_str(), value, kind.score()]))
             .collect();
-        insert_json(db, "case_keys", CASE_KEY_COLUMNS, &keys).await?;
+        entities::sql::insert_json(db, "case_keys", CASE_KEY_COLUMNS, &keys).await?;
     } else {
         for batch in links.chunks(ROWS_PER_INSERT) {
             let rows = batch

@@ -3,6 +3,7 @@
 
 pub mod ids;
 pub mod model;
+pub mod sql;
 pub mod vocab;
 pub mod workflow;
 

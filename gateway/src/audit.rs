@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use entities::audit_log;
 use entities::ids::{id_number::mask_id_number, phone::mask_phone, IdNumber, Phone};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, Set, Statement, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -167,23 +167,17 @@ async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(),
                 .chain(e.parties.iter().map(|id| (row.id, "PARTY", *id))),
         );
     }
-    // One JSON parameter per 5,000 subjects: one statement text, planned once per connection.
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO audit_subjects (audit_id, kind, subject_id) \
-             SELECT (x->>0)::bigint, x->>1, (x->>2)::bigint FROM json_array_elements($1::json) AS x"
-        }
-        _ => {
-            "INSERT INTO audit_subjects (audit_id, kind, subject_id) \
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)"
-        }
-    };
-    for batch in subjects.chunks(5_000) {
-        let rows = serde_json::to_string(batch).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, [rows.into()]))
-            .await?;
-    }
+    let rows: Vec<serde_json::Value> = subjects
+        .iter()
+        .map(|(audit, kind, id)| json!([audit, kind, id]))
+        .collect();
+    entities::sql::insert_json(
+        &txn,
+        "audit_subjects",
+        &[("audit_id", "bigint"), ("kind", "text"), ("subject_id", "bigint")],
+        &rows,
+    )
+    .await?;
     txn.commit().await
 }
 

@@ -3,7 +3,7 @@
 //! read what came after the last row they applied to keep their linkage index current.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{DbBackend, QuerySelect, Statement, TransactionSession, TransactionTrait};
+use sea_orm::{QuerySelect, Statement, TransactionSession, TransactionTrait};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "linkage_journal")]
@@ -21,8 +21,6 @@ impl ActiveModelBehavior for ActiveModel {}
 /// The PostgreSQL advisory lock that orders journal writers (an arbitrary constant: "qc-link").
 const WRITERS_LOCK: i64 = 0x0071_632d_6c69_6e6b;
 
-const IDS_PER_STATEMENT: usize = 20_000;
-
 /// Notes that the keys or the visibility of `case_ids` changed. Call it last in the writing
 /// transaction: on PostgreSQL it takes a transaction-level lock that is held until commit, so
 /// rows are numbered in the order their transactions commit and a reader that has applied
@@ -32,26 +30,9 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(db: &C, case_ids: &[i
         return Ok(());
     }
     let txn = db.begin().await?;
-    let backend = txn.get_database_backend();
-    if backend == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_advisory_xact_lock($1)",
-            [WRITERS_LOCK.into()],
-        ))
-        .await?;
-    }
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO linkage_journal (case_id) SELECT value::bigint FROM json_array_elements_text($1::json)"
-        }
-        _ => "INSERT INTO linkage_journal (case_id) SELECT value FROM json_each(?)",
-    };
-    for chunk in case_ids.chunks(IDS_PER_STATEMENT) {
-        let json = serde_json::to_string(chunk).map_err(|e| DbErr::Custom(e.to_string()))?;
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, [json.into()]))
-            .await?;
-    }
+    crate::sql::lock_until_commit(&txn, WRITERS_LOCK).await?;
+    let rows: Vec<serde_json::Value> = case_ids.iter().map(|id| serde_json::json!([id])).collect();
+    crate::sql::insert_json(&txn, "linkage_journal", &[("case_id", "bigint")], &rows).await?;
     txn.commit().await
 }
 

@@ -42,13 +42,6 @@ impl ScopedStore {
 
     /// Visible cases among `ids`, by id (one query).
     pub async fn cases_by_ids(&self, ids: &[i64]) -> ApiResult<HashMap<i64, case::Model>> {
-        let cases = self.visible_cases_by_ids(ids).await?;
-        self.trail.cases(cases.keys().copied());
-        Ok(cases)
-    }
-
-    /// As `cases_by_ids`, leaving the audit trail to the caller.
-    pub(super) async fn visible_cases_by_ids(&self, ids: &[i64]) -> ApiResult<HashMap<i64, case::Model>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -57,11 +50,13 @@ impl ScopedStore {
             .filter(self.visible())
             .all(&self.db)
             .await?;
+        self.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 
-    /// As `visible_cases_by_ids`, with the number of the linkage journal's last row as of the
-    /// same statement (`None` when no case is returned).
+    /// Visible cases among `ids` (not audited: the caller decides what it hands out), with the
+    /// number of the linkage journal's last row as of the same statement (`None` when no case
+    /// is returned).
     pub(super) async fn visible_cases_and_journal_head(
         &self,
         ids: &[i64],

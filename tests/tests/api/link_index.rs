@@ -187,6 +187,9 @@ async fn a_chain_request_sees_what_another_writer_just_stored(app: TestApp) {
     assert!(data.to_string().contains("NEW-1"));
     let ready = app.get_json("/readyz").await;
     assert_eq!(ready["linkIndex"]["state"], "ready", "{ready}");
+    // The request itself brought the index up to the other writer's journal rows.
+    let last = entities::linkage_journal::last_seq(&app.db).await.unwrap();
+    assert_eq!(ready["linkIndex"]["journal"], last, "{ready}");
 }
 
 /// `Scope::admits` (in memory) and `Scope::case_condition` (SQL) agree on every combination

@@ -14,7 +14,7 @@ use entities::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
+    QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -110,17 +110,16 @@ pub async fn ingest_file_with_progress(
     };
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
-    let _one_file_at_a_time = WRITER.lock().await;
-    let txn = begin_writing(db).await?;
+    let (_one_writer, txn) = begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |done| {
         progress(done, total)
     })
     .await?;
-    let mut linked = Vec::new();
-    if link == Link::Now {
-        crate::org_names::link_pending_noting(&txn, &mut crate::org_names::Journal::Collect(&mut linked)).await?;
-    }
+    let linked = match link {
+        Link::Now => crate::org_names::link_pending_in(&txn).await?,
+        Link::Later => Vec::new(),
+    };
     journal_changes(&txn, &report, linked).await?;
     txn.commit().await?;
     Ok(report)
@@ -156,8 +155,7 @@ pub async fn ingest_reader(
         file: file.to_string(),
         ..Default::default()
     };
-    let _one_file_at_a_time = WRITER.lock().await;
-    let txn = begin_writing(db).await?;
+    let (_one_writer, txn) = begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
     for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
@@ -202,27 +200,33 @@ pub async fn ingest_reader(
         let expected = (done as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
         progress(done, expected.max(done));
     }
-    let mut linked = Vec::new();
-    if link == Link::Now {
-        crate::org_names::link_pending_noting(&txn, &mut crate::org_names::Journal::Collect(&mut linked)).await?;
-    }
+    let linked = match link {
+        Link::Now => crate::org_names::link_pending_in(&txn).await?,
+        Link::Later => Vec::new(),
+    };
     journal_changes(&txn, &report, linked).await?;
     txn.commit().await?;
     Ok(report)
 }
 
-/// Files are stored one at a time — in this process by this lock, across processes on
-/// PostgreSQL by an advisory lock held until commit: two files carrying versions of the same
-/// record, or the same party, would otherwise both find it missing and both insert it.
+/// Files (and organization-name passes) are written one at a time — in this process by this
+/// lock, across processes on PostgreSQL by an advisory lock held until commit: two files
+/// carrying versions of the same record, or the same party, would otherwise both find it
+/// missing and both insert it.
 static WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The advisory lock taken by every file's transaction on PostgreSQL ("qc-ingest").
 const WRITERS_LOCK: i64 = 0x7163_2d69_6e67_6573;
 
-async fn begin_writing(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+/// Opens a writing transaction: waits for the writer in this process, then (PostgreSQL) for
+/// writers in other processes. Hold the guard until the transaction ends.
+pub(crate) async fn begin_writing(
+    db: &DatabaseConnection,
+) -> Result<(tokio::sync::MutexGuard<'static, ()>, DatabaseTransaction)> {
+    let one_writer = WRITER.lock().await;
     let txn = db.begin().await?;
     entities::sql::lock_until_commit(&txn, WRITERS_LOCK).await?;
-    Ok(txn)
+    Ok((one_writer, txn))
 }
 
 /// Notes the file's changed cases — stored, and given organization-name keys (`linked`) — in
@@ -397,20 +401,51 @@ struct NewProvenance {
     hash: String,
 }
 
+/// The rows of `table` (`cases` or `source_records`) whose `(source, source_key)` is one of
+/// `keys`, with `columns`: one index probe on both columns per key, whatever the planner's
+/// statistics say. (A bulk load makes them stale; with an `IN` list the planner then read every
+/// row of the source for each chunk — 26–99 ms a chunk, half the time of some loads.)
+fn rows_with_keys(backend: DbBackend, table: &str, columns: &[&str], source: Source, keys: &[&str]) -> Statement {
+    let json = serde_json::Value::from(keys.to_vec()).to_string();
+    let columns: Vec<String> = columns.iter().map(|c| format!(r#"t."{c}""#)).collect();
+    let columns = columns.join(", ");
+    match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            // OFFSET 0 keeps the subquery a per-key probe (the planner may not flatten it).
+            format!(
+                r#"SELECT t.* FROM json_array_elements_text($1::json) AS k(key) CROSS JOIN LATERAL
+                   (SELECT {columns} FROM "{table}" AS t WHERE t."source" = $2 AND t."source_key" = k.key OFFSET 0) AS t"#
+            ),
+            [json.into(), source.as_str().into()],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            format!(
+                r#"SELECT {columns} FROM json_each(?) AS k JOIN "{table}" AS t ON t."source" = ? AND t."source_key" = k.value"#
+            ),
+            [json.into(), source.as_str().into()],
+        ),
+    }
+}
+
 async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) -> Result<HashMap<String, KeyState>> {
+    let backend = db.get_database_backend();
     let mut states = HashMap::new();
-    let cases: Vec<(i64, String, i32, bool, Option<String>)> = case::Entity::find()
-        .select_only()
-        .column(case::Column::Id)
-        .column(case::Column::SourceKey)
-        .column(case::Column::Version)
-        .column(case::Column::Deleted)
-        .column(case::Column::Stage)
-        .filter(case::Column::Source.eq(source.as_str()))
-        .filter(case::Column::SourceKey.is_in(keys.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let mut cases = Vec::new();
+    let columns = ["id", "source_key", "version", "deleted", "stage"];
+    for row in db
+        .query_all_raw(rows_with_keys(backend, "cases", &columns, source, keys))
+        .await?
+    {
+        cases.push((
+            row.try_get::<i64>("", "id")?,
+            row.try_get::<String>("", "source_key")?,
+            row.try_get::<i32>("", "version")?,
+            row.try_get::<bool>("", "deleted")?,
+            row.try_get::<Option<String>>("", "stage")?,
+        ));
+    }
     for (id, key, version, deleted, stage) in cases {
         states.insert(
             key,
@@ -426,15 +461,17 @@ async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) 
             },
         );
     }
-    let hashes: Vec<(String, String)> = source_record::Entity::find()
-        .select_only()
-        .column(source_record::Column::SourceKey)
-        .column(source_record::Column::ContentHash)
-        .filter(source_record::Column::Source.eq(source.as_str()))
-        .filter(source_record::Column::SourceKey.is_in(keys.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let mut hashes = Vec::new();
+    let columns = ["source_key", "content_hash"];
+    for row in db
+        .query_all_raw(rows_with_keys(backend, "source_records", &columns, source, keys))
+        .await?
+    {
+        hashes.push((
+            row.try_get::<String>("", "source_key")?,
+            row.try_get::<String>("", "content_hash")?,
+        ));
+    }
     for (key, hash) in hashes {
         if let Some(s) = states.get_mut(&key) {
             s.hashes.insert(hash);

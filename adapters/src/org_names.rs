@@ -2,7 +2,9 @@
 //! Both ways, so the keys do not depend on ingestion order: queued texts (stored or changed
 //! since the last pass) against every known name, and names not scanned yet against every
 //! text scanned before them.
-//! One Aho-Corasick automaton per pass.
+//!
+//! Memory stays bounded however many names are known: names are matched a batch at a time,
+//! one Aho-Corasick automaton per batch of at most `NAME_BYTES_PER_AUTOMATON` bytes of names.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -10,56 +12,128 @@ use aho_corasick::AhoCorasick;
 use entities::{case, case_key, org_name_scanned, org_scan_queue, party, LinkKind, PartyKind};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::Result;
 
 /// Shorter names (`某店`) match too much text to be evidence.
 const MIN_NAME_CHARS: usize = 4;
-const PAGE: u64 = 5_000;
+/// Texts read and matched together.
+const TEXTS_PER_PAGE: u64 = 5_000;
+/// Party rows read per query while a batch of names is gathered.
+const NAMES_PER_QUERY: u64 = 20_000;
+/// Bytes of names one automaton matches. Building an automaton takes about 17 times the
+/// bytes of its names (aho-corasick 1.1, measured), so a batch peaks near 70 MB.
+const NAME_BYTES_PER_AUTOMATON: usize = 4 << 20;
 
-pub async fn known_org_names<C: ConnectionTrait>(db: &C) -> Result<BTreeSet<String>> {
-    let names: Vec<String> = party::Entity::find()
-        .select_only()
-        .column(party::Column::Name)
-        .filter(party::Column::Kind.eq(PartyKind::Organization.as_str()))
-        .distinct()
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(names
-        .into_iter()
-        .filter(|n| n.chars().count() >= MIN_NAME_CHARS)
-        .collect())
+/// A batch of organization names and the automaton that finds them.
+struct Names {
+    list: Vec<String>,
+    automaton: AhoCorasick,
 }
 
-/// Every name the automaton finds in `text` (overlapping, so a name inside a longer one counts).
-fn names_in<'a>(automaton: &AhoCorasick, names: &'a [String], text: &str) -> BTreeSet<&'a str> {
-    automaton
-        .find_overlapping_iter(text)
-        .map(|m| names[m.pattern().as_usize()].as_str())
-        .collect()
+impl Names {
+    fn new(list: Vec<String>) -> Result<Names> {
+        let automaton = AhoCorasick::new(&list).map_err(|e| crate::AdapterError::Rejected {
+            file: "organization names".into(),
+            reason: format!("cannot index organization names: {e}"),
+        })?;
+        Ok(Names { list, automaton })
+    }
+
+    /// Every name found in each text (overlapping, so a name inside a longer one counts).
+    fn found_in(&self, texts: &[(i64, Option<String>)]) -> Vec<(i64, String)> {
+        let mut found = Vec::new();
+        for (id, text) in texts {
+            let Some(text) = text else { continue };
+            let names: BTreeSet<&str> = self
+                .automaton
+                .find_overlapping_iter(text)
+                .map(|m| self.list[m.pattern().as_usize()].as_str())
+                .collect();
+            found.extend(names.into_iter().map(|n| (*id, n.to_string())));
+        }
+        found
+    }
 }
 
-/// Where the cases that got new keys are noted in the linkage journal.
-pub enum Journal<'a> {
-    /// With each page of keys, in one transaction (a pass on its own).
-    EachPage,
-    /// By the caller, last in its transaction (a pass inside a file's transaction: the
-    /// journal's lock is then taken only just before that transaction commits).
-    Collect(&'a mut Vec<i64>),
+/// The organization names of the parties table, in batches of bounded size, read in party
+/// id order (a name carried by several parties may come in more than one batch: harmless).
+struct NameBatches {
+    after: i64,
+    /// Bytes of names per batch, about (one name more at most).
+    name_bytes: usize,
+    /// Only names not yet in `org_names_scanned`.
+    unscanned_only: bool,
+    exhausted: bool,
 }
 
-/// Adds the ORG_NAME keys a case lacks.
-async fn add_keys<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    found: Vec<(i64, String)>,
-    journal: &mut Journal<'_>,
-) -> Result<()> {
+impl NameBatches {
+    fn all(name_bytes: usize) -> NameBatches {
+        NameBatches {
+            after: 0,
+            name_bytes,
+            unscanned_only: false,
+            exhausted: false,
+        }
+    }
+
+    fn unscanned(name_bytes: usize) -> NameBatches {
+        NameBatches {
+            unscanned_only: true,
+            ..NameBatches::all(name_bytes)
+        }
+    }
+
+    async fn next<C: ConnectionTrait>(&mut self, db: &C) -> Result<Option<Names>> {
+        let mut names = HashSet::new();
+        let mut bytes = 0;
+        while !self.exhausted && bytes < self.name_bytes {
+            let mut query = party::Entity::find()
+                .select_only()
+                .column(party::Column::Id)
+                .column(party::Column::Name)
+                .filter(party::Column::Kind.eq(PartyKind::Organization.as_str()))
+                .filter(party::Column::Id.gt(self.after));
+            if self.unscanned_only {
+                query = query.filter(Expr::cust(
+                    r#"NOT EXISTS (SELECT 1 FROM "org_names_scanned" s WHERE s."name" = "parties"."name")"#,
+                ));
+            }
+            let rows: Vec<(i64, String)> = query
+                .order_by_asc(party::Column::Id)
+                .limit(NAMES_PER_QUERY)
+                .into_tuple()
+                .all(db)
+                .await?;
+            self.exhausted = (rows.len() as u64) < NAMES_PER_QUERY;
+            for (id, name) in rows {
+                if bytes >= self.name_bytes {
+                    // The rest of this page starts the next batch.
+                    self.exhausted = false;
+                    break;
+                }
+                self.after = id;
+                if name.chars().count() >= MIN_NAME_CHARS && !names.contains(&name) {
+                    bytes += name.len();
+                    names.insert(name);
+                }
+            }
+        }
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut list: Vec<String> = names.into_iter().collect();
+        list.sort_unstable();
+        Names::new(list).map(Some)
+    }
+}
+
+/// Adds the ORG_NAME keys a case lacks; returns the cases that got one.
+async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Result<Vec<i64>> {
     if found.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<i64> = found
         .iter()
@@ -97,41 +171,12 @@ async fn add_keys<C: ConnectionTrait + TransactionTrait>(
             ..Default::default()
         })
         .collect();
-    let txn = db.begin().await?;
     for batch in rows.chunks(400) {
         case_key::Entity::insert_many(batch.to_vec())
-            .exec_without_returning(&txn)
+            .exec_without_returning(db)
             .await?;
     }
-    match journal {
-        Journal::EachPage => entities::linkage_journal::record(&txn, &changed).await?,
-        Journal::Collect(ids) => ids.extend(changed),
-    }
-    Ok(txn.commit().await?)
-}
-
-fn automaton(names: &[String]) -> Result<Option<AhoCorasick>> {
-    if names.is_empty() {
-        return Ok(None);
-    }
-    AhoCorasick::new(names)
-        .map(Some)
-        .map_err(|e| crate::AdapterError::Rejected {
-            file: "organization names".into(),
-            reason: format!("cannot index organization names: {e}"),
-        })
-}
-
-/// Stored names not yet matched against the texts scanned before them.
-async fn unscanned_names<C: ConnectionTrait>(db: &C, known: &BTreeSet<String>) -> Result<Vec<String>> {
-    let scanned: Vec<String> = org_name_scanned::Entity::find()
-        .select_only()
-        .column(org_name_scanned::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let scanned: HashSet<String> = scanned.into_iter().collect();
-    Ok(known.iter().filter(|n| !scanned.contains(*n)).cloned().collect())
+    Ok(changed)
 }
 
 /// Queues the texts of these cases for the next pass.
@@ -153,24 +198,48 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, case_ids: &[i64]) -> Result<()>
 /// Links organization names in free text, whatever the order texts and names arrived in:
 /// names new since the last pass against every text scanned before, then the queued texts
 /// (stored or changed since) against every known name. Idempotent; a load may run it after
-/// every file or once at its end, and a pass interrupted by a crash is completed by the next.
-pub async fn link_pending<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<()> {
-    link_pending_noting(db, &mut Journal::EachPage).await
+/// every file or once at its end. One transaction, taken as a file's is (files wait while it
+/// runs), so a crash leaves the queue to the next pass and no file changes the queue under it.
+pub async fn link_pending(db: &DatabaseConnection) -> Result<()> {
+    link_pending_batched(db, NAME_BYTES_PER_AUTOMATON).await
 }
 
-/// As `link_pending`, noting the cases that got new keys as `journal` says.
-pub async fn link_pending_noting<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    journal: &mut Journal<'_>,
-) -> Result<()> {
-    let known = known_org_names(db).await?;
-    let new = unscanned_names(db, &known).await?;
-    if let Some(ac) = automaton(&new)? {
-        scan_stored(db, &ac, &new, journal).await?;
+/// As `link_pending`, with at most about `name_bytes` bytes of names per automaton (the
+/// tests use small batches to check that batching changes nothing).
+pub async fn link_pending_batched(db: &DatabaseConnection, name_bytes: usize) -> Result<()> {
+    let (_one_writer, txn) = crate::ingest::begin_writing(db).await?;
+    let linked = link_pending_in_batches(&txn, name_bytes).await?;
+    entities::linkage_journal::record(&txn, &linked).await?;
+    Ok(txn.commit().await?)
+}
+
+/// As `link_pending`, inside the caller's writing transaction; returns the cases given new
+/// keys, for the caller to note in the linkage journal.
+pub async fn link_pending_in<C: ConnectionTrait>(db: &C) -> Result<Vec<i64>> {
+    link_pending_in_batches(db, NAME_BYTES_PER_AUTOMATON).await
+}
+
+async fn link_pending_in_batches<C: ConnectionTrait>(db: &C, name_bytes: usize) -> Result<Vec<i64>> {
+    let mut linked = Vec::new();
+    let mut new_names = NameBatches::unscanned(name_bytes);
+    while let Some(names) = new_names.next(db).await? {
+        linked.extend(scan_stored(db, &names).await?);
+        mark_scanned(db, &names.list).await?;
     }
-    let all: Vec<String> = known.into_iter().collect();
-    scan_queued(db, automaton(&all)?.as_ref(), &all, journal).await?;
-    for batch in new.chunks(400) {
+    let mut all_names = NameBatches::all(name_bytes);
+    while let Some(names) = all_names.next(db).await? {
+        linked.extend(scan_queued(db, &names).await?);
+    }
+    // The whole queue was matched against every name; no file can have added to it since
+    // (this runs as a writer).
+    org_scan_queue::Entity::delete_many().exec(db).await?;
+    linked.sort_unstable();
+    linked.dedup();
+    Ok(linked)
+}
+
+async fn mark_scanned<C: ConnectionTrait>(db: &C, names: &[String]) -> Result<()> {
+    for batch in names.chunks(400) {
         let rows = batch.iter().map(|name| org_name_scanned::ActiveModel {
             name: Set(name.clone()),
         });
@@ -187,17 +256,13 @@ pub async fn link_pending_noting<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Texts scanned before (not in the queue) against `names`, page by page.
-async fn scan_stored<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    ac: &AhoCorasick,
-    names: &[String],
-    journal: &mut Journal<'_>,
-) -> Result<()> {
+async fn scan_stored<C: ConnectionTrait>(db: &C, names: &Names) -> Result<Vec<i64>> {
     // An anti-join, however long the queue (NOT IN over a large subquery is not).
     let unqueued = Expr::cust(r#"NOT EXISTS (SELECT 1 FROM "org_scan_queue" q WHERE q."case_id" = "cases"."id")"#);
+    let mut linked = Vec::new();
     let mut after = 0i64;
     loop {
-        let rows: Vec<(i64, Option<String>)> = case::Entity::find()
+        let texts: Vec<(i64, Option<String>)> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
             .column(case::Column::FreeText)
@@ -205,61 +270,38 @@ async fn scan_stored<C: ConnectionTrait + TransactionTrait>(
             .filter(case::Column::FreeText.is_not_null())
             .filter(unqueued.clone())
             .order_by_asc(case::Column::Id)
-            .limit(PAGE)
+            .limit(TEXTS_PER_PAGE)
             .into_tuple()
             .all(db)
             .await?;
-        let Some((last, _)) = rows.last() else { break };
+        let Some((last, _)) = texts.last() else { break };
         after = *last;
-        add_keys(db, found_in(ac, names, &rows), journal).await?;
+        linked.extend(add_keys(db, names.found_in(&texts)).await?);
     }
-    Ok(())
+    Ok(linked)
 }
 
-/// The queued texts against every known name (`None`: no names yet), emptying the queue.
-async fn scan_queued<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    ac: Option<&AhoCorasick>,
-    names: &[String],
-    journal: &mut Journal<'_>,
-) -> Result<()> {
+/// The queued texts against `names`, page by page (the queue is emptied by the caller).
+async fn scan_queued<C: ConnectionTrait>(db: &C, names: &Names) -> Result<Vec<i64>> {
+    let mut linked = Vec::new();
+    let mut after = 0i64;
     loop {
-        let ids: Vec<i64> = org_scan_queue::Entity::find()
+        let texts: Vec<(i64, Option<String>)> = case::Entity::find()
             .select_only()
-            .column(org_scan_queue::Column::CaseId)
-            .order_by_asc(org_scan_queue::Column::CaseId)
-            .limit(PAGE)
+            .column(case::Column::Id)
+            .column(case::Column::FreeText)
+            .filter(Expr::cust(
+                r#"EXISTS (SELECT 1 FROM "org_scan_queue" q WHERE q."case_id" = "cases"."id")"#,
+            ))
+            .filter(case::Column::Id.gt(after))
+            .order_by_asc(case::Column::Id)
+            .limit(TEXTS_PER_PAGE)
             .into_tuple()
             .all(db)
             .await?;
-        if ids.is_empty() {
-            break;
-        }
-        if let Some(ac) = ac {
-            let rows: Vec<(i64, Option<String>)> = case::Entity::find()
-                .select_only()
-                .column(case::Column::Id)
-                .column(case::Column::FreeText)
-                .filter(case::Column::Id.is_in(ids.iter().copied()))
-                .into_tuple()
-                .all(db)
-                .await?;
-            add_keys(db, found_in(ac, names, &rows), journal).await?;
-        }
-        org_scan_queue::Entity::delete_many()
-            .filter(org_scan_queue::Column::CaseId.is_in(ids.iter().copied()))
-            .exec(db)
-            .await?;
+        let Some((last, _)) = texts.last() else { break };
+        after = *last;
+        linked.extend(add_keys(db, names.found_in(&texts)).await?);
     }
-    Ok(())
-}
-
-fn found_in(ac: &AhoCorasick, names: &[String], rows: &[(i64, Option<String>)]) -> Vec<(i64, String)> {
-    let mut found = Vec::new();
-    for (id, text) in rows {
-        if let Some(text) = text {
-            found.extend(names_in(ac, names, text).into_iter().map(|n| (*id, n.to_string())));
-        }
-    }
-    found
+    Ok(linked)
 }

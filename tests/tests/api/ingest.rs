@@ -207,6 +207,23 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
     adapters::org_names::link_pending(&later.db).await.unwrap();
     assert_eq!(org_name_keys(&later).await, per_file, "a second pass adds nothing");
 
+    // Names matched a few at a time (one automaton per ~40 bytes of names, as a world with
+    // millions of names is matched within bounded memory): the same keys, in one pass after
+    // the load and in passes between its halves (new names against texts scanned before).
+    let batched = app.another().await;
+    load_later(&batched, Source::ALL).await;
+    adapters::org_names::link_pending_batched(&batched.db, 40)
+        .await
+        .unwrap();
+    assert_eq!(org_name_keys(&batched).await, per_file);
+    let halves = app.another().await;
+    let (first, second) = Source::ALL.split_at(2);
+    load_later(&halves, second).await;
+    adapters::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
+    load_later(&halves, first).await;
+    adapters::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
+    assert_eq!(org_name_keys(&halves).await, per_file);
+
     // Interrupted: the next file stored completes the pass.
     let interrupted = app.another().await;
     load_later(&interrupted, Source::ALL).await;

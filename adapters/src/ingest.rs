@@ -134,18 +134,20 @@ pub struct Streamed {
     pub segment_bytes: usize,
 }
 
-/// Bytes a segment of a streamed file holds, about.
-pub const SEGMENT_BYTES: usize = 8 << 20;
+/// Bytes a segment of a streamed file holds, about. Three segments are in memory at most (one
+/// being read and parsed, one waiting, one being written), each a few times its bytes once parsed.
+pub const SEGMENT_BYTES: usize = 4 << 20;
 
 /// As `ingest_file_with_progress`, reading a line-based export (`segment::segmentable`) from
-/// `reader` a segment at a time, so memory stays flat whatever the file's size. Still one
-/// transaction: a segment that cannot be read as declared rolls the whole file back.
+/// `reader` a segment at a time, so memory stays flat whatever the file's size. The next
+/// segment is read and parsed on another thread while one is written. Still one transaction:
+/// a segment that cannot be read as declared rolls the whole file back.
 /// `progress(records done, records expected)` estimates from the file's size.
 pub async fn ingest_reader(
     db: &DatabaseConnection,
     source: Source,
     file: &str,
-    reader: impl std::io::BufRead,
+    reader: impl std::io::BufRead + Send + 'static,
     streamed: Streamed,
     link: Link,
     mut progress: impl FnMut(usize, usize),
@@ -155,15 +157,12 @@ pub async fn ingest_reader(
         file: file.to_string(),
         ..Default::default()
     };
+    let (mut segments, reading) = parse_ahead(source, file, reader, segment_bytes);
     let (_one_writer, txn) = begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
-    for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
-        let segment = segment.map_err(|e| AdapterError::Rejected {
-            file: file.into(),
-            reason: format!("cannot be read: {e}"),
-        });
-        let parsed = match segment.and_then(|seg| crate::parse(source, file, &seg.bytes).map(|p| (seg, p))) {
+    while let Some(parsed) = segments.recv().await {
+        let parsed = match parsed {
             Ok(ok) => ok,
             Err(AdapterError::Rejected { reason, .. }) => {
                 txn.rollback().await?;
@@ -200,6 +199,11 @@ pub async fn ingest_reader(
         let expected = (done as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
         progress(done, expected.max(done));
     }
+    // The segments ended: the whole file, or the reader failed (the transaction is then rolled back).
+    reading.await.map_err(|e| AdapterError::Rejected {
+        file: file.into(),
+        reason: format!("reading stopped: {e}"),
+    })?;
     let linked = match link {
         Link::Now => crate::org_names::link_pending_in(&txn).await?,
         Link::Later => Vec::new(),
@@ -207,6 +211,36 @@ pub async fn ingest_reader(
     journal_changes(&txn, &report, linked).await?;
     txn.commit().await?;
     Ok(report)
+}
+
+type ParsedSegment = Result<(crate::segment::Segment, crate::Parsed)>;
+
+/// Reads and parses `reader` a segment at a time on a blocking thread, one segment ahead of
+/// the writer. Stops after the first segment that cannot be read as declared, or when the
+/// receiver is dropped (the writer gave up). The handle tells whether it ended normally.
+fn parse_ahead(
+    source: Source,
+    file: &str,
+    reader: impl std::io::BufRead + Send + 'static,
+    segment_bytes: usize,
+) -> (tokio::sync::mpsc::Receiver<ParsedSegment>, tokio::task::JoinHandle<()>) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    let file = file.to_string();
+    let reading = tokio::task::spawn_blocking(move || {
+        for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
+            let parsed = segment
+                .map_err(|e| AdapterError::Rejected {
+                    file: file.clone(),
+                    reason: format!("cannot be read: {e}"),
+                })
+                .and_then(|seg| crate::parse(source, &file, &seg.bytes).map(|p| (seg, p)));
+            let last = parsed.is_err();
+            if sender.blocking_send(parsed).is_err() || last {
+                break;
+            }
+        }
+    });
+    (receiver, reading)
 }
 
 /// Files (and organization-name passes) are written one at a time — in this process by this

@@ -47,9 +47,9 @@ pub fn summary(r: &FileReport) -> String {
     line
 }
 
-/// Files at least this large are read in segments (the line-based sources), so memory stays
-/// flat; smaller ones are read whole.
-pub const STREAM_FROM_BYTES: u64 = 64 << 20;
+/// Files larger than one segment are read in segments (all sources but the procuratorate's
+/// JSON pages), so memory stays flat; smaller ones are read whole.
+pub const STREAM_FROM_BYTES: u64 = SEGMENT_BYTES as u64;
 
 /// Loads every file; returns how many were rejected whole.
 /// With `announce` (a Redis URL and the events channel), running gateways are told which cases changed (for their subscriptions).

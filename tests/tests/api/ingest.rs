@@ -240,7 +240,7 @@ async fn streamed(app: &TestApp, source: Source, name: &str, bytes: &[u8], segme
         &app.db,
         source,
         name,
-        bytes,
+        std::io::Cursor::new(bytes.to_vec()),
         adapters::ingest::Streamed {
             size: bytes.len() as u64,
             segment_bytes,

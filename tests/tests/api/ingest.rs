@@ -336,7 +336,46 @@ async fn concurrent_ingests_all_land(app: TestApp) {
     assert_eq!(a.3, b.3, "keys");
 }
 
+/// The bulk insert every writer uses (one array per column on PostgreSQL, one JSON parameter
+/// on SQLite) keeps every character of every value, across statements.
+async fn bulk_inserts_keep_every_value(app: TestApp) {
+    use entities::audit_subject;
+    use sea_orm::QueryOrder;
+    let texts = [
+        "CASE",
+        "a,b",
+        "say \"hi\" \\ {x} (y)",
+        "",
+        "NULL",
+        " 张三 ",
+        "line\nbreak\ttab",
+        "{\"json\": [1]}",
+    ];
+    let rows: Vec<Value> = (0..12_000).map(|n| json!([n, texts[n % texts.len()], n * 3])).collect();
+    entities::sql::insert_json(
+        &app.db,
+        "audit_subjects",
+        &[("audit_id", "bigint"), ("kind", "text"), ("subject_id", "bigint")],
+        &rows,
+    )
+    .await
+    .unwrap();
+    let stored = audit_subject::Entity::find()
+        .order_by_asc(audit_subject::Column::AuditId)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 12_000);
+    for (n, row) in stored.iter().enumerate() {
+        assert_eq!(
+            (row.audit_id, row.kind.as_str(), row.subject_id),
+            (n as i64, texts[n % texts.len()], n as i64 * 3)
+        );
+    }
+}
+
 on_both_databases!(
+    bulk_inserts_keep_every_value,
     concurrent_ingests_all_land,
     files_read_in_segments_store_exactly_what_whole_files_do,
     organization_names_linked_at_the_end_equal_linked_per_file,

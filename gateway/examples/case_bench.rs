@@ -1,0 +1,179 @@
+//! Load benchmark of `case(id)` with its parties at N concurrent clients over HTTP, beside
+//! PostGraphile serving the same PostgreSQL tables in the same run (same cases, same fields,
+//! same concurrency). Run by `bench/case.sh`; by hand:
+//!   cargo run --release -p gateway --example case_bench -- \
+//!     --gateway http://127.0.0.1:8099 --token T --database postgres://… \
+//!     [--postgraphile http://127.0.0.1:5000/graphql] [--clients 16] [--requests 20000] [--cases 5000]
+//! A request counts only when it answers with the case (not null, no errors).
+
+mod bench_common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bench_common::{percentile, run};
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+const OURS: &str = "query($id: ID!) { case(id: $id) { id source sourceKey title status \
+    parties { role nameAsRecorded party { id kind name } } } }";
+const POSTGRAPHILE: &str = "query($id: BigInt!) { caseById(id: $id) { id source sourceKey title status \
+    casePartiesByCaseId { nodes { role nameAsRecorded partyByPartyId { id kind name } } } } }";
+
+fn args() -> Result<HashMap<String, String>, String> {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let mut a: HashMap<String, String> = [("clients", "16"), ("requests", "20000"), ("cases", "5000")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for pair in raw.chunks(2) {
+        match pair {
+            [k, v] if k.starts_with("--") => {
+                a.insert(k.trim_start_matches("--").to_string(), v.clone());
+            }
+            _ => return Err(format!("expected --name value, got {pair:?}")),
+        }
+    }
+    for required in ["gateway", "token", "database"] {
+        if !a.contains_key(required) {
+            return Err("--gateway, --token and --database are required".into());
+        }
+    }
+    Ok(a)
+}
+
+fn number(a: &HashMap<String, String>, name: &str) -> usize {
+    a.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// One server under load: `request(i)` asks for case `i` and says whether the case came back.
+async fn measure(name: &str, clients: usize, requests: usize, request: impl AsyncCase) -> f64 {
+    let request = Arc::new(request);
+    let work = move |i: usize| {
+        let request = request.clone();
+        async move { request.ask(i).await }
+    };
+    let _warm = run(clients, 500, work.clone()).await;
+    let (times, secs) = run(clients, requests, work).await;
+    let rate = times.len() as f64 / secs;
+    println!(
+        "{name:<28} {} ok of {requests}  p50 {:.2} ms  p99 {:.2} ms  {rate:.0} requests/s",
+        times.len(),
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+    );
+    rate
+}
+
+trait AsyncCase: Send + Sync + 'static {
+    fn ask(&self, i: usize) -> impl std::future::Future<Output = bool> + Send;
+}
+
+struct GraphqlCase {
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    query: &'static str,
+    /// The case's id as this server spells it.
+    id: fn(i64) -> serde_json::Value,
+    /// The field the case comes back in.
+    field: &'static str,
+    cases: Arc<Vec<i64>>,
+}
+
+impl AsyncCase for GraphqlCase {
+    async fn ask(&self, i: usize) -> bool {
+        let id = (self.id)(self.cases[i % self.cases.len()]);
+        let body = serde_json::json!({"query": self.query, "variables": {"id": id}});
+        let mut post = self.client.post(&self.url).json(&body);
+        if let Some(token) = &self.token {
+            post = post.bearer_auth(token);
+        }
+        let Ok(response) = post.send().await else { return false };
+        let Ok(answer) = response.json::<serde_json::Value>().await else {
+            return false;
+        };
+        answer.get("errors").is_none() && answer["data"][self.field]["id"].is_string()
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let (clients, requests) = (number(&a, "clients").max(1), number(&a, "requests").max(1));
+    let db = match Database::connect(a["database"].as_str()).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("database: {e}");
+            std::process::exit(1);
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT id FROM cases WHERE deleted = false ORDER BY md5(id::text) LIMIT {}",
+                number(&a, "cases").max(1)
+            ),
+        ))
+        .await
+        .unwrap_or_default();
+    let cases: Arc<Vec<i64>> = Arc::new(rows.iter().filter_map(|r| r.try_get_by_index::<i64>(0).ok()).collect());
+    if cases.is_empty() {
+        eprintln!("no cases in the database: run bench/ingest.sh first");
+        std::process::exit(1);
+    }
+    println!("{} cases asked in turn; {clients} clients", cases.len());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap_or_default();
+
+    let ours = measure(
+        "case(id) with parties",
+        clients,
+        requests,
+        GraphqlCase {
+            client: client.clone(),
+            url: format!("{}/graphql", a["gateway"].trim_end_matches('/')),
+            token: Some(a["token"].clone()),
+            query: OURS,
+            id: |id| format!("Case:{id}").into(),
+            field: "case",
+            cases: cases.clone(),
+        },
+    )
+    .await;
+    let mut verdict = format!(
+        "targets: >= 5,000 requests/s {}",
+        if ours >= 5000.0 { "met" } else { "MISSED" }
+    );
+    if let Some(url) = a.get("postgraphile") {
+        let theirs = measure(
+            "PostGraphile caseById",
+            clients,
+            requests,
+            GraphqlCase {
+                client,
+                url: url.clone(),
+                token: None,
+                query: POSTGRAPHILE,
+                id: |id| id.to_string().into(),
+                field: "caseById",
+                cases,
+            },
+        )
+        .await;
+        verdict.push_str(&format!(
+            ", >= 2x PostGraphile ({:.1}x) {}",
+            ours / theirs,
+            if ours >= 2.0 * theirs { "met" } else { "MISSED" }
+        ));
+    }
+    println!("{verdict}");
+}

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use entities::audit_log;
 use entities::ids::{id_number::mask_id_number, phone::mask_phone, IdNumber, Phone};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -142,34 +142,39 @@ impl AuditWriter {
     }
 }
 
-/// Writes a group of entries in one transaction.
+/// Writes a group of entries in one transaction: one statement for the entries, one for
+/// their subjects.
 async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(), sea_orm::DbErr> {
     let txn = db.begin().await?;
-    let mut subjects: Vec<(i64, &'static str, i64)> = Vec::new();
-    for e in entries {
-        let row = audit_log::ActiveModel {
-            at: Set(e.at),
-            sub: Set(e.sub),
-            role: Set(e.role),
-            operation: Set(e.operation),
-            query_hash: Set(e.query_hash),
-            variables: Set(e.variables),
-            case_ids: Set(json!(e.cases)),
-            party_ids: Set(json!(e.parties)),
-            ..Default::default()
-        }
-        .insert(&txn)
+    let subjects: Vec<(Vec<i64>, Vec<i64>)> = entries.iter().map(|e| (e.cases.clone(), e.parties.clone())).collect();
+    let rows = entries.into_iter().map(|e| audit_log::ActiveModel {
+        at: Set(e.at),
+        sub: Set(e.sub),
+        role: Set(e.role),
+        operation: Set(e.operation),
+        query_hash: Set(e.query_hash),
+        variables: Set(e.variables),
+        case_ids: Set(json!(e.cases)),
+        party_ids: Set(json!(e.parties)),
+        ..Default::default()
+    });
+    // Ids are drawn in the order of the rows, so the sorted ids are the entries' in order.
+    let mut ids = audit_log::Entity::insert_many(rows)
+        .exec_with_returning_keys(&txn)
         .await?;
-        subjects.extend(
-            e.cases
-                .iter()
-                .map(|id| (row.id, "CASE", *id))
-                .chain(e.parties.iter().map(|id| (row.id, "PARTY", *id))),
-        );
+    if ids.len() != subjects.len() {
+        return Err(sea_orm::DbErr::RecordNotInserted);
     }
-    let rows: Vec<serde_json::Value> = subjects
+    ids.sort_unstable();
+    let rows: Vec<serde_json::Value> = ids
         .iter()
-        .map(|(audit, kind, id)| json!([audit, kind, id]))
+        .zip(&subjects)
+        .flat_map(|(audit, (cases, parties))| {
+            cases
+                .iter()
+                .map(move |id| json!([audit, "CASE", id]))
+                .chain(parties.iter().map(move |id| json!([audit, "PARTY", id])))
+        })
         .collect();
     entities::sql::insert_json(
         &txn,

@@ -23,10 +23,12 @@ impl ScopedStore {
     }
 
     pub async fn case_by_id(&self, id: i64) -> ApiResult<Option<case::Model>> {
-        Ok(case::Entity::find_by_id(id)
+        let found = case::Entity::find_by_id(id)
             .filter(self.visible())
             .one(&self.db)
-            .await?)
+            .await?;
+        self.trail.cases(found.iter().map(|c| c.id));
+        Ok(found)
     }
 
     pub async fn case_by_source_key(&self, source: Source, key: &str) -> ApiResult<Option<case::Model>> {

@@ -545,6 +545,54 @@ async fn the_audit_log_answers_who_looked_at_whom(app: TestApp) {
     );
 }
 
+/// Every `case(id)` is audited (it was not), and entries of concurrent requests, written
+/// together (one statement for a group), each keep their own subjects: the entries found by
+/// a case are exactly the requests that read it.
+async fn concurrent_audit_entries_keep_their_own_subjects(app: TestApp) {
+    app.seed_demo().await;
+    let plc = app.token(Role::Plc, &["3301"]);
+    let listed = app
+        .data(&plc, "{ cases(first: 20) { edges { node { id } } } }", json!({}))
+        .await;
+    let ids: Vec<String> = listed["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 2, "{listed}");
+    // Request i reads case i mod n, as operation `Look{i}`.
+    let requests = 24;
+    let queries: Vec<String> = (0..requests)
+        .map(|i| format!("query Look{i}($id: ID!) {{ case(id: $id) {{ id }} }}"))
+        .collect();
+    let (app_ref, plc_ref) = (&app, &plc);
+    futures_util::future::join_all(
+        queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| app_ref.data(plc_ref, q, json!({"id": ids[i % ids.len()]}))),
+    )
+    .await;
+    let auditor = app.token(Role::Auditor, &["33"]);
+    let q = "query($f: AuditFilter) { auditLog(filter: $f, first: 50) { edges { node { operation caseIds } } } }";
+    for (n, id) in ids.iter().enumerate() {
+        let log = app.data(&auditor, q, json!({"f": {"caseId": id}})).await;
+        let entries = log["auditLog"]["edges"].as_array().unwrap();
+        let mut looks: Vec<usize> = Vec::new();
+        for e in entries {
+            let cases = e["node"]["caseIds"].as_array().unwrap();
+            assert!(cases.iter().any(|c| c == id), "an entry found by {id} lists it: {log}");
+            if let Some(i) = e["node"]["operation"].as_str().and_then(|op| op.strip_prefix("Look")) {
+                looks.push(i.parse().unwrap());
+            }
+        }
+        looks.sort_unstable();
+        let expected: Vec<usize> = (0..requests).filter(|i| i % ids.len() == n).collect();
+        assert_eq!(looks, expected, "the requests that read {id}: {log}");
+    }
+}
+
 async fn no_audit_entry_means_no_personal_data(app: TestApp) {
     use sea_orm::ConnectionTrait;
     app.seed_demo().await;
@@ -563,6 +611,7 @@ async fn no_audit_entry_means_no_personal_data(app: TestApp) {
 }
 
 on_both_databases!(
+    concurrent_audit_entries_keep_their_own_subjects,
     query_limits_and_introspection_hold,
     the_audit_log_answers_who_looked_at_whom,
     no_audit_entry_means_no_personal_data

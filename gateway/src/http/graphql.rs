@@ -2,7 +2,7 @@
 //! `application/graphql-response+json` (with its status codes) and `application/json`.
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -307,13 +307,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Which operation the request selects (its type and name), if the document names it unambiguously.
+/// Which operation the request selects (its type and name), if the document names it
+/// unambiguously, and the parsed document (executed as is: a query is parsed once).
 fn selected_operation(
     query: &str,
     operation_name: Option<&str>,
-) -> Result<(Option<OperationType>, Option<String>), String> {
+) -> Result<(Option<OperationType>, Option<String>, ExecutableDocument), String> {
     let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
-    Ok(match (&document.operations, operation_name) {
+    let (ty, name) = match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), name) => (Some(op.node.ty), name.map(str::to_string)),
         (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name).map(|op| op.node.ty), Some(name.to_string())),
         // A lone named operation is the selected one.
@@ -323,14 +324,16 @@ fn selected_operation(
             .map(|(name, op)| (Some(op.node.ty), Some(name.to_string())))
             .unwrap_or((None, None)),
         (DocumentOperations::Multiple(_), None) => (None, None),
-    })
+    };
+    Ok((ty, name, document))
 }
 
 async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
-    let (operation, operation_name) = match selected_operation(&params.query, params.operation_name.as_deref()) {
-        Ok(op) => op,
-        Err(message) => return request_error(media, &message),
-    };
+    let (operation, operation_name, document) =
+        match selected_operation(&params.query, params.operation_name.as_deref()) {
+            Ok(op) => op,
+            Err(message) => return request_error(media, &message),
+        };
     let query_text = params.query.clone();
     let variables_json = params.variables.clone().map(Value::Object).unwrap_or(Value::Null);
     match operation {
@@ -349,6 +352,8 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         _ => {}
     }
     let mut request = async_graphql::Request::new(params.query);
+    // Parsed once, above: the schema executes this document.
+    request.set_parsed_query(document);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -472,7 +477,7 @@ mod tests {
         assert!(asks_for_introspection("{ __schema { types { name } } }"));
         assert!(asks_for_introspection("{ __type(name: \"Case\") { name } }"));
         assert!(!asks_for_introspection("{ __typename me { sub } }"));
-        let (ty, name) = selected_operation("mutation Revoke { revokeToken(jti: \"x\") }", None).unwrap();
+        let (ty, name, _) = selected_operation("mutation Revoke { revokeToken(jti: \"x\") }", None).unwrap();
         assert_eq!((ty, name.as_deref()), (Some(OperationType::Mutation), Some("Revoke")));
     }
 

@@ -412,6 +412,7 @@ impl CaseChange {
 }
 
 /// What is known of one key while a chunk is planned.
+#[derive(Default)]
 struct KeyState {
     /// The stored case, if any.
     case_id: Option<i64>,
@@ -466,65 +467,34 @@ fn rows_with_keys(backend: DbBackend, table: &str, columns: &[&str], source: Sou
 async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) -> Result<HashMap<String, KeyState>> {
     let backend = db.get_database_backend();
     let mut states = HashMap::new();
-    let mut cases = Vec::new();
     let columns = ["id", "source_key", "version", "deleted", "stage"];
     for row in db
         .query_all_raw(rows_with_keys(backend, "cases", &columns, source, keys))
         .await?
     {
-        cases.push((
-            row.try_get::<i64>("", "id")?,
-            row.try_get::<String>("", "source_key")?,
-            row.try_get::<i32>("", "version")?,
-            row.try_get::<bool>("", "deleted")?,
-            row.try_get::<Option<String>>("", "stage")?,
-        ));
-    }
-    for (id, key, version, deleted, stage) in cases {
+        let stage: Option<String> = row.try_get("", "stage")?;
         states.insert(
-            key,
+            row.try_get::<String>("", "source_key")?,
             KeyState {
-                case_id: Some(id),
-                version,
-                deleted,
+                case_id: Some(row.try_get("", "id")?),
+                version: row.try_get("", "version")?,
+                deleted: row.try_get("", "deleted")?,
                 stage: stage.as_deref().and_then(LoopStage::parse),
-                hashes: HashSet::new(),
-                content: None,
-                shown_hash: None,
-                changed: false,
+                ..Default::default()
             },
         );
     }
-    let mut hashes = Vec::new();
+    // Provenance of a key never shown as a case (e.g. a tombstone seen first) gets a state too.
     let columns = ["source_key", "content_hash"];
     for row in db
         .query_all_raw(rows_with_keys(backend, "source_records", &columns, source, keys))
         .await?
     {
-        hashes.push((
-            row.try_get::<String>("", "source_key")?,
-            row.try_get::<String>("", "content_hash")?,
-        ));
-    }
-    for (key, hash) in hashes {
-        if let Some(s) = states.get_mut(&key) {
-            s.hashes.insert(hash);
-        } else {
-            // Provenance of a key never shown as a case (e.g. a tombstone seen first).
-            states.insert(
-                key,
-                KeyState {
-                    case_id: None,
-                    version: 0,
-                    deleted: false,
-                    stage: None,
-                    hashes: HashSet::from([hash]),
-                    content: None,
-                    shown_hash: None,
-                    changed: false,
-                },
-            );
-        }
+        states
+            .entry(row.try_get::<String>("", "source_key")?)
+            .or_default()
+            .hashes
+            .insert(row.try_get("", "content_hash")?);
     }
     Ok(states)
 }
@@ -544,16 +514,7 @@ async fn write_chunk<C: ConnectionTrait>(
 
     for (i, r) in records.iter().enumerate() {
         let hash = sha256(&r.payload);
-        let state = states.entry(r.source_key.clone()).or_insert_with(|| KeyState {
-            case_id: None,
-            version: 0,
-            deleted: false,
-            stage: None,
-            hashes: HashSet::new(),
-            content: None,
-            shown_hash: None,
-            changed: false,
-        });
+        let state = states.entry(r.source_key.clone()).or_default();
         let exists = state.case_id.is_some() || state.content.is_some();
         let unseen = !state.hashes.contains(&hash);
         let (newer, version) = match r.version {
@@ -897,42 +858,17 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
             });
         }
     }
-    if db.get_database_backend() == DbBackend::Postgres {
-        let links: Vec<serde_json::Value> = links
-            .iter()
-            .map(|(case, party, role, name, position)| json!([case, party, role, name, position]))
-            .collect();
-        entities::sql::insert_json(db, "case_parties", CASE_PARTY_COLUMNS, &links).await?;
-        let keys: Vec<serde_json::Value> = keys
-            .iter()
-            .map(|(case, kind, value)| json!([case, kind.as_str(), value, kind.score()]))
-            .collect();
-        entities::sql::insert_json(db, "case_keys", CASE_KEY_COLUMNS, &keys).await?;
-    } else {
-        for batch in links.chunks(ROWS_PER_INSERT) {
-            let rows = batch
-                .iter()
-                .map(|(case, party, role, name, position)| case_party::ActiveModel {
-                    case_id: Set(*case),
-                    party_id: Set(*party),
-                    role: Set(role.to_string()),
-                    name_as_recorded: Set(name.to_string()),
-                    position: Set(*position),
-                    ..Default::default()
-                });
-            case_party::Entity::insert_many(rows).exec_without_returning(db).await?;
-        }
-        for batch in keys.chunks(ROWS_PER_INSERT) {
-            let rows = batch.iter().map(|(case, kind, value)| case_key::ActiveModel {
-                case_id: Set(*case),
-                kind: Set(kind.as_str().into()),
-                value: Set(value.clone()),
-                score: Set(kind.score()),
-                ..Default::default()
-            });
-            case_key::Entity::insert_many(rows).exec_without_returning(db).await?;
-        }
-    }
+    // One statement per 5,000 rows on both databases (entities::sql::insert_json).
+    let links: Vec<serde_json::Value> = links
+        .iter()
+        .map(|(case, party, role, name, position)| json!([case, party, role, name, position]))
+        .collect();
+    entities::sql::insert_json(db, "case_parties", CASE_PARTY_COLUMNS, &links).await?;
+    let keys: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|(case, kind, value)| json!([case, kind.as_str(), value, kind.score()]))
+        .collect();
+    entities::sql::insert_json(db, "case_keys", CASE_KEY_COLUMNS, &keys).await?;
     for batch in issues.chunks(ROWS_PER_INSERT / 2) {
         data_quality_issue::Entity::insert_many(batch.to_vec())
             .exec_without_returning(db)

@@ -16,7 +16,7 @@ if [ ! -x bench/.postgraphile/node_modules/.bin/postgraphile ]; then
   mkdir -p bench/.postgraphile
   (cd bench/.postgraphile && npm install --no-audit --no-fund --silent postgraphile@4)
 fi
-export QIANCHUAN_JWT_SECRET=bench-secret QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
+export QIANCHUAN_JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
 target/release/qianchuan serve --bind "127.0.0.1:$port" &
 server=$!
 bench/.postgraphile/node_modules/.bin/postgraphile -c "$url" -s public -p "$pg_port" \

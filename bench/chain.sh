@@ -9,7 +9,7 @@ cd "$root"
 cargo build --release -q -p gateway --bin qianchuan --example chain_bench
 url="postgres://postgres@127.0.0.1:5432/qc_bench"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export QIANCHUAN_JWT_SECRET=bench-secret QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
+export QIANCHUAN_JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
 target/release/qianchuan serve --bind "127.0.0.1:$port" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

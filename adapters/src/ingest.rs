@@ -357,6 +357,10 @@ const CASE_PARTY_COLUMNS: &[(&str, &str)] = &[
     ("role", "text"),
     ("name_as_recorded", "text"),
     ("position", "integer"),
+    ("name", "text"),
+    ("id_number", "text"),
+    ("credit_code", "text"),
+    ("phones", "json"),
 ];
 const CASE_KEY_COLUMNS: &[(&str, &str)] = &[
     ("case_id", "bigint"),
@@ -669,6 +673,7 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::
         version: Set(version),
         title: Set(r.title.clone()),
         summary: Set(r.summary.clone()),
+        masked_text: Set(case::masked_text(r.title.as_deref(), r.summary.as_deref())),
         category: Set(r.category.clone()),
         status: Set(r.status.clone()),
         stage: Set(r.stage.map(|s| s.as_str().to_string())),
@@ -815,13 +820,7 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
         let mut case_keys: BTreeMap<(LinkKind, String), ()> = r.keys.iter().cloned().map(|k| (k, ())).collect();
         for (n, p) in r.parties.iter().enumerate() {
             if let Some(party_id) = party_ids.get(&identity(r, n, p)) {
-                links.push((
-                    *case_id,
-                    *party_id,
-                    p.role.as_str(),
-                    p.name_as_recorded.as_str(),
-                    n as i32,
-                ));
+                links.push((*case_id, *party_id, n as i32, p));
             }
             if let Some(id) = &p.id_number {
                 case_keys.insert((LinkKind::PersonId, id.clone()), ());
@@ -861,7 +860,19 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
     // One statement per 5,000 rows on both databases (entities::sql::insert_json).
     let links: Vec<serde_json::Value> = links
         .iter()
-        .map(|(case, party, role, name, position)| json!([case, party, role, name, position]))
+        .map(|(case, party, position, p)| {
+            json!([
+                case,
+                party,
+                p.role,
+                p.name_as_recorded,
+                position,
+                p.name,
+                p.id_number,
+                p.credit_code,
+                json!(p.phones).to_string()
+            ])
+        })
         .collect();
     entities::sql::insert_json(db, "case_parties", CASE_PARTY_COLUMNS, &links).await?;
     let keys: Vec<serde_json::Value> = keys

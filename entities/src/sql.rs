@@ -84,17 +84,19 @@ fn array_literal<'a>(values: impl Iterator<Item = Option<&'a serde_json::Value>>
     out
 }
 
-/// Takes PostgreSQL advisory lock `key` until the current transaction ends (nothing on
-/// SQLite, which has one writer at a time anyway).
+/// Takes PostgreSQL advisory lock `key` until the current transaction ends. On SQLite, which
+/// has one writer at a time anyway, takes the database's write lock now, before the
+/// transaction reads anything: a transaction that read first and then wrote could not wait
+/// for another process's writer (SQLite answers "database is locked" at once, as waiting
+/// could not give it a current snapshot), while this statement waits out the busy timeout.
 pub async fn lock_until_commit<C: ConnectionTrait>(txn: &C, key: i64) -> Result<(), DbErr> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [key.into()],
-        ))
-        .await?;
-    }
+    let statement = match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_advisory_xact_lock($1)", [key.into()])
+        }
+        backend => Statement::from_string(backend, "DELETE FROM \"linkage_journal\" WHERE 1 = 0"),
+    };
+    txn.execute_raw(statement).await?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use entities::audit_log;
-use entities::ids::{id_number::mask_id_number, phone::mask_phone, IdNumber, Phone};
 use sea_orm::{DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -15,52 +14,76 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Viewer;
 
-/// What the data-access layer handed out during one request.
+/// What the data-access layer handed out during one request, and whether it looked cases
+/// up at all (a count-only look-up hands out no ids but is audited all the same).
 #[derive(Debug, Clone, Default)]
-pub struct Trail(Arc<Mutex<(BTreeSet<i64>, BTreeSet<i64>)>>);
+pub struct Trail(Arc<Mutex<Handed>>);
+
+#[derive(Debug, Default)]
+struct Handed {
+    cases: BTreeSet<i64>,
+    parties: BTreeSet<i64>,
+    looked_up: bool,
+}
+
+/// What a trail handed out since its last entry.
+#[derive(Debug, Default)]
+pub struct Handout {
+    pub cases: Vec<i64>,
+    pub parties: Vec<i64>,
+    pub looked_up: bool,
+}
+
+impl Handout {
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty() && self.parties.is_empty() && !self.looked_up
+    }
+}
 
 impl Trail {
     pub fn cases(&self, ids: impl IntoIterator<Item = i64>) {
         if let Ok(mut t) = self.0.lock() {
-            t.0.extend(ids);
+            t.cases.extend(ids);
+            t.looked_up = true;
         }
     }
 
     pub fn parties(&self, ids: impl IntoIterator<Item = i64>) {
         if let Ok(mut t) = self.0.lock() {
-            t.1.extend(ids);
+            t.parties.extend(ids);
+            t.looked_up = true;
         }
     }
 
-    /// The case and party ids handed out since the last call (a subscription writes one
-    /// entry per message it sends).
-    pub fn take(&self) -> (Vec<i64>, Vec<i64>) {
+    /// Notes a look-up over cases (a count, an aggregate) whatever it returned.
+    pub fn looked_up(&self) {
+        if let Ok(mut t) = self.0.lock() {
+            t.looked_up = true;
+        }
+    }
+
+    /// What was handed out since the last call (a subscription writes one entry per message
+    /// it sends).
+    pub fn take(&self) -> Handout {
         self.0
             .lock()
             .map(|mut t| {
-                let (cases, parties) = std::mem::take(&mut *t);
-                (cases.into_iter().collect(), parties.into_iter().collect())
+                let h = std::mem::take(&mut *t);
+                Handout {
+                    cases: h.cases.into_iter().collect(),
+                    parties: h.parties.into_iter().collect(),
+                    looked_up: h.looked_up,
+                }
             })
             .unwrap_or_default()
     }
 }
 
-/// Masks every string that reads as a resident ID number or a phone.
+/// Masks every ID number and phone in every string (whole values and free text alike).
 pub fn mask_identifiers(value: &Value) -> Value {
-    match value {
-        Value::String(s) => {
-            if let Ok(id) = IdNumber::parse(s) {
-                Value::String(mask_id_number(id.as_str()))
-            } else if let Ok(p) = Phone::parse(s) {
-                Value::String(mask_phone(p.as_str()))
-            } else {
-                Value::String(s.clone())
-            }
-        }
-        Value::Array(items) => Value::Array(items.iter().map(mask_identifiers).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), mask_identifiers(v))).collect()),
-        other => other.clone(),
-    }
+    let mut masked = value.clone();
+    crate::masking::mask_strings(&mut masked);
+    masked
 }
 
 /// One audit entry, ready to write.
@@ -119,10 +142,11 @@ impl AuditWriter {
         variables: &Value,
         trail: &Trail,
     ) -> Result<(), String> {
-        let (cases, parties) = trail.take();
-        if cases.is_empty() && parties.is_empty() {
+        let handout = trail.take();
+        if handout.is_empty() {
             return Ok(());
         }
+        let Handout { cases, parties, .. } = handout;
         let entry = Entry {
             at: Utc::now(),
             sub: viewer.sub.clone(),
@@ -196,6 +220,11 @@ mod tests {
         assert_eq!(
             mask_identifiers(&v),
             json!({"f": {"identifier": "110105********002X", "text": "张三"}, "phones": ["138****1234"], "n": 3})
+        );
+        let v = json!({"title": "title with 330782197303202031 and 13912345678"});
+        assert_eq!(
+            mask_identifiers(&v),
+            json!({"title": "title with 330782********2031 and 139****5678"})
         );
     }
 }

@@ -73,6 +73,17 @@ pub struct Config {
     pub link_index: bool,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
     pub log: String,
+    /// Each GraphQL request's time budget, in milliseconds: past it the work is cancelled and
+    /// the request answered `LIMIT_EXCEEDED`.
+    pub request_timeout_ms: u64,
+    /// GraphQL requests executing at once; more wait (within their budget) for a turn.
+    pub max_concurrent_requests: usize,
+    /// How long a request waits for a database connection before failing, in milliseconds.
+    pub database_acquire_timeout_ms: u64,
+    /// How long a client may take to send a request's headers, and then its body, in milliseconds.
+    pub read_timeout_ms: u64,
+    /// Bearer token that opens `/metrics` and the details of `/readyz` to callers off loopback.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -102,6 +113,11 @@ impl Default for Config {
             events_channel: "qianchuan:events".into(),
             link_index: true,
             log: "info".into(),
+            request_timeout_ms: 5_000,
+            max_concurrent_requests: 32,
+            database_acquire_timeout_ms: 2_000,
+            read_timeout_ms: 10_000,
+            metrics_token: None,
         }
     }
 }
@@ -154,6 +170,11 @@ const ENV_KEYS: &[&str] = &[
     "WARNING_TASK_DAYS",
     "LINK_INDEX",
     "LOG",
+    "REQUEST_TIMEOUT_MS",
+    "MAX_CONCURRENT_REQUESTS",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
+    "READ_TIMEOUT_MS",
+    "METRICS_TOKEN",
 ];
 
 impl Config {
@@ -233,6 +254,11 @@ impl Config {
                 }
             }
             "LOG" => self.log = value,
+            "REQUEST_TIMEOUT_MS" => self.request_timeout_ms = number(&value)?,
+            "MAX_CONCURRENT_REQUESTS" => self.max_concurrent_requests = number(&value)? as usize,
+            "DATABASE_ACQUIRE_TIMEOUT_MS" => self.database_acquire_timeout_ms = number(&value)?,
+            "READ_TIMEOUT_MS" => self.read_timeout_ms = number(&value)?,
+            "METRICS_TOKEN" => self.metrics_token = optional(value).map(Secret),
             _ => {
                 let known = ENV_KEYS
                     .iter()
@@ -266,6 +292,11 @@ impl Config {
             self.governance_escalate_after,
         )
         .map_err(|e| ConfigError::Invalid(format!("governance: {e}")))?;
+        if self.request_timeout_ms == 0 || self.max_concurrent_requests == 0 || self.read_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "request_timeout_ms, max_concurrent_requests and read_timeout_ms must be at least 1".into(),
+            ));
+        }
         if self.max_page_size == 0 {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
         }
@@ -293,10 +324,16 @@ mod tests {
     fn environment_overrides_and_unknown_variables_fail() {
         let c = Config::load(
             None,
-            env(&[("QIANCHUAN_JWT_SECRET", "s3"), ("QIANCHUAN_MAX_PAGE_SIZE", "50")]),
+            env(&[
+                ("QIANCHUAN_JWT_SECRET", "s3-a-secret-of-thirty-two-bytes!"),
+                ("QIANCHUAN_MAX_PAGE_SIZE", "50"),
+            ]),
         )
         .unwrap();
-        assert_eq!(c.jwt_secret.as_ref().map(Secret::expose), Some("s3"));
+        assert_eq!(
+            c.jwt_secret.as_ref().map(Secret::expose),
+            Some("s3-a-secret-of-thirty-two-bytes!")
+        );
         assert_eq!(c.max_page_size, 50);
         assert!(c.validate_for_serve().is_ok());
         let err = Config::load(None, env(&[("QIANCHUAN_DATABSE_URL", "x")])).unwrap_err();

@@ -6,7 +6,7 @@
 use adapters::ingest::Link;
 use chrono::{NaiveDate, Utc};
 use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set, TransactionTrait};
 use serde_json::json;
 
 /// A case to seed.
@@ -65,6 +65,7 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
 
     pub async fn case(&self, c: NewCase) -> Result<i64, DbErr> {
         let model = case::ActiveModel {
+            masked_text: Set(case::masked_text(Some(&c.title), c.summary.as_deref())),
             source: Set(c.source.as_str().into()),
             source_key: Set(c.source_key),
             version: Set(1),
@@ -134,12 +135,21 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
         name_as_recorded: &str,
         position: i32,
     ) -> Result<(), DbErr> {
+        // The demo's records say all that is known of their parties.
+        let party = party::Entity::find_by_id(party_id)
+            .one(self.db)
+            .await?
+            .ok_or(DbErr::RecordNotFound(format!("party {party_id}")))?;
         case_party::ActiveModel {
             case_id: Set(case_id),
             party_id: Set(party_id),
             role: Set(role.into()),
             name_as_recorded: Set(name_as_recorded.into()),
             position: Set(position),
+            name: Set(Some(party.name)),
+            id_number: Set(party.id_number),
+            credit_code: Set(party.credit_code),
+            phones: Set(Some(party.phones)),
             ..Default::default()
         }
         .insert(self.db)

@@ -91,7 +91,7 @@ impl EventBus {
         if !self.redis.configured() {
             return None;
         }
-        Some(self.listening.load(Ordering::Relaxed) && self.redis.connection().await.is_some())
+        Some(self.listening.load(Ordering::Relaxed) && self.redis.available().await)
     }
 
     /// Sends the event to every instance: through Redis when it is reachable (an instance
@@ -99,16 +99,20 @@ impl EventBus {
     /// is absent, fails, or this instance is not listening yet.
     pub async fn publish(&self, event: Event) {
         let listening = self.listening.load(Ordering::Relaxed);
-        if let (Some(mut conn), Ok(text)) = (self.redis.connection().await, serde_json::to_string(&event)) {
-            let sent = redis::cmd("PUBLISH")
-                .arg(&*self.channel)
-                .arg(text)
-                .query_async::<i64>(&mut conn)
+        if let Ok(text) = serde_json::to_string(&event) {
+            let channel = self.channel.clone();
+            let sent = self
+                .redis
+                .call(|mut conn| async move {
+                    redis::cmd("PUBLISH")
+                        .arg(&*channel)
+                        .arg(text)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                })
                 .await;
-            match sent {
-                Ok(_) if listening => return,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "publishing to Redis failed; delivering in this instance only"),
+            if sent.is_some() && listening {
+                return;
             }
         }
         // No receivers is not an error: nobody is subscribed.

@@ -14,13 +14,14 @@ pub mod http;
 pub mod ingest_cli;
 pub mod link_index;
 pub mod linkage;
+pub mod masking;
 pub mod policy;
 pub mod state;
 pub mod store;
 pub mod warnings;
 
 pub use graphql::{build_schema, Limits, QianchuanSchema};
-pub use http::router;
+pub use http::{router, serve};
 pub use state::{connect_and_migrate, AppState};
 
 /// The SDL of the schema, exactly what `qianchuan schema` prints.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use gateway::auth::{mint_hs256, Role};
 use gateway::config::{Config, Secret};
-use gateway::{connect_and_migrate, router, AppState};
+use gateway::{connect_and_migrate, AppState};
 
 /// mimalloc: a chain request makes many small, short-lived allocations next to a large,
 /// long-lived linkage index; with the system allocator a third of the gateway's CPU went to
@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             init_tracing(&config.log);
-            connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+            connect_and_migrate(&config).await?;
             eprintln!("migrations applied");
         }
         Command::Pull {
@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
             if entities::Source::parse(&source) != Some(entities::Source::Procuratorate) {
                 bail!("only `pull procuratorate` exists: the other sources deliver files (use `ingest`)");
             }
-            let db = connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+            let db = connect_and_migrate(&config).await?;
             let mut pull = adapters::pull::PullConfig::new(&base, &token);
             pull.limit = limit;
             let report = adapters::pull::pull_procuratorate(&db, &pull).await?;
@@ -182,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
             let source = entities::Source::parse(&source).with_context(|| {
                 format!("unknown source {source:?}: enforcement, discipline, congress, procuratorate or social")
             })?;
-            let db = connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+            let db = connect_and_migrate(&config).await?;
             let rejected = gateway::ingest_cli::run(
                 &db,
                 source,
@@ -234,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
                 config.jwt_secret = Some(Secret::new(random_secret()));
             }
             config.validate_for_serve()?;
-            let db = connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+            let db = connect_and_migrate(&config).await?;
             if demo {
                 seed_demo_once(&db).await?;
             }
@@ -256,9 +256,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             tracing::info!(%local, "serving");
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            gateway::serve(listener, state, shutdown_signal()).await;
         }
     }
     Ok(())

@@ -80,13 +80,34 @@ impl Scope {
             for p in prefixes {
                 regions = regions.add(case::Column::RegionCode.starts_with(p.as_str()));
             }
-            // Records with no region: only admin and tokens holding the province prefix.
-            if prefixes.iter().any(|p| "33".starts_with(p.as_str())) {
+            // Records with no region: only admin and tokens holding exactly the province prefix.
+            if sees_regionless(prefixes) {
                 regions = regions.add(case::Column::RegionCode.is_null());
             }
             condition = condition.add(regions);
         }
         condition
+    }
+}
+
+/// `CaseFilter` fields that can confirm a value: an oracle for a role that may not read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterField {
+    Identifier,
+    PartyId,
+    CaseNumber,
+    Text,
+}
+
+impl Scope {
+    /// Whether this scope may filter cases by `field` (API.md, "Oracles"): a masking role may
+    /// not look identifiers up (its `text` searches run on the masked text instead); a role
+    /// that sees aggregates only may filter by none of these.
+    pub fn may_filter_by(&self, field: FilterField) -> bool {
+        if !self.records {
+            return false;
+        }
+        !(self.masked && field == FilterField::Identifier)
     }
 }
 
@@ -115,9 +136,15 @@ impl Scope {
         match (&self.region_prefixes, case.region_code) {
             (None, _) => true,
             (Some(prefixes), Some(region)) => prefixes.iter().any(|p| region.starts_with(p.as_str())),
-            (Some(prefixes), None) => prefixes.iter().any(|p| "33".starts_with(p.as_str())),
+            (Some(prefixes), None) => sees_regionless(prefixes),
         }
     }
+}
+
+/// Records without a region are visible to tokens whose `regions` contain exactly `33`
+/// (API.md): `3` is a prefix of every region, not a claim on the whole province's unplaced records.
+pub fn sees_regionless(prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| p == "33")
 }
 
 fn nothing() -> Expr {

@@ -1,8 +1,10 @@
 //! Application state shared by every request, and how it is built.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
@@ -31,20 +33,36 @@ pub struct AppState {
     pub audit: crate::audit::AuditWriter,
     /// The in-memory linkage index chains are walked on (`None`: `QIANCHUAN_LINK_INDEX=off`).
     pub links: Option<Arc<crate::link_index::LinkIndex>>,
+    /// Turns to execute a GraphQL request (`max_concurrent_requests`).
+    pub executing: Arc<tokio::sync::Semaphore>,
 }
 
+/// How long a statement waits for SQLite's write lock held by another connection or process
+/// (`qianchuan ingest` beside `serve`) before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
-/// `max_connections`: the PostgreSQL pool's size; 0 chooses it from the number of cores.
-pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+/// SQLite runs in WAL mode (readers never wait for the writer) with a long busy timeout
+/// (writers, in any process, wait their turn); PostgreSQL's pool fails a request that waits
+/// longer than `database_acquire_timeout_ms` for a connection instead of hanging.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let url = config.database_url.as_str();
     let mut options = ConnectOptions::new(url.to_string());
-    options.sqlx_logging(false);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_millis(config.database_acquire_timeout_ms.max(1)));
     if url.starts_with("sqlite:") {
         // One writer at a time on SQLite; readers share the file.
-        options.max_connections(8);
+        options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
     } else {
         options
-            .max_connections(postgres_pool_size(max_connections))
-            .min_connections(2);
+            .max_connections(postgres_pool_size(config.database_max_connections))
+            .min_connections(2)
+            .connect_timeout(Duration::from_secs(3));
     }
     let db = Database::connect(options)
         .await
@@ -85,12 +103,13 @@ impl AppState {
             .then(|| crate::link_index::LinkIndex::start(db.clone()));
         Ok(AppState {
             links,
+            executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),
             audit: crate::audit::AuditWriter::start(db.clone()),
             events,
             governance,
+            revocations: Revocations::new(db.clone(), redis.clone()),
             db,
             verifier: Arc::new(verifier),
-            revocations: Revocations::new(redis.clone()),
             rate_limiter: RateLimiter::new(redis.clone(), config.rate_limit_per_minute),
             restricted_schema,
             config: Arc::new(config),

@@ -95,7 +95,7 @@ fn serve_runs_on_embedded_sqlite_and_accepts_a_minted_token() {
     let port = free_port();
     let _server = Server(
         clean_command(&dir)
-            .env("QIANCHUAN_JWT_SECRET", "cli-secret")
+            .env("QIANCHUAN_JWT_SECRET", "cli-secret-of-at-least-thirty-two-bytes")
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -111,7 +111,7 @@ fn serve_runs_on_embedded_sqlite_and_accepts_a_minted_token() {
         "the default database is an SQLite file"
     );
     let out = clean_command(&dir)
-        .env("QIANCHUAN_JWT_SECRET", "cli-secret")
+        .env("QIANCHUAN_JWT_SECRET", "cli-secret-of-at-least-thirty-two-bytes")
         .args([
             "token",
             "--role",

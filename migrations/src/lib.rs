@@ -12,6 +12,9 @@ mod m20261129_000007_governance_warnings;
 mod m20261129_000008_org_name_scan;
 mod m20261129_000009_linkage_journal;
 mod m20261129_000010_audit_subjects_unchecked;
+mod m20261201_000011_case_masked_text;
+mod m20261201_000012_mention_attributes;
+mod m20261201_000013_revoked_tokens;
 
 pub struct Migrator;
 
@@ -29,6 +32,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_org_name_scan::Migration),
             Box::new(m20261129_000009_linkage_journal::Migration),
             Box::new(m20261129_000010_audit_subjects_unchecked::Migration),
+            Box::new(m20261201_000011_case_masked_text::Migration),
+            Box::new(m20261201_000012_mention_attributes::Migration),
+            Box::new(m20261201_000013_revoked_tokens::Migration),
         ]
     }
 }

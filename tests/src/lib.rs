@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gateway::auth::{mint_hs256, Role};
 use gateway::config::{Config, Secret};
-use gateway::{connect_and_migrate, router, AppState};
+use gateway::{connect_and_migrate, AppState};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 
-pub const SECRET: &str = "qianchuan-test-secret";
+pub const SECRET: &str = "qianchuan-test-secret-of-32-bytes-or-more";
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,13 +155,11 @@ impl TestApp {
         };
         adjust(&mut config);
         let events_channel = config.events_channel.clone();
-        let db = connect_and_migrate(&url, 0).await.expect("migrate test database");
+        let db = connect_and_migrate(&config).await.expect("migrate test database");
         let state = AppState::new(config, db.clone()).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).await;
-        });
+        tokio::spawn(gateway::serve(listener, state, std::future::pending()));
         TestApp {
             addr,
             database_url: url,

@@ -4,6 +4,7 @@
 pub mod case_number;
 pub mod credit_code;
 pub mod id_number;
+pub mod mask_text;
 pub mod names;
 pub mod phone;
 pub mod region;
@@ -12,6 +13,7 @@ pub mod text;
 pub use case_number::{CaseNumber, CaseNumberKind};
 pub use credit_code::CreditCode;
 pub use id_number::IdNumber;
+pub use mask_text::mask_text;
 pub use phone::Phone;
 pub use region::RegionCode;
 

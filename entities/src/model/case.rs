@@ -36,12 +36,25 @@ pub struct Model {
     pub free_text: Option<String>,
     /// SATISFIED, FAIRLY_SATISFIED or DISSATISFIED, as the complainant or deputy recorded it.
     pub satisfaction: Option<String>,
+    /// Title and summary with every identifier masked (`masked_text`): what masking roles search.
+    pub masked_text: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The text a masking role's `text` filter searches: title and summary, identifiers masked.
+pub fn masked_text(title: Option<&str>, summary: Option<&str>) -> Option<String> {
+    let joined = match (title, summary) {
+        (None, None) => return None,
+        (Some(t), None) => t.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (Some(t), Some(s)) => format!("{t}\n{s}"),
+    };
+    Some(crate::ids::mask_text(&joined).into_owned())
+}
 
 impl Model {
     pub fn case_number_list(&self) -> Vec<String> {

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "case_parties")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -14,6 +14,25 @@ pub struct Model {
     pub name_as_recorded: String,
     /// Order within the record.
     pub position: i32,
+    /// The party as this record names it (normalized).
+    pub name: Option<String>,
+    /// The ID number this record gives for the party.
+    pub id_number: Option<String>,
+    /// The credit code this record gives for the party.
+    pub credit_code: Option<String>,
+    /// The full phones this record gives for the party, a JSON array of strings.
+    pub phones: Option<Json>,
+}
+
+impl Model {
+    pub fn phone_list(&self) -> Vec<String> {
+        match &self.phones {
+            Some(serde_json::Value::Array(items)) => {
+                items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -68,6 +68,7 @@ pub async fn prune<C: ConnectionTrait + TransactionTrait>(db: &C, keep: i64) -> 
         return Ok(0);
     }
     let txn = db.begin().await?;
+    crate::sql::lock_until_commit(&txn, WRITERS_LOCK).await?;
     let mark: Option<i64> = Entity::find()
         .select_only()
         .column_as(Column::Seq.max(), "seq")

@@ -13,6 +13,7 @@ pub mod org_scan_queue;
 pub mod party;
 pub mod pull_state;
 pub mod quarantine;
+pub mod revoked_token;
 pub mod source_record;
 pub mod supervision_task;
 pub mod task_event;

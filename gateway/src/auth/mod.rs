@@ -7,7 +7,10 @@ mod verify;
 
 pub use revocation::Revocations;
 pub use role::Role;
-pub use verify::{mint_hs256, mint_hs256_for_unit, Claims, TokenError, Verified, Verifier};
+pub use verify::{
+    mint_hs256, mint_hs256_for_unit, Claims, TokenError, Verified, Verifier, MAX_CLAIM_BYTES, MAX_REGIONS,
+    MIN_HS256_SECRET_BYTES,
+};
 
 /// Who is asking: the verified claims that authorization is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]

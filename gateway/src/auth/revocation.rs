@@ -1,15 +1,30 @@
-//! Revoked token ids (`jti`): in Redis when configured (shared by every gateway), in
-//! process otherwise, and in process as well so a Redis outage forgets nothing recent.
+//! Revoked token ids (`jti`). The database is the source of truth (`revoked_tokens`); Redis,
+//! when configured and answering, is the fast shared copy, and each process remembers the
+//! revocations it has seen. A gateway that cannot trust Redis's copy — Redis down, or
+//! restarted and so emptied — asks the database, so a revocation holds on every gateway
+//! through outages and restarts.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use entities::revoked_token;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::cache::RedisHandle;
 
-#[derive(Clone, Default)]
+/// Present in Redis while Redis holds every revocation of the database.
+const LOADED_KEY: &str = "qianchuan:revoked:loaded";
+
+#[derive(Clone)]
 pub struct Revocations {
+    db: DatabaseConnection,
     redis: RedisHandle,
+    /// Revocations this process has seen, until their expiry.
     local: Arc<Mutex<HashMap<String, u64>>>,
+    /// A copy of the table into Redis is under way.
+    loading: Arc<AtomicBool>,
 }
 
 fn redis_key(jti: &str) -> String {
@@ -20,49 +35,149 @@ fn now() -> u64 {
     chrono::Utc::now().timestamp().max(0) as u64
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("the revocation could not be stored: {0}")]
+pub struct RevokeError(#[from] sea_orm::DbErr);
+
 impl Revocations {
-    pub fn new(redis: RedisHandle) -> Revocations {
+    pub fn new(db: DatabaseConnection, redis: RedisHandle) -> Revocations {
         Revocations {
+            db,
             redis,
             local: Arc::default(),
+            loading: Arc::default(),
         }
     }
 
-    /// Revokes `jti` until `until` (a Unix time; past it the token has expired anyway).
-    pub async fn revoke(&self, jti: &str, until: u64) {
+    /// Revokes `jti` until `until` (a Unix time; past it the token has expired anyway): in the
+    /// database first (an error means nothing was revoked), then in Redis and this process.
+    pub async fn revoke(&self, jti: &str, until: u64) -> Result<(), RevokeError> {
+        let until_i = i64::try_from(until).unwrap_or(i64::MAX);
+        revoked_token::Entity::insert(revoked_token::ActiveModel {
+            jti: Set(jti.to_string()),
+            until: Set(until_i),
+            revoked_at: Set(chrono::Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(revoked_token::Column::Jti)
+                .update_columns([revoked_token::Column::Until, revoked_token::Column::RevokedAt])
+                .to_owned(),
+        )
+        .exec(&self.db)
+        .await?;
+        self.remember(jti, until);
+        let (key, ttl) = (redis_key(jti), until.saturating_sub(now()).max(1));
+        self.redis
+            .call(|mut conn| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async::<()>(&mut conn)
+                    .await
+            })
+            .await;
+        Ok(())
+    }
+
+    fn remember(&self, jti: &str, until: u64) {
         if let Ok(mut local) = self.local.lock() {
-            local.retain(|_, t| *t > now());
+            let t = now();
+            local.retain(|_, u| *u > t);
             local.insert(jti.to_string(), until);
         }
-        if let Some(mut conn) = self.redis.connection().await {
-            let ttl = until.saturating_sub(now()).max(1);
-            let result: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(redis_key(jti))
-                .arg(1)
-                .arg("EX")
-                .arg(ttl)
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "could not record a revocation in Redis; kept in process");
+    }
+
+    /// Whether `jti` is revoked. When neither this process nor a complete Redis copy can
+    /// tell, the database decides; if it cannot be read either, the token is refused.
+    pub async fn is_revoked(&self, jti: &str) -> bool {
+        let seen = self
+            .local
+            .lock()
+            .map(|l| l.get(jti).is_some_and(|u| *u > now()))
+            .unwrap_or(false);
+        if seen {
+            return true;
+        }
+        let key = redis_key(jti);
+        let in_redis = self
+            .redis
+            .call(|mut conn| async move {
+                redis::pipe()
+                    .exists(key)
+                    .exists(LOADED_KEY)
+                    .query_async::<(bool, bool)>(&mut conn)
+                    .await
+            })
+            .await;
+        match in_redis {
+            Some((revoked, true)) => {
+                if revoked {
+                    self.remember(jti, now() + 60);
+                }
+                return revoked;
+            }
+            // Redis answers but does not hold the table (new, or restarted): fill it.
+            Some((_, false)) => self.load_redis(),
+            None => {}
+        }
+        match revoked_token::Entity::find_by_id(jti.to_string())
+            .filter(revoked_token::Column::Until.gt(now() as i64))
+            .one(&self.db)
+            .await
+        {
+            Ok(Some(row)) => {
+                self.remember(jti, u64::try_from(row.until).unwrap_or(u64::MAX));
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "revocations cannot be read; refusing the token");
+                true
             }
         }
     }
 
-    pub async fn is_revoked(&self, jti: &str) -> bool {
-        if self
-            .local
-            .lock()
-            .map(|l| l.get(jti).map(|t| *t > now()).unwrap_or(false))
-            .unwrap_or(false)
-        {
-            return true;
+    /// Copies the unexpired revocations of the database into Redis, then marks Redis as
+    /// holding them all (in the background, one copy at a time).
+    fn load_redis(&self) {
+        if self.loading.swap(true, Ordering::AcqRel) {
+            return;
         }
-        if let Some(mut conn) = self.redis.connection().await {
-            let exists: redis::RedisResult<bool> =
-                redis::cmd("EXISTS").arg(redis_key(jti)).query_async(&mut conn).await;
-            return exists.unwrap_or(false);
-        }
-        false
+        let this = self.clone();
+        tokio::spawn(async move {
+            let t = now();
+            let rows = revoked_token::Entity::find()
+                .filter(revoked_token::Column::Until.gt(t as i64))
+                .all(&this.db)
+                .await;
+            match rows {
+                Ok(rows) => {
+                    let copied = this
+                        .redis
+                        .call(|mut conn| async move {
+                            let mut pipe = redis::pipe();
+                            for row in &rows {
+                                let ttl = u64::try_from(row.until).unwrap_or(u64::MAX).saturating_sub(t).max(1);
+                                pipe.cmd("SET")
+                                    .arg(redis_key(&row.jti))
+                                    .arg(1)
+                                    .arg("EX")
+                                    .arg(ttl)
+                                    .ignore();
+                            }
+                            pipe.cmd("SET").arg(LOADED_KEY).arg(1).ignore();
+                            pipe.query_async::<()>(&mut conn).await
+                        })
+                        .await;
+                    if copied.is_some() {
+                        tracing::info!("revocations copied into Redis");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "revocations could not be read to fill Redis"),
+            }
+            this.loading.store(false, Ordering::Release);
+        });
     }
 }

@@ -62,12 +62,28 @@ pub enum TokenError {
     BadRegion(String),
     #[error("claim `sub` is empty")]
     EmptySubject,
+    #[error("claim `{0}` is larger than accepted")]
+    TooLarge(&'static str),
 }
+
+/// Bounds on claims: a token is small, whatever its signer was persuaded to sign.
+pub const MAX_REGIONS: usize = 64;
+/// Longest `sub`, `unit` or `jti` accepted, in bytes.
+pub const MAX_CLAIM_BYTES: usize = 256;
+/// Shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: at least the hash's size).
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 impl Verifier {
     /// Builds the verifier from configuration. `Ok(None)` when no key is configured;
     /// an unreadable key file or an unknown algorithm is an error.
     pub fn from_config(config: &Config) -> Result<Option<Verifier>, String> {
+        if let Some(secret) = &config.jwt_secret {
+            if secret.expose().len() < MIN_HS256_SECRET_BYTES {
+                return Err(format!(
+                    "QIANCHUAN_JWT_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+                ));
+            }
+        }
         let secret = config
             .jwt_secret
             .as_ref()
@@ -181,9 +197,22 @@ fn viewer_from_claims(claims: Claims) -> Result<Viewer, TokenError> {
     if claims.sub.trim().is_empty() {
         return Err(TokenError::EmptySubject);
     }
+    for (name, value) in [
+        ("sub", Some(&claims.sub)),
+        ("unit", claims.unit.as_ref()),
+        ("jti", claims.jti.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.len() > MAX_CLAIM_BYTES) {
+            return Err(TokenError::TooLarge(name));
+        }
+    }
+    if claims.regions.as_ref().is_some_and(|r| r.len() > MAX_REGIONS) {
+        return Err(TokenError::TooLarge("regions"));
+    }
     let regions = match (role, claims.regions) {
         (Role::Admin, regions) => regions.unwrap_or_default(),
         (_, None) => return Err(TokenError::MissingRegions(role)),
+        (_, Some(regions)) if regions.is_empty() => return Err(TokenError::MissingRegions(role)),
         (_, Some(regions)) => regions,
     };
     if let Some(bad) = regions.iter().find(|r| !is_region_prefix(r)) {
@@ -249,9 +278,11 @@ mod tests {
     use super::*;
     use crate::config::Secret;
 
+    const TEST_SECRET: &str = "a-test-secret-of-thirty-two-bytes!";
+
     fn verifier() -> Verifier {
         let config = Config {
-            jwt_secret: Some(Secret::new("test-secret")),
+            jwt_secret: Some(Secret::new(TEST_SECRET)),
             ..Config::default()
         };
         Verifier::from_config(&config).unwrap().unwrap()
@@ -261,7 +292,7 @@ mod tests {
         encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &EncodingKey::from_secret(b"test-secret"),
+            &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
         )
         .unwrap()
     }
@@ -272,7 +303,7 @@ mod tests {
 
     #[test]
     fn accepts_a_minted_token() {
-        let t = mint_hs256("test-secret", "alice", Role::Plc, &["3301".into()], 60, (None, None)).unwrap();
+        let t = mint_hs256(TEST_SECRET, "alice", Role::Plc, &["3301".into()], 60, (None, None)).unwrap();
         let v = verifier().verify(&t).unwrap();
         assert_eq!(
             (v.viewer.sub.as_str(), v.viewer.role, v.viewer.regions),
@@ -307,6 +338,18 @@ mod tests {
                 serde_json::json!({"sub":"a","role":"plc","regions":"33","exp": now() + 60}),
             ),
             (
+                "empty regions",
+                serde_json::json!({"sub":"a","role":"plc","regions":[],"exp": now() + 60}),
+            ),
+            (
+                "too many regions",
+                serde_json::json!({"sub":"a","role":"plc","regions": vec!["3301"; 20_000],"exp": now() + 60}),
+            ),
+            (
+                "a huge subject",
+                serde_json::json!({"sub": "x".repeat(10_000),"role":"plc","regions":["33"],"exp": now() + 60}),
+            ),
+            (
                 "bad prefix",
                 serde_json::json!({"sub":"a","role":"plc","regions":["33%"],"exp": now() + 60}),
             ),
@@ -319,6 +362,15 @@ mod tests {
             assert!(v.verify(&sign(claims)).is_err(), "{name}");
         }
         assert!(v.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn refuses_a_short_hs256_secret() {
+        let config = Config {
+            jwt_secret: Some(Secret::new("x")),
+            ..Config::default()
+        };
+        assert!(Verifier::from_config(&config).is_err());
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub async fn governance_index(
 ) -> async_graphql::Result<Vec<GovernanceScore>> {
     let store = store(ctx)?;
     let window = Window::parse(&from, &to)?;
-    let query = filter.unwrap_or_default().to_query()?;
+    let query = filter.unwrap_or_default().to_query(store.scope())?;
     Ok(compute(store, ctx.data::<Governance>()?, query, window, level).await?)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit_log;
+pub mod budget;
 pub mod chain;
 pub mod governance;
 pub mod loaders;

@@ -75,13 +75,18 @@ impl Mutation {
         if viewer(ctx)?.role != Role::Admin {
             return Err(ApiError::Forbidden.into());
         }
-        if jti.trim().is_empty() {
-            return Err(ApiError::bad_input("jti must not be empty").into());
+        if jti.trim().is_empty() || jti.len() > crate::auth::MAX_CLAIM_BYTES {
+            return Err(ApiError::bad_input("jti must be 1 to 256 bytes").into());
         }
         let ttl = u64::try_from(ttl_seconds.unwrap_or(604_800))
-            .map_err(|_| ApiError::bad_input("ttlSeconds must be positive"))?;
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| ApiError::bad_input("ttlSeconds must be at least 1"))?;
         let until = chrono::Utc::now().timestamp().max(0) as u64 + ttl;
-        ctx.data::<Revocations>()?.revoke(jti.trim(), until).await;
+        ctx.data::<Revocations>()?
+            .revoke(jti.trim(), until)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
         Ok(true)
     }
 }

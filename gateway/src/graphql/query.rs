@@ -5,6 +5,7 @@ use async_graphql::{Context, InputObject, Object, ID};
 use super::scalars::{parse_global_id, parse_id_of, Date, NodeKind};
 use super::types::{Case, CaseConnection, LoopStage, Node, Party, Source, Viewer};
 use super::{limits, readable_store, viewer};
+use crate::policy::{FilterField, Scope};
 use crate::store::CaseQuery;
 
 /// Which cases to list. All given conditions must hold.
@@ -31,9 +32,45 @@ pub struct CaseFilter {
 }
 
 impl CaseFilter {
-    pub fn to_query(&self) -> Result<CaseQuery, crate::error::ApiError> {
+    /// The filter as a store query, for a viewer with `scope`: filters that would confirm a
+    /// value the role may not read are `FORBIDDEN` (the policy decides which), strings with
+    /// NUL characters are `BAD_USER_INPUT`, lists are deduplicated.
+    pub fn to_query(&self, scope: &Scope) -> Result<CaseQuery, crate::error::ApiError> {
+        let used = [
+            (FilterField::Identifier, self.identifier.is_some()),
+            (FilterField::PartyId, self.party_id.is_some()),
+            (FilterField::CaseNumber, self.case_number.is_some()),
+            (FilterField::Text, self.text.is_some()),
+        ];
+        for (field, present) in used {
+            if present && !scope.may_filter_by(field) {
+                return Err(crate::error::ApiError::Forbidden);
+            }
+        }
+        for value in [&self.region_prefix, &self.case_number, &self.identifier, &self.text]
+            .into_iter()
+            .flatten()
+        {
+            if value.contains('\0') {
+                return Err(crate::error::ApiError::bad_input(
+                    "filter strings must not contain NUL characters",
+                ));
+            }
+        }
+        let mut sources: Option<Vec<entities::Source>> =
+            self.sources.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect());
+        if let Some(list) = sources.as_mut() {
+            list.sort_by_key(|s| s.as_str());
+            list.dedup();
+        }
+        let mut stages: Option<Vec<entities::LoopStage>> =
+            self.stages.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect());
+        if let Some(list) = stages.as_mut() {
+            list.sort_by_key(|s| s.as_str());
+            list.dedup();
+        }
         Ok(CaseQuery {
-            sources: self.sources.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect()),
+            sources,
             region_prefix: self.region_prefix.clone(),
             case_number: self.case_number.clone(),
             party_id: self
@@ -43,9 +80,10 @@ impl CaseFilter {
                 .transpose()?,
             identifier: self.identifier.clone(),
             text: self.text.clone(),
+            text_masked: scope.masked,
             opened_from: self.opened_from.map(|d| d.0),
             opened_to: self.opened_to.map(|d| d.0),
-            stages: self.stages.as_ref().map(|v| v.iter().map(|s| (*s).into()).collect()),
+            stages,
         })
     }
 }
@@ -95,7 +133,7 @@ impl Query {
     ) -> async_graphql::Result<CaseConnection> {
         let store = readable_store(ctx)?;
         let (first, after_id) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
-        let query = filter.unwrap_or_default().to_query()?;
+        let query = filter.unwrap_or_default().to_query(store.scope())?;
         let page = store.cases(&query, first, after_id).await?;
         Ok(CaseConnection::build(page, after_id.is_some()))
     }

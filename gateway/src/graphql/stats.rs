@@ -67,7 +67,7 @@ pub async fn case_stats(
             dimensions.push(d.into());
         }
     }
-    let query = filter.unwrap_or_default().to_query()?;
+    let query = filter.unwrap_or_default().to_query(store.scope())?;
     let buckets = store.case_stats(&query, &dimensions).await?;
     Ok(buckets
         .into_iter()

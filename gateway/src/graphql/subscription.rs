@@ -243,7 +243,7 @@ impl Subscription {
         filter: Option<CaseFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<StageChange>>> {
         let store = readable_store(ctx)?.clone();
-        let query = filter.unwrap_or_default().to_query()?;
+        let query = filter.unwrap_or_default().to_query(store.scope())?;
         query.condition()?;
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), StageWatch { store, query }))
@@ -307,7 +307,7 @@ impl Subscription {
         let store = store(ctx)?.clone();
         let governance = ctx.data::<Governance>()?.clone();
         let window = Window::parse(&from, &to)?;
-        let query = filter.unwrap_or_default().to_query()?;
+        let query = filter.unwrap_or_default().to_query(store.scope())?;
         let bus = bus(ctx)?;
         let rx = bus.subscribe();
         let raised = warnings_of(&compute(&store, &governance, query.clone(), window, level).await?);

@@ -133,7 +133,7 @@ pub async fn case_trend(
     let by: Option<Dimension> = by.map(Into::into).filter(|d| *d != Dimension::Month);
     let mut dims = vec![Dimension::Month];
     dims.extend(by);
-    let mut query = filter.unwrap_or_default().to_query()?;
+    let mut query = filter.unwrap_or_default().to_query(store.scope())?;
     // The year before `from` feeds the first points' changes.
     let earliest = shift(from_m, -12);
     query.opened_from = Some(query.opened_from.map_or(earliest, |f| f.max(earliest)));

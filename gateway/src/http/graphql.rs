@@ -4,7 +4,7 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::audit::Trail;
 use crate::auth::{Verified, Viewer};
+use crate::graphql::budget;
 use crate::graphql::with_viewer;
 use crate::policy::Scope;
 use crate::state::AppState;
@@ -114,11 +115,7 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
 
 /// As `authenticate`, for the value of an Authorization header (`Bearer …`) given elsewhere.
 pub(crate) async fn authenticate_bearer(state: &AppState, value: &str) -> Result<Verified, Refusal> {
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or(Refusal::Unauthenticated)?;
+    let token = bearer_token(value).ok_or(Refusal::Unauthenticated)?;
     let verifier = state.verifier.as_ref().as_ref().ok_or(Refusal::Unauthenticated)?;
     let verified = verifier.verify(token).map_err(|e| {
         tracing::debug!(error = %e, "token rejected");
@@ -134,6 +131,13 @@ pub(crate) async fn authenticate_bearer(state: &AppState, value: &str) -> Result
         return Err(Refusal::RateLimited);
     }
     Ok(verified)
+}
+
+/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive (RFC 9110 §11.1).
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn refused(media: Media, refusal: Refusal) -> Response {
@@ -207,7 +211,7 @@ fn is_json_content_type(headers: &HeaderMap) -> Result<(), &'static str> {
     Ok(())
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let media = Media::from_headers(&headers);
     if let Err(message) = is_json_content_type(&headers) {
         return respond(
@@ -216,9 +220,39 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             &error_body(message, "BAD_USER_INPUT"),
         );
     }
+    // Decided from the headers alone: nothing of the body is read for a stranger.
     let viewer = match authenticate(&state, &headers).await {
         Ok(v) => v,
         Err(refusal) => return refused(media, refusal),
+    };
+    let body = match read_body(
+        &state,
+        &headers,
+        body,
+        state.config.max_body_bytes,
+        std::time::Duration::ZERO,
+    )
+    .await
+    {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return respond(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                &error_body(
+                    &format!("the request body is larger than {} bytes", state.config.max_body_bytes),
+                    "LIMIT_EXCEEDED",
+                ),
+            )
+        }
+        Err(BodyError::Slow) => {
+            return respond(
+                StatusCode::REQUEST_TIMEOUT,
+                media,
+                &error_body("the request body did not arrive in time", "LIMIT_EXCEEDED"),
+            )
+        }
+        Err(BodyError::Broken) => return bad_request(media, "the request body could not be read"),
     };
     if body.is_empty() {
         return bad_request(media, "the request body is empty");
@@ -230,6 +264,50 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     match params_from_json(value) {
         Ok(params) => execute(&state, media, viewer, params, false).await,
         Err(message) => bad_request(media, message),
+    }
+}
+
+/// Why a request body was not read.
+pub(crate) enum BodyError {
+    TooLarge,
+    Slow,
+    Broken,
+}
+
+/// Reads a request body of at most `limit` bytes: each piece must arrive within
+/// `read_timeout_ms` of the last, and the whole within `total`.
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    total: std::time::Duration,
+) -> Result<Bytes, BodyError> {
+    use futures_util::StreamExt;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let idle = std::time::Duration::from_millis(state.config.read_timeout_ms);
+    let deadline = tokio::time::Instant::now() + total.max(idle);
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
+    loop {
+        let wait = tokio::time::Instant::now() + idle;
+        match tokio::time::timeout_at(wait.min(deadline), stream.next()).await {
+            Err(_) => return Err(BodyError::Slow),
+            Ok(None) => return Ok(Bytes::from(out)),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(piece))) => {
+                if out.len() + piece.len() > limit {
+                    return Err(BodyError::TooLarge);
+                }
+                out.extend_from_slice(&piece);
+            }
+        }
     }
 }
 
@@ -329,13 +407,20 @@ fn selected_operation(
 }
 
 async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
+    let started = tokio::time::Instant::now();
+    if let Err(over) = budget::check_nesting(&params.query) {
+        return limit_exceeded(media, &over.message());
+    }
     let (operation, operation_name, document) =
         match selected_operation(&params.query, params.operation_name.as_deref()) {
             Ok(op) => op,
             Err(message) => return request_error(media, &message),
         };
-    let query_text = params.query.clone();
+    if let Err(over) = budget::check_selections(&document) {
+        return limit_exceeded(media, &over.message());
+    }
     let variables_json = params.variables.clone().map(Value::Object).unwrap_or(Value::Null);
+    let query_text = params.query.clone();
     match operation {
         Some(OperationType::Mutation) if is_get => {
             let mut r = respond(
@@ -351,6 +436,14 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         }
         _ => {}
     }
+    let open = introspection_open(state, &viewer);
+    if !open && asks_for_introspection(&params.query) {
+        return respond(
+            StatusCode::OK,
+            media,
+            &error_body("introspection is not available to your role", "FORBIDDEN"),
+        );
+    }
     let mut request = async_graphql::Request::new(params.query);
     // Parsed once, above: the schema executes this document.
     request.set_parsed_query(document);
@@ -360,17 +453,27 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     if let Some(vars) = params.variables {
         request = request.variables(Variables::from_json(Value::Object(vars)));
     }
-    let open = introspection_open(state, &viewer);
-    if !open && asks_for_introspection(&query_text) {
-        return respond(
-            StatusCode::OK,
-            media,
-            &error_body("introspection is not available to your role", "FORBIDDEN"),
-        );
-    }
     let schema = if open { &state.schema } else { &state.restricted_schema };
-    let (request, trail) = prepare(state, request, &viewer);
-    let response = schema.execute(request).await;
+    let (request, trail, masked) = prepare(state, request, &viewer);
+    // The budget covers the wait for a turn and the execution; dropping the execution at the
+    // deadline cancels its database work.
+    let deadline = started + std::time::Duration::from_millis(state.config.request_timeout_ms);
+    let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, state.executing.acquire()).await else {
+        return limit_exceeded(
+            media,
+            "the gateway is busy: the request found no turn within its time budget",
+        );
+    };
+    let Ok(response) = tokio::time::timeout_at(deadline, schema.execute(request)).await else {
+        tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
+        return limit_exceeded(
+            media,
+            &format!(
+                "the request exceeded its time budget of {} ms and was cancelled",
+                state.config.request_timeout_ms
+            ),
+        );
+    };
     if let Err(e) = state
         .audit
         .record(&viewer, operation_name.as_deref(), &query_text, &variables_json, &trail)
@@ -384,7 +487,13 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
             &error_body("internal error", "INTERNAL"),
         );
     }
+    let (status, body) = response_body(media, response, masked);
+    respond(status, media, &body)
+}
 
+/// A GraphQL response as the body to send, with its status; every string masked for a masking
+/// viewer (`crate::masking`: data and error messages alike).
+fn response_body(media: Media, response: async_graphql::Response, masked: bool) -> (StatusCode, Value) {
     let never_executed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -401,23 +510,44 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     } else {
         StatusCode::OK
     };
-    respond(status, media, &Value::Object(body))
+    let mut body = Value::Object(body);
+    if masked {
+        crate::masking::mask_strings(&mut body);
+    }
+    (status, body)
+}
+
+/// A request refused or cut off by its budget (nesting, selections, time, turns).
+fn limit_exceeded(media: Media, message: &str) -> Response {
+    respond(
+        media.request_error_status(),
+        media,
+        &error_body(message, "LIMIT_EXCEEDED"),
+    )
+}
+
+/// A coded GraphQL error body with `status`, for routes outside `/graphql` too.
+pub(crate) fn coded_response(status: StatusCode, message: &str, code: &str) -> Response {
+    respond(status, Media::Json, &error_body(message, code))
 }
 
 /// Adds what executing `request` for `viewer` needs (scoped store, loaders, shared services);
-/// returns it with the trail of what it hands out, for the audit log.
+/// returns it with the trail of what it hands out, for the audit log, and whether what leaves
+/// must be masked.
 pub(crate) fn prepare(
     state: &AppState,
     request: async_graphql::Request,
     viewer: &Viewer,
-) -> (async_graphql::Request, Trail) {
-    let store = ScopedStore::new(state.db.clone(), Scope::for_viewer(viewer)).with_links(state.links.clone());
+) -> (async_graphql::Request, Trail, bool) {
+    let scope = Scope::for_viewer(viewer);
+    let masked = scope.masked;
+    let store = ScopedStore::new(state.db.clone(), scope).with_links(state.links.clone());
     let trail = store.trail().clone();
     let request = with_viewer(request, viewer.clone(), store)
         .data(state.revocations.clone())
         .data(state.governance.clone())
         .data(state.events.clone());
-    (request, trail)
+    (request, trail, masked)
 }
 
 /// Whether this viewer gets the schema with introspection and suggestions.
@@ -451,7 +581,11 @@ pub(crate) fn coded_error(mut error: ServerError) -> Value {
         .map(|ext| ext.get("code").is_some())
         .unwrap_or(false);
     if !has_code {
-        let code = if error.message.contains("nested too deep") || error.message.contains("too complex") {
+        let code = if error.message.contains("nested too deep")
+            || error.message.contains("too complex")
+            || error.message.contains("too many directives")
+            || error.message.contains("ecursion")
+        {
             "LIMIT_EXCEEDED"
         } else {
             "BAD_USER_INPUT"
@@ -464,6 +598,15 @@ pub(crate) fn coded_error(mut error: ServerError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("bEaReR  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+    }
 
     #[test]
     fn decodes_query_strings() {

@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
@@ -11,9 +14,24 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// 200 while the database answers; Redis is reported but never decides readiness.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = state.db.ping().await.is_ok();
+/// How long `/readyz` waits for the database to answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// 200 while the database answers (within two seconds); Redis is reported but never decides
+/// readiness. The details are for loopback or the metrics token; others get the status alone.
+pub async fn readyz(State(state): State<AppState>, request: Parts) -> (StatusCode, Json<serde_json::Value>) {
+    let database = matches!(tokio::time::timeout(PING_TIMEOUT, state.db.ping()).await, Ok(Ok(())));
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if !super::ops_allowed(&state, super::peer(&request), &request.headers) {
+        return (
+            status,
+            Json(json!({ "database": if database { "up" } else { "down" } })),
+        );
+    }
     let redis = match state.redis.ping().await {
         None => "not configured",
         Some(true) => "up",
@@ -39,11 +57,6 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
                 "megabytes": f.bytes / (1 << 20),
             })
         }
-    };
-    let status = if database {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
     };
     (
         status,

@@ -1,6 +1,6 @@
 //! `POST /ingest/{source}`: one export file (or one procuratorate page) in the body.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::Role;
 use crate::events::Event;
-use crate::http::graphql::{authenticate, Refusal};
+use crate::http::graphql::{authenticate, read_body, BodyError, Refusal};
 use crate::state::AppState;
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
@@ -24,7 +24,7 @@ pub async fn ingest(
     State(state): State<AppState>,
     Path(source): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let viewer = match authenticate(&state, &headers).await {
         Ok(v) => v,
@@ -52,6 +52,39 @@ pub async fn ingest(
             "unknown source: enforcement, discipline, congress, procuratorate or social",
             "NOT_FOUND",
         );
+    };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the export file itself as the body, not a multipart form",
+            "BAD_USER_INPUT",
+        );
+    }
+    let limit = state.config.max_ingest_bytes;
+    // A large file may take a while to arrive, as long as it keeps arriving.
+    let body = match read_body(&state, &headers, body, limit, std::time::Duration::from_secs(600)).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the file is larger than {limit} bytes; use `qianchuan ingest`"),
+                "LIMIT_EXCEEDED",
+            )
+        }
+        Err(BodyError::Slow) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the file did not arrive in time",
+                "LIMIT_EXCEEDED",
+            )
+        }
+        Err(BodyError::Broken) => {
+            return error(StatusCode::BAD_REQUEST, "the body could not be read", "BAD_USER_INPUT")
+        }
     };
     let file = headers
         .get("x-file-name")

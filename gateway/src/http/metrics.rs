@@ -61,7 +61,15 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics`: on loopback, or with `QIANCHUAN_METRICS_TOKEN` (`super::ops_allowed`).
+pub async fn render(State(state): State<AppState>, request: axum::http::request::Parts) -> Response {
+    if !super::ops_allowed(&state, super::peer(&request), &request.headers) {
+        return super::graphql::coded_response(
+            axum::http::StatusCode::FORBIDDEN,
+            "metrics are served on loopback, or with the metrics token",
+            "FORBIDDEN",
+        );
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -75,6 +83,7 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             )
             + &link_index_metrics(&state),
     )
+        .into_response()
 }
 
 fn link_index_metrics(state: &AppState) -> String {

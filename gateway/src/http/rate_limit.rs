@@ -28,18 +28,20 @@ impl RateLimiter {
             return true;
         }
         let window = chrono::Utc::now().timestamp() / 60;
-        if let Some(mut conn) = self.redis.connection().await {
-            let key = format!("qianchuan:rate:{subject}:{window}");
-            let counted: redis::RedisResult<(u64, ())> = redis::pipe()
-                .atomic()
-                .incr(&key, 1u64)
-                .expire(&key, 120)
-                .query_async(&mut conn)
-                .await;
-            match counted {
-                Ok((n, ())) => return n <= self.per_minute,
-                Err(e) => tracing::warn!(error = %e, "rate limit falls back to this process"),
-            }
+        let key = format!("qianchuan:rate:{subject}:{window}");
+        let counted = self
+            .redis
+            .call(|mut conn| async move {
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1u64)
+                    .expire(&key, 120)
+                    .query_async::<(u64, ())>(&mut conn)
+                    .await
+            })
+            .await;
+        if let Some((n, ())) = counted {
+            return n <= self.per_minute;
         }
         let Ok(mut local) = self.local.lock() else { return true };
         local.retain(|(_, w), _| *w >= window);

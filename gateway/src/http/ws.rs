@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::graphql::{asks_for_introspection, authenticate_bearer, coded_error, introspection_open, prepare, Refusal};
 use crate::auth::{Verified, Viewer};
+use crate::graphql::budget;
 use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -28,6 +29,8 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_OPERATIONS: usize = 100;
 /// The largest message a client may send.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// How often an open connection checks that its token has not been revoked.
+const REVOCATION_CHECK: Duration = Duration::from_secs(1);
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.protocols([PROTOCOL])
@@ -109,7 +112,7 @@ async fn serve(state: AppState, mut socket: WebSocket) {
     let mut operations: HashMap<String, JoinHandle<()>> = HashMap::new();
     let expiry = tokio::time::sleep(until_expiry(exp));
     tokio::pin!(expiry);
-    let mut revocation_check = tokio::time::interval(Duration::from_secs(30));
+    let mut revocation_check = tokio::time::interval(REVOCATION_CHECK);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -248,8 +251,31 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
             .await;
         return;
     }
+    let refuse = |message: String, code: &'static str| text(error_message(&op.id, &message, code));
+    if let Err(over) = budget::check_nesting(&op.query) {
+        let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
+        return;
+    }
+    let document = match async_graphql::parser::parse_query(&op.query) {
+        Ok(document) => document,
+        Err(e) => {
+            let _ = out.send(refuse(e.to_string(), "BAD_USER_INPUT")).await;
+            return;
+        }
+    };
+    if let Err(over) = budget::check_selections(&document) {
+        let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
+        return;
+    }
+    // Queries and mutations sent over the socket have the request budget; subscriptions run
+    // for as long as they are wanted.
+    let subscription = document
+        .operations
+        .iter()
+        .any(|(_, o)| o.node.ty == async_graphql::parser::types::OperationType::Subscription);
     let schema = if open { &state.schema } else { &state.restricted_schema };
     let mut request = async_graphql::Request::new(op.query.clone());
+    request.set_parsed_query(document);
     if let Some(name) = &op.operation_name {
         request = request.operation_name(name.clone());
     }
@@ -257,7 +283,36 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
     if op.variables.is_some() {
         request = request.variables(Variables::from_json(variables.clone()));
     }
-    let (request, trail) = prepare(&state, request, &viewer);
+    let (request, trail, masked) = prepare(&state, request, &viewer);
+    if !subscription {
+        let budget = Duration::from_millis(state.config.request_timeout_ms);
+        let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
+        if tokio::time::timeout(budget, stream).await.is_err() {
+            let message = format!(
+                "the request exceeded its time budget of {} ms and was cancelled",
+                budget.as_millis()
+            );
+            let _ = out.send(refuse(message, "LIMIT_EXCEEDED")).await;
+        }
+        return;
+    }
+    run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out).await;
+}
+
+/// Sends each result of `request` as `next` (after its audit entry is written, masked for a
+/// masking viewer), then `complete`; or `error` when it cannot run.
+#[allow(clippy::too_many_arguments)]
+async fn run_stream(
+    state: &AppState,
+    viewer: &Viewer,
+    op: &Operation,
+    schema: &crate::graphql::QianchuanSchema,
+    request: async_graphql::Request,
+    trail: &crate::audit::Trail,
+    variables: &Value,
+    masked: bool,
+    out: &mpsc::Sender<Message>,
+) {
     let mut responses = schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = responses.next().await {
@@ -275,7 +330,7 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
         }
         if let Err(e) = state
             .audit
-            .record(&viewer, op.operation_name.as_deref(), &op.query, &variables, &trail)
+            .record(viewer, op.operation_name.as_deref(), &op.query, variables, trail)
             .await
         {
             // No audit entry, no personal data.
@@ -290,6 +345,10 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
         if !response.errors.is_empty() {
             let errors: Vec<Value> = response.errors.into_iter().map(coded_error).collect();
             payload.insert("errors".into(), Value::Array(errors));
+        }
+        let mut payload = Value::Object(payload);
+        if masked {
+            crate::masking::mask_strings(&mut payload);
         }
         let next = json!({"id": op.id, "type": "next", "payload": payload});
         if out.send(text(next)).await.is_err() {

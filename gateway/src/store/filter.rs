@@ -16,6 +16,9 @@ pub struct CaseQuery {
     pub party_id: Option<i64>,
     pub identifier: Option<String>,
     pub text: Option<String>,
+    /// Match `text` against the masked text (`cases.masked_text`), for masking roles: a search
+    /// can then never confirm a hidden digit.
+    pub text_masked: bool,
     pub opened_from: Option<chrono::NaiveDate>,
     pub opened_to: Option<chrono::NaiveDate>,
     pub stages: Option<Vec<LoopStage>>,
@@ -64,11 +67,13 @@ impl CaseQuery {
         }
         if let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let pattern = format!("%{}%", escape_like(text));
-            c = c.add(
+            c = c.add(if self.text_masked {
+                Condition::all().add(Expr::col(case::Column::MaskedText).like(LikeExpr::new(pattern).escape('\\')))
+            } else {
                 Condition::any()
                     .add(Expr::col(case::Column::Title).like(LikeExpr::new(pattern.clone()).escape('\\')))
-                    .add(Expr::col(case::Column::Summary).like(LikeExpr::new(pattern).escape('\\'))),
-            );
+                    .add(Expr::col(case::Column::Summary).like(LikeExpr::new(pattern).escape('\\')))
+            });
         }
         if let Some(from) = self.opened_from {
             c = c.add(case::Column::OpenedOn.gte(from));

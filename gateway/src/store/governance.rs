@@ -47,6 +47,7 @@ const DISSATISFIED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" = 'DISSATIS
 impl ScopedStore {
     /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
     pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> ApiResult<Vec<Signals>> {
+        self.trail.looked_up();
         let backend = self.db.get_database_backend();
         let month = Dimension::Month.expr(backend);
         let mut select = Query::select();

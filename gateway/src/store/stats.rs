@@ -66,6 +66,7 @@ struct Row {
 impl ScopedStore {
     /// Counts of the visible cases matching `query`, grouped by `dimensions`.
     pub async fn case_stats(&self, query: &CaseQuery, dimensions: &[Dimension]) -> ApiResult<Vec<Bucket>> {
+        self.trail.looked_up();
         let backend = self.db.get_database_backend();
         let mut select = Query::select();
         select.from(case::Entity);

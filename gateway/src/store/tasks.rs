@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, Utc};
 use entities::workflow::TaskAction;
 use entities::{case, supervision_task, task_event, LoopStage};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -46,19 +46,21 @@ impl ScopedStore {
     /// only with the case); an `agency`, those assigned to its unit.
     fn visible_tasks(&self, viewer: &Viewer) -> ApiResult<Condition> {
         let mut c = Condition::all();
-        if viewer.role == Role::Agency {
-            let unit = viewer.unit.clone().ok_or(ApiError::Forbidden)?;
-            return Ok(c.add(supervision_task::Column::Department.eq(unit)));
-        }
-        if !supervises(viewer.role) {
-            return Err(ApiError::Forbidden);
-        }
         if viewer.role != Role::Admin {
+            if viewer.role != Role::Agency && !supervises(viewer.role) {
+                return Err(ApiError::Forbidden);
+            }
+            // A task is in the viewer's regions when its region starts with one of them.
             let mut regions = Condition::any();
             for p in &viewer.regions {
                 regions = regions.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
             }
             c = c.add(regions);
+        }
+        if viewer.role == Role::Agency {
+            // Its business: its department, in its regions (API.md).
+            let unit = viewer.unit.clone().ok_or(ApiError::Forbidden)?;
+            return Ok(c.add(supervision_task::Column::Department.eq(unit)));
         }
         let visible_cases = Query::select()
             .column(case::Column::Id)
@@ -142,7 +144,15 @@ impl ScopedStore {
         let (region, town) = match t.case_id {
             Some(id) => {
                 let c = self.case_by_id(id).await?.ok_or(ApiError::NotFound("case"))?;
-                (c.region_code, t.town.or(c.town))
+                // The task's place is the case's: a town given with it must be the case's.
+                if let Some(town) = t.town.as_deref().map(str::trim) {
+                    if c.town.as_deref() != Some(town) {
+                        return Err(ApiError::bad_input(
+                            "town must be the case's own town (or left out) for a task on a case",
+                        ));
+                    }
+                }
+                (c.region_code, c.town)
             }
             None => {
                 let region = t
@@ -226,11 +236,25 @@ impl ScopedStore {
             ))
         })?;
         let txn = self.db.begin().await?;
-        let mut active: supervision_task::ActiveModel = task.into();
-        active.stage = Set(to.as_str().into());
-        active.updated_at = Set(Utc::now());
-        let task = active.update(&txn).await?;
+        // Compare-and-set on the stage: of concurrent steps from one stage, one succeeds.
+        let moved = supervision_task::Entity::update_many()
+            .col_expr(supervision_task::Column::Stage, Expr::value(to.as_str()))
+            .col_expr(supervision_task::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(supervision_task::Column::Id.eq(id))
+            .filter(supervision_task::Column::Stage.eq(task.stage.as_str()))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            return Err(ApiError::bad_input(format!(
+                "the task is no longer {}: another step was taken meanwhile",
+                task.stage
+            )));
+        }
         record_event(&txn, viewer, id, action, from, to, note).await?;
+        let task = supervision_task::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(ApiError::NotFound("supervision task"))?;
         txn.commit().await?;
         Ok(task)
     }

@@ -290,7 +290,7 @@ async fn store_items<C: ConnectionTrait>(
         let mut records = Vec::new();
         for item in chunk {
             report.read += 1;
-            match item {
+            match crate::record::screen(item) {
                 Item::Quarantined(q) => {
                     store_quarantine(txn, source, file, &q).await?;
                     report.quarantined += 1;
@@ -375,6 +375,8 @@ fn sha256(text: &str) -> String {
 
 async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str, q: &Quarantined) -> Result<()> {
     let position = q.position.to_string();
+    let file = crate::record::storable(file);
+    let file = file.as_ref();
     let exists = quarantine::Entity::find()
         .filter(quarantine::Column::Source.eq(source.as_str()))
         .filter(quarantine::Column::File.eq(file))
@@ -389,7 +391,7 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
             position: Set(position),
             reason: Set(q.reason.into()),
             detail: Set(Some(q.detail.clone())),
-            raw_text: Set(q.raw.clone()),
+            raw_text: Set(crate::record::storable(&q.raw).into_owned()),
             ingested_at: Set(Utc::now()),
             ..Default::default()
         }

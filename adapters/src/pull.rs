@@ -25,6 +25,10 @@ pub struct PullConfig {
     pub backoff: Duration,
     /// The longest `Retry-After` honoured.
     pub max_retry_after: Duration,
+    /// The largest page body accepted; a longer one fails the pull (nothing of it is stored).
+    pub max_page_bytes: usize,
+    /// The longest a whole pull may take.
+    pub max_duration: Duration,
 }
 
 impl PullConfig {
@@ -37,6 +41,8 @@ impl PullConfig {
             max_waits: 20,
             backoff: Duration::from_millis(500),
             max_retry_after: Duration::from_secs(300),
+            max_page_bytes: 64 << 20,
+            max_duration: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -112,8 +118,19 @@ pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) ->
 }
 
 async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<PullReport, PullError> {
+    let started = tokio::time::Instant::now();
+    let origin = reqwest::Url::parse(&config.base).map(|u| u.origin()).ok();
+    // Redirects are followed only within the API's own origin (the token goes nowhere else).
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 || Some(attempt.url().origin()) != origin {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
+        .redirect(policy)
         .build()
         .map_err(|e| PullError::Page {
             page: 1,
@@ -126,9 +143,20 @@ async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<Pull
     };
     let since = report.watermark.clone();
     let mut cursor: Option<String> = None;
+    let mut seen_cursors = std::collections::HashSet::new();
     let mut page: u32 = 0;
     loop {
         page += 1;
+        if started.elapsed() > config.max_duration {
+            return Err(PullError::Page {
+                page,
+                url: config.base.clone(),
+                reason: format!(
+                    "the pull took longer than {} s; the next pull resumes",
+                    config.max_duration.as_secs()
+                ),
+            });
+        }
         let mut url =
             reqwest::Url::parse(&format!("{}/api/v2/supervisions", config.base)).map_err(|e| PullError::Page {
                 page,
@@ -150,6 +178,13 @@ async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<Pull
             page,
             reason: e.to_string(),
         })?;
+        let items = parsed.parsed.items.len();
+        if items > config.limit as usize {
+            return Err(PullError::Rejected {
+                page,
+                reason: format!("the API sent {items} items when at most {} were asked", config.limit),
+            });
+        }
         let name = format!("page {page} ({})", url.query().unwrap_or(""));
         let stored = ingest_file_with_progress(db, Source::Procuratorate, &name, &body, Link::Later, |_, _| {})
             .await
@@ -168,11 +203,32 @@ async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<Pull
             }
         }
         match parsed.next_cursor {
+            Some(next) if !seen_cursors.insert(next.clone()) => {
+                return Err(PullError::Rejected {
+                    page,
+                    reason: format!("the API sent cursor {next:?} a second time (the pull would never end)"),
+                })
+            }
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
     Ok(report)
+}
+
+/// Reads a response body of at most `limit` bytes (announced or not).
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(format!("the page is larger than {limit} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the page is larger than {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 async fn fetch(
@@ -209,12 +265,17 @@ async fn fetch(
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         match status {
-            200 => {
-                return response
-                    .bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .map_err(|e| failed(e.to_string()))
+            200 if response.url().origin() != url.origin() => {
+                return Err(failed(format!(
+                    "redirected to another origin ({})",
+                    response.url().origin().ascii_serialization()
+                )))
+            }
+            200 => return read_bounded(response, config.max_page_bytes).await.map_err(failed),
+            300..=399 => {
+                return Err(failed(format!(
+                    "HTTP {status}: a redirect to another origin is not followed"
+                )))
             }
             401 => return Err(PullError::Unauthorized),
             429 | 503 if retry_after.is_some() && waits < config.max_waits => {

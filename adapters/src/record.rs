@@ -161,11 +161,72 @@ impl UnifiedRecord {
     }
 }
 
+impl UnifiedRecord {
+    /// The first field holding a NUL character, which no database text column can store.
+    pub fn nul_field(&self) -> Option<&'static str> {
+        let has = |s: &str| s.contains('\0');
+        let opt = |s: &Option<String>| s.as_deref().is_some_and(has);
+        let named: [(&'static str, bool); 10] = [
+            ("source key", has(&self.source_key)),
+            ("title", opt(&self.title)),
+            ("summary", opt(&self.summary)),
+            ("category", opt(&self.category)),
+            ("status", opt(&self.status)),
+            ("region", opt(&self.region_code)),
+            ("town", opt(&self.town)),
+            ("agency", opt(&self.agency)),
+            ("case number", self.case_numbers.iter().any(|n| has(n))),
+            ("free text", self.free_text.iter().any(|t| has(t))),
+        ];
+        if let Some((name, _)) = named.iter().find(|(_, nul)| *nul) {
+            return Some(name);
+        }
+        let party = self.parties.iter().any(|p| {
+            has(&p.name) || has(&p.name_as_recorded) || has(&p.role) || opt(&p.badge) || p.phones.iter().any(|x| has(x))
+        });
+        if party {
+            return Some("party");
+        }
+        if self.keys.iter().any(|(_, v)| has(v)) || self.issues.iter().any(|i| has(&i.raw_value)) || has(&self.payload)
+        {
+            return Some("record");
+        }
+        None
+    }
+}
+
+/// Screens an item before it is stored: a record with a NUL character in any field is
+/// quarantined (`invalid_text`) with its raw text, instead of failing its whole file.
+pub fn screen(item: Item) -> Item {
+    match item {
+        Item::Record(r) => match r.nul_field() {
+            None => Item::Record(r),
+            Some(field) => Item::Quarantined(Quarantined {
+                position: r.position.clone(),
+                reason: "invalid_text",
+                detail: format!("{field} contains a NUL character (U+0000)"),
+                raw: r.payload.clone(),
+            }),
+        },
+        quarantined => quarantined,
+    }
+}
+
+/// Raw text as it can be stored: NUL characters written as the escape `\u0000`.
+pub fn storable(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains('\0') {
+        std::borrow::Cow::Owned(raw.replace('\0', "\\u0000"))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
 /// An input record refused for a structural error, with its raw text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quarantined {
     pub position: Position,
-    /// `invalid_json`, `missing_key`, `missing_version`, `wrong_field_count`, `unterminated_quote`, …
+    /// `invalid_json`, `missing_key`, `missing_version`, `wrong_field_count`, `unterminated_quote`,
+    /// `invalid_text`, …
     pub reason: &'static str,
     pub detail: String,
     pub raw: String,

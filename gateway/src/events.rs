@@ -3,7 +3,7 @@
 //! otherwise. An event names what changed, never its content: each subscriber reads the
 //! content back through its own scoped store, so scoping stays in the data layer.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +37,16 @@ pub struct EventBus {
     listening: Arc<AtomicBool>,
     /// Subscriptions following the bus with their starting state computed.
     live: Arc<AtomicUsize>,
+    /// How many events this instance has delivered: what subscribers sharing one computation
+    /// per change compare (`graphql::subscription::SharedStates`).
+    generation: Arc<AtomicU64>,
+}
+
+/// Delivers `event` to this instance's subscribers, counting it first.
+fn deliver(local: &broadcast::Sender<Arc<Event>>, generation: &AtomicU64, event: Event) {
+    generation.fetch_add(1, Ordering::AcqRel);
+    // No receivers is not an error: nobody is subscribed.
+    let _ = local.send(Arc::new(event));
 }
 
 /// Counts one live subscription while it exists.
@@ -58,6 +68,7 @@ impl EventBus {
             channel: channel.into(),
             listening: Arc::default(),
             live: Arc::default(),
+            generation: Arc::default(),
         };
         if let Some(url) = bus.redis.url().map(str::to_string) {
             tokio::spawn(listen(
@@ -65,9 +76,16 @@ impl EventBus {
                 bus.channel.clone(),
                 bus.local.clone(),
                 bus.listening.clone(),
+                bus.generation.clone(),
             ));
         }
         bus
+    }
+
+    /// The number of events delivered so far: a subscriber's state computed at this
+    /// generation is current for every subscriber that has seen the same events.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
@@ -115,8 +133,7 @@ impl EventBus {
                 return;
             }
         }
-        // No receivers is not an error: nobody is subscribed.
-        let _ = self.local.send(Arc::new(event));
+        deliver(&self.local, &self.generation, event);
     }
 }
 
@@ -146,7 +163,13 @@ pub async fn announce_changes(redis_url: Option<&str>, channel: &str, changes: V
 }
 
 /// Listens on the Redis channel, forwarding every event to the local bus; reconnects forever.
-async fn listen(url: String, channel: Arc<str>, local: broadcast::Sender<Arc<Event>>, listening: Arc<AtomicBool>) {
+async fn listen(
+    url: String,
+    channel: Arc<str>,
+    local: broadcast::Sender<Arc<Event>>,
+    listening: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
+) {
     let client = match redis::Client::open(url.as_str()) {
         Ok(c) => c,
         Err(e) => {
@@ -166,9 +189,7 @@ async fn listen(url: String, channel: Arc<str>, local: broadcast::Sender<Arc<Eve
                             continue;
                         };
                         match serde_json::from_str::<Event>(&text) {
-                            Ok(event) => {
-                                let _ = local.send(Arc::new(event));
-                            }
+                            Ok(event) => deliver(&local, &generation, event),
                             Err(e) => tracing::warn!(error = %e, "ignoring an event that does not decode"),
                         }
                     }

@@ -18,6 +18,7 @@ pub mod masking;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod suppression;
 pub mod warnings;
 
 pub use graphql::{build_schema, Limits, QianchuanSchema};

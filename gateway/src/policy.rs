@@ -75,18 +75,25 @@ impl Scope {
             sources = sources.add(nothing());
         }
         let mut condition = Condition::all().add(case::Column::Deleted.eq(false)).add(sources);
-        if let Some(prefixes) = &self.region_prefixes {
-            let mut regions = Condition::any().add(nothing());
-            for p in prefixes {
-                regions = regions.add(case::Column::RegionCode.starts_with(p.as_str()));
-            }
-            // Records with no region: only admin and tokens holding exactly the province prefix.
-            if sees_regionless(prefixes) {
-                regions = regions.add(case::Column::RegionCode.is_null());
-            }
+        if let Some(regions) = self.region_condition() {
             condition = condition.add(regions);
         }
         condition
+    }
+
+    /// The cases whose region lies in the viewer's regions, whatever their source (`None`:
+    /// every region, for admin). Also what places audit entries for an `auditor`.
+    pub fn region_condition(&self) -> Option<Condition> {
+        let prefixes = self.region_prefixes.as_ref()?;
+        let mut regions = Condition::any().add(nothing());
+        for p in prefixes {
+            regions = regions.add(case::Column::RegionCode.starts_with(p.as_str()));
+        }
+        // Records with no region: only admin and tokens holding exactly the province prefix.
+        if sees_regionless(prefixes) {
+            regions = regions.add(case::Column::RegionCode.is_null());
+        }
+        Some(regions)
     }
 }
 

@@ -35,6 +35,8 @@ pub struct AppState {
     pub links: Option<Arc<crate::link_index::LinkIndex>>,
     /// Turns to execute a GraphQL request (`max_concurrent_requests`).
     pub executing: Arc<tokio::sync::Semaphore>,
+    /// Subscription states computed once per change for every subscriber sharing them.
+    pub shared_states: crate::graphql::subscription::SharedStates,
 }
 
 /// How long a statement waits for SQLite's write lock held by another connection or process
@@ -103,6 +105,7 @@ impl AppState {
             .then(|| crate::link_index::LinkIndex::start(db.clone()));
         Ok(AppState {
             links,
+            shared_states: Default::default(),
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),
             audit: crate::audit::AuditWriter::start(db.clone()),
             events,

@@ -171,3 +171,72 @@ fn schema_command_prints_the_sdl() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("caseBySourceKey"));
 }
+
+/// `qianchuan ingest` of a 10,000-record world into the SQLite file a running gateway is
+/// serving reads from: every load completes and no read fails meanwhile.
+#[test]
+fn ingest_beside_a_serving_gateway_on_sqlite_fails_no_read() {
+    let dir = temp_dir("beside");
+    let secret = "cli-secret-of-at-least-thirty-two-bytes";
+    let out = clean_command(&dir)
+        .args(["demo", "--out", "world", "--scale", "10000", "--seed", "7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let port = free_port();
+    let _server = Server(
+        clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", secret)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&format!("http://127.0.0.1:{port}/healthz")));
+    let token = clean_command(&dir)
+        .env("QIANCHUAN_JWT_SECRET", secret)
+        .args(["token", "--role", "plc", "--regions", "33"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut reads, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let body = curl_graphql(
+                    port,
+                    &token,
+                    "{ cases(first: 5) { totalCount edges { node { id summary } } } }",
+                );
+                reads += 1;
+                if body.get("errors").is_some() || body["data"]["cases"].is_null() {
+                    failed.push(body);
+                }
+            }
+            (reads, failed)
+        })
+    };
+    for source in ["enforcement", "discipline", "congress", "procuratorate", "social"] {
+        let out = clean_command(&dir)
+            .args(["ingest", source, &format!("world/{source}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ingest {source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (reads, failed) = reader.join().unwrap();
+    assert!(reads > 0);
+    assert!(
+        failed.is_empty(),
+        "{} of {reads} reads failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+}

@@ -192,6 +192,16 @@ impl TestApp {
         .await
     }
 
+    /// As `twin`, with its configuration adjusted (another Redis, shorter limits, …).
+    pub async fn twin_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let channel = self.events_channel.clone();
+        Self::start(self.database_url.clone(), self.backend, None, None, move |c| {
+            c.events_channel = channel;
+            adjust(c);
+        })
+        .await
+    }
+
     /// Opens `/graphql/ws` and completes the `graphql-transport-ws` handshake with `token`.
     pub async fn ws(&self, token: &str) -> WsClient {
         let (client, ack) = self.ws_init(token).await;
@@ -450,5 +460,60 @@ impl WsClient {
                 Err(_) => return None,
             }
         }
+    }
+}
+
+/// A TCP proxy on loopback in front of a service (PostgreSQL, Redis), which a test can cut:
+/// while down, open connections are dropped and new ones closed at once — the service is
+/// gone as far as the gateway can tell — and `up` brings it back on the same address.
+pub struct Outage {
+    pub addr: std::net::SocketAddr,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Outage {
+    /// Proxies `target` (`host:port`).
+    pub async fn start(target: &str) -> Outage {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let target = target.to_string();
+        let is_down = down.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if is_down.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut cuts = cuts.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Outage { addr, down, cut }
+    }
+
+    /// Cuts the service off: open connections drop, new ones are closed.
+    pub fn down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    pub fn up(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }

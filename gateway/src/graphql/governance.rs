@@ -40,7 +40,7 @@ pub enum WarningAction {
 }
 
 /// One place in one month. Figures are `null` when suppressed.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct GovernanceScore {
     pub region: Option<String>,
     pub town: Option<String>,

@@ -46,7 +46,9 @@ pub struct CaseBucket {
     pub stage: Option<LoopStage>,
     /// `null` when suppressed.
     pub count: Option<i32>,
-    /// True when the bucket holds fewer than 5 records and your role sees aggregates only.
+    /// True when your role sees aggregates only and the bucket holds fewer than 5 records, or
+    /// is hidden so that no such bucket can be worked out from the others and the totals
+    /// (complementary suppression).
     pub suppressed: bool,
 }
 
@@ -69,23 +71,35 @@ pub async fn case_stats(
     }
     let query = filter.unwrap_or_default().to_query(store.scope())?;
     let buckets = store.case_stats(&query, &dimensions).await?;
+    let hidden = if suppress {
+        let cells: Vec<(Vec<Option<String>>, u64)> = buckets
+            .iter()
+            .map(|b| {
+                (
+                    dimensions.iter().map(|d| b.value(*d).map(str::to_string)).collect(),
+                    b.count,
+                )
+            })
+            .collect();
+        crate::suppression::suppressed(&cells, SMALL_CELL)
+    } else {
+        vec![false; buckets.len()]
+    };
     Ok(buckets
         .into_iter()
-        .map(|b| {
-            let suppressed = suppress && b.count < SMALL_CELL;
-            CaseBucket {
-                source: b.source.as_deref().and_then(entities::Source::parse).map(Source::from),
-                region: b.region,
-                month: b.month,
-                category: b.category,
-                stage: b
-                    .stage
-                    .as_deref()
-                    .and_then(entities::LoopStage::parse)
-                    .map(LoopStage::from),
-                count: (!suppressed).then(|| i32::try_from(b.count).unwrap_or(i32::MAX)),
-                suppressed,
-            }
+        .zip(hidden)
+        .map(|(b, suppressed)| CaseBucket {
+            source: b.source.as_deref().and_then(entities::Source::parse).map(Source::from),
+            region: b.region,
+            month: b.month,
+            category: b.category,
+            stage: b
+                .stage
+                .as_deref()
+                .and_then(entities::LoopStage::parse)
+                .map(LoopStage::from),
+            count: (!suppressed).then(|| i32::try_from(b.count).unwrap_or(i32::MAX)),
+            suppressed,
         })
         .collect())
 }

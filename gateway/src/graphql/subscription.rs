@@ -20,6 +20,7 @@ use super::tasks::SupervisionTask;
 use super::types::{Case, LoopStage};
 use super::{readable_store, store, viewer};
 use crate::auth::Viewer;
+use crate::error::ApiError;
 use crate::events::{Event, EventBus};
 use crate::governance::Governance;
 use crate::linkage::WalkParams;
@@ -194,6 +195,81 @@ fn warnings_of(scores: &[GovernanceScore]) -> Warnings {
         .collect()
 }
 
+/// Subscriptions' states computed once per change and shared by every subscriber with the
+/// same scope and arguments: twenty `governanceWarnings` over one town cost one computation
+/// of the index per ingest, not twenty.
+#[derive(Clone, Default)]
+pub struct SharedStates {
+    states: Arc<std::sync::Mutex<HashMap<String, SharedState>>>,
+    computed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+type SharedState = (u64, Arc<tokio::sync::OnceCell<Arc<Vec<GovernanceScore>>>>);
+
+impl SharedStates {
+    /// The scores for `key` as of event `generation`: computed by the first subscriber that
+    /// asks, awaited by the others (an error is not kept: the next asks again).
+    async fn scores<F, Fut>(
+        &self,
+        key: String,
+        generation: u64,
+        compute: F,
+    ) -> async_graphql::Result<Arc<Vec<GovernanceScore>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<GovernanceScore>, ApiError>>,
+    {
+        let cell = {
+            let mut map = self
+                .states
+                .lock()
+                .map_err(|_| ApiError::Internal(anyhow::anyhow!("shared states poisoned")))?;
+            map.retain(|_, (g, _)| *g >= generation);
+            map.entry(key)
+                .and_modify(|(g, cell)| {
+                    if *g < generation {
+                        *g = generation;
+                        *cell = Arc::default();
+                    }
+                })
+                .or_insert_with(|| (generation, Arc::default()))
+                .1
+                .clone()
+        };
+        Ok(cell
+            .get_or_try_init(|| async {
+                self.computed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                compute().await.map(Arc::new)
+            })
+            .await
+            .cloned()?)
+    }
+
+    /// How many states have been computed (for `/metrics`).
+    pub fn computed(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Expensive subscriptions (`governanceWarnings`) one WebSocket connection may hold at once.
+pub const MAX_EXPENSIVE_PER_CONNECTION: usize = 4;
+
+/// The turns of one connection for expensive subscriptions (set by the WebSocket handler).
+#[derive(Clone)]
+pub struct ExpensiveTurns(pub Arc<tokio::sync::Semaphore>);
+
+impl ExpensiveTurns {
+    pub fn new() -> Self {
+        ExpensiveTurns(Arc::new(tokio::sync::Semaphore::new(MAX_EXPENSIVE_PER_CONNECTION)))
+    }
+}
+
+impl Default for ExpensiveTurns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 struct WarningWatch {
     store: ScopedStore,
     governance: Governance,
@@ -201,22 +277,35 @@ struct WarningWatch {
     window: Window,
     level: GovernanceLevel,
     raised: Warnings,
+    shared: SharedStates,
+    bus: EventBus,
+    key: String,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl WarningWatch {
+    async fn scores(&self) -> async_graphql::Result<Arc<Vec<GovernanceScore>>> {
+        self.shared
+            .scores(self.key.clone(), self.bus.generation(), || {
+                compute(
+                    &self.store,
+                    &self.governance,
+                    self.query.clone(),
+                    self.window,
+                    self.level,
+                )
+            })
+            .await
+    }
 }
 
 impl Watch for WarningWatch {
     type Item = GovernanceScore;
     async fn on(&mut self, _events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<GovernanceScore>> {
-        let scores = compute(
-            &self.store,
-            &self.governance,
-            self.query.clone(),
-            self.window,
-            self.level,
-        )
-        .await?;
+        let scores = self.scores().await?;
         let now = warnings_of(&scores);
         let fresh: Vec<GovernanceScore> = scores
-            .into_iter()
+            .iter()
             .filter(|s| {
                 let key = (s.region.clone(), s.town.clone(), s.month.clone());
                 match (now.get(&key), self.raised.get(&key)) {
@@ -225,6 +314,7 @@ impl Watch for WarningWatch {
                     _ => false,
                 }
             })
+            .cloned()
             .collect();
         self.raised = now;
         Ok(fresh)
@@ -308,20 +398,30 @@ impl Subscription {
         let governance = ctx.data::<Governance>()?.clone();
         let window = Window::parse(&from, &to)?;
         let query = filter.unwrap_or_default().to_query(store.scope())?;
+        let turn = match ctx.data_opt::<ExpensiveTurns>() {
+            Some(turns) => Some(turns.0.clone().try_acquire_owned().map_err(|_| {
+                ApiError::LimitExceeded(format!(
+                    "at most {MAX_EXPENSIVE_PER_CONNECTION} governanceWarnings subscriptions per connection"
+                ))
+            })?),
+            None => None,
+        };
         let bus = bus(ctx)?;
         let rx = bus.subscribe();
-        let raised = warnings_of(&compute(&store, &governance, query.clone(), window, level).await?);
-        Ok(follow(
-            bus,
-            rx,
-            WarningWatch {
-                store,
-                governance,
-                query,
-                window,
-                level,
-                raised,
-            },
-        ))
+        let key = format!("{:?}|{query:?}|{window:?}|{level:?}", store.scope());
+        let mut watch = WarningWatch {
+            store,
+            governance,
+            query,
+            window,
+            level,
+            raised: Warnings::default(),
+            shared: ctx.data::<SharedStates>()?.clone(),
+            bus: bus.clone(),
+            key,
+            _turn: turn,
+        };
+        watch.raised = warnings_of(&watch.scores().await?);
+        Ok(follow(bus, rx, watch))
     }
 }

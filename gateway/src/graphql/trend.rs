@@ -84,19 +84,39 @@ pub fn series(
     if keys.is_empty() && by.is_none() {
         keys.insert(None);
     }
-    let visible = |n: u64| if suppress && n < SMALL_CELL { None } else { Some(n) };
+    // Complementary suppression over the (series, month) cells, as for `caseStats`.
+    let hidden: BTreeSet<(Option<String>, String)> = if suppress {
+        let cells: Vec<(Vec<Option<String>>, u64)> = counts
+            .iter()
+            .map(|((key, month), n)| {
+                let mut values = vec![Some(month.clone())];
+                if by.is_some() {
+                    values.push(key.clone());
+                }
+                (values, *n)
+            })
+            .collect();
+        counts
+            .keys()
+            .zip(crate::suppression::suppressed(&cells, SMALL_CELL))
+            .filter(|(_, hidden)| *hidden)
+            .map(|(cell, _)| cell.clone())
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     let as_i32 = |n: Option<u64>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     keys.into_iter()
         .map(|key| {
-            let count = |m: NaiveDate| counts.get(&(key.clone(), label(m))).copied().unwrap_or(0);
+            let visible = |m: NaiveDate, n: u64| {
+                let small = suppress && (n < SMALL_CELL || hidden.contains(&(key.clone(), label(m))));
+                (!small).then_some(n)
+            };
+            let count = |m: NaiveDate| visible(m, counts.get(&(key.clone(), label(m))).copied().unwrap_or(0));
             let mut points = Vec::new();
             let mut m = from;
             while m <= to {
-                let (now, prev, year) = (
-                    visible(count(m)),
-                    visible(count(shift(m, -1))),
-                    visible(count(shift(m, -12))),
-                );
+                let (now, prev, year) = (count(m), count(shift(m, -1)), count(shift(m, -12)));
                 points.push(TrendPoint {
                     month: label(m),
                     count: as_i32(now),
@@ -184,12 +204,21 @@ mod tests {
 
     #[test]
     fn small_cells_are_suppressed_with_their_changes() {
-        let buckets = vec![bucket("2022-02", "x", 3), bucket("2022-03", "x", 9)];
+        let buckets = vec![
+            bucket("2022-02", "x", 3),
+            bucket("2022-03", "x", 9),
+            bucket("2022-04", "x", 11),
+        ];
         let m = |s| parse_month(s).unwrap();
-        let s = series(&buckets, None, m("2022-02"), m("2022-03"), true);
+        let s = series(&buckets, None, m("2022-02"), m("2022-04"), true);
         assert_eq!(s[0].points[0].count, None);
         assert!(s[0].points[0].suppressed);
-        assert_eq!((s[0].points[1].count, s[0].points[1].month_over_month), (Some(9), None));
+        // March is hidden too: the range's total less April would give February away.
+        assert!(s[0].points[1].suppressed);
+        assert_eq!(
+            (s[0].points[2].count, s[0].points[2].month_over_month),
+            (Some(11), None)
+        );
         assert_eq!(shift(m("2022-01"), -1), m("2021-12"));
     }
 }

@@ -81,6 +81,11 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
                  # TYPE qianchuan_subscriptions gauge\nqianchuan_subscriptions {}\n",
                 state.events.live_subscriptions()
             )
+            + &format!(
+                "# HELP qianchuan_subscription_states_computed_total Subscription states computed (one per change, shared by the subscribers of one scope and arguments).\n\
+                 # TYPE qianchuan_subscription_states_computed_total counter\nqianchuan_subscription_states_computed_total {}\n",
+                state.shared_states.computed()
+            )
             + &link_index_metrics(&state),
     )
         .into_response()

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::graphql::{asks_for_introspection, authenticate_bearer, coded_error, introspection_open, prepare, Refusal};
 use crate::auth::{Verified, Viewer};
 use crate::graphql::budget;
+use crate::graphql::subscription::ExpensiveTurns;
 use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -110,6 +111,7 @@ async fn serve(state: AppState, mut socket: WebSocket) {
     }
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
     let mut operations: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let turns = ExpensiveTurns::new();
     let expiry = tokio::time::sleep(until_expiry(exp));
     tokio::pin!(expiry);
     let mut revocation_check = tokio::time::interval(REVOCATION_CHECK);
@@ -126,7 +128,7 @@ async fn serve(state: AppState, mut socket: WebSocket) {
                         break;
                     }
                 };
-                match handle(&state, &viewer, body.as_str(), &mut operations, &out_tx).await {
+                match handle(&state, &viewer, &turns, body.as_str(), &mut operations, &out_tx).await {
                     Ok(Some(reply)) => {
                         if socket.send(reply).await.is_err() {
                             break;
@@ -173,6 +175,7 @@ async fn token_revoked(state: &AppState, jti: Option<&str>) -> bool {
 async fn handle(
     state: &AppState,
     viewer: &Viewer,
+    turns: &ExpensiveTurns,
     body: &str,
     operations: &mut HashMap<String, JoinHandle<()>>,
     out: &mpsc::Sender<Message>,
@@ -222,7 +225,13 @@ async fn handle(
                 operation_name: payload["operationName"].as_str().map(str::to_string),
                 variables: payload.get("variables").cloned().filter(Value::is_object),
             };
-            let handle = tokio::spawn(run(state.clone(), viewer.clone(), operation, out.clone()));
+            let handle = tokio::spawn(run(
+                state.clone(),
+                viewer.clone(),
+                turns.clone(),
+                operation,
+                out.clone(),
+            ));
             operations.insert(id, handle);
             Ok(None)
         }
@@ -239,7 +248,7 @@ struct Operation {
 
 /// Runs one operation, sending `next` for each result (after its audit entry is written),
 /// then `complete`; or `error` when it cannot run.
-async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<Message>) {
+async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operation, out: mpsc::Sender<Message>) {
     let open = introspection_open(&state, &viewer);
     if !open && asks_for_introspection(&op.query) {
         let _ = out
@@ -284,6 +293,7 @@ async fn run(state: AppState, viewer: Viewer, op: Operation, out: mpsc::Sender<M
         request = request.variables(Variables::from_json(variables.clone()));
     }
     let (request, trail, masked) = prepare(&state, request, &viewer);
+    let request = request.data(turns);
     if !subscription {
         let budget = Duration::from_millis(state.config.request_timeout_ms);
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);

@@ -1,7 +1,9 @@
 //! Reads of the audit log, for the roles that may read it.
 
-use entities::{audit_log, audit_subject};
-use sea_orm::sea_query::Query;
+use std::collections::HashSet;
+
+use entities::{audit_log, audit_subject, case, case_party};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Page, ScopedStore};
@@ -57,6 +59,9 @@ impl ScopedStore {
         if let Some(id) = q.case_id {
             c = c.add(returned("CASE", id));
         }
+        if let Some(in_regions) = self.auditor_condition() {
+            c = c.add(in_regions);
+        }
         let total = audit_log::Entity::find().filter(c.clone()).count(&self.db).await?;
         let mut select = audit_log::Entity::find().filter(c).order_by_desc(audit_log::Column::Id);
         if let Some(before) = before {
@@ -65,6 +70,99 @@ impl ScopedStore {
         let mut items = select.limit(first + 1).all(&self.db).await?;
         let has_next = items.len() as u64 > first;
         items.truncate(first as usize);
+        self.withhold_outside_regions(&mut items).await?;
         Ok(Page { items, has_next, total })
+    }
+
+    /// For an `auditor` (API.md): the entries citing a case in its regions, or a party of such
+    /// a case; entries citing nothing (refused look-ups, citizens' and employers') only with
+    /// the prefix `33`. `None` for admin.
+    fn auditor_condition(&self) -> Option<Condition> {
+        let regions = self.scope.region_condition()?;
+        let cases_in_regions = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(regions)
+            .to_owned();
+        let parties_in_regions = Query::select()
+            .column(case_party::Column::PartyId)
+            .from(case_party::Entity)
+            .and_where(case_party::Column::CaseId.in_subquery(cases_in_regions.clone()))
+            .to_owned();
+        let citing = |kind: &str, subjects: sea_orm::sea_query::SelectStatement| {
+            audit_log::Column::Id.in_subquery(
+                Query::select()
+                    .column(audit_subject::Column::AuditId)
+                    .from(audit_subject::Entity)
+                    .and_where(audit_subject::Column::Kind.eq(kind))
+                    .and_where(audit_subject::Column::SubjectId.in_subquery(subjects))
+                    .to_owned(),
+            )
+        };
+        let mut visible = Condition::any()
+            .add(citing("CASE", cases_in_regions))
+            .add(citing("PARTY", parties_in_regions));
+        if self.scope.region_prefixes().is_some_and(crate::policy::sees_regionless) {
+            visible = visible.add(Expr::cust(
+                r#"NOT EXISTS (SELECT 1 FROM "audit_subjects" WHERE "audit_subjects"."audit_id" = "audit_log"."id")"#,
+            ));
+        }
+        Some(visible)
+    }
+
+    /// Takes out of `entries` the ids of cited cases (and parties) outside an auditor's regions.
+    async fn withhold_outside_regions(&self, entries: &mut [audit_log::Model]) -> ApiResult<()> {
+        let Some(regions) = self.scope.region_condition() else {
+            return Ok(());
+        };
+        let listed = |v: &serde_json::Value| -> Vec<i64> {
+            v.as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+                .unwrap_or_default()
+        };
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
+        let cited: Vec<i64> = entries.iter().flat_map(|e| listed(&e.case_ids)).collect();
+        let cited_parties: Vec<i64> = entries.iter().flat_map(|e| listed(&e.party_ids)).collect();
+        let cases_in: HashSet<i64> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .filter(super::ids_in(backend, r#""cases"."id""#, &cited))
+            .filter(regions.clone())
+            .into_tuple::<i64>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let parties_in: HashSet<i64> = case_party::Entity::find()
+            .select_only()
+            .column(case_party::Column::PartyId)
+            .filter(super::ids_in(backend, r#""case_parties"."party_id""#, &cited_parties))
+            .filter(
+                case_party::Column::CaseId.in_subquery(
+                    Query::select()
+                        .column(case::Column::Id)
+                        .from(case::Entity)
+                        .cond_where(regions)
+                        .to_owned(),
+                ),
+            )
+            .into_tuple::<i64>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        for e in entries {
+            let keep_cases: Vec<i64> = listed(&e.case_ids)
+                .into_iter()
+                .filter(|id| cases_in.contains(id))
+                .collect();
+            let keep_parties: Vec<i64> = listed(&e.party_ids)
+                .into_iter()
+                .filter(|id| parties_in.contains(id))
+                .collect();
+            e.case_ids = serde_json::json!(keep_cases);
+            e.party_ids = serde_json::json!(keep_parties);
+        }
+        Ok(())
     }
 }

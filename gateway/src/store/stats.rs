@@ -53,6 +53,19 @@ pub struct Bucket {
     pub count: u64,
 }
 
+impl Bucket {
+    /// The bucket's value on `d` (`None`: not grouped, or no value).
+    pub fn value(&self, d: Dimension) -> Option<&str> {
+        match d {
+            Dimension::Source => self.source.as_deref(),
+            Dimension::Region => self.region.as_deref(),
+            Dimension::Month => self.month.as_deref(),
+            Dimension::Category => self.category.as_deref(),
+            Dimension::Stage => self.stage.as_deref(),
+        }
+    }
+}
+
 #[derive(FromQueryResult)]
 struct Row {
     d_source: Option<String>,

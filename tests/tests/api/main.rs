@@ -14,3 +14,4 @@ mod security;
 mod stats;
 mod subscriptions;
 mod tasks;
+mod trust;

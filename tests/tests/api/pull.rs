@@ -177,3 +177,73 @@ async fn a_refused_token_stops_at_once() {
     assert_eq!(api.requests.load(Ordering::SeqCst), 1, "no retries on 401");
     assert_eq!(live(&app).await, 0);
 }
+
+/// An upstream that misbehaves in the ways a pull must survive, one per path.
+async fn hostile(other_origin: String) -> String {
+    use axum::routing::get;
+    let endless = || async {
+        let chunks = futures_util::stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 64 * 1024]))
+        });
+        axum::body::Body::from_stream(chunks).into_response()
+    };
+    let app = axum::Router::new()
+        .route("/endless/api/v2/supervisions", get(endless))
+        .route(
+            "/flood/api/v2/supervisions",
+            get(|| async {
+                let items: Vec<_> = (0..5_000).map(|n| item(n, 1, 1)).collect();
+                axum::Json(json!({"items": items, "nextCursor": null})).into_response()
+            }),
+        )
+        .route(
+            "/loop/api/v2/supervisions",
+            get(|| async { axum::Json(json!({"items": [item(1, 1, 1)], "nextCursor": "same"})).into_response() }),
+        )
+        .route(
+            "/away/api/v2/supervisions",
+            get(move || {
+                let to = format!("{other_origin}/api/v2/supervisions");
+                async move { axum::response::Redirect::temporary(&to).into_response() }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_upstream_is_bounded_in_size_items_cursors_and_origin() {
+    let app = TestApp::sqlite().await;
+    let elsewhere = Arc::new(Api::default());
+    let other = start(elsewhere.clone()).await;
+    let base = hostile(other).await;
+    let mut endless = config(&format!("{base}/endless"), "right");
+    endless.max_page_bytes = 1 << 20;
+    let err = pull_procuratorate(&app.db, &endless).await.unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+
+    let err = pull_procuratorate(&app.db, &config(&format!("{base}/flood"), "right"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("5000 items"), "{err}");
+    assert_eq!(live(&app).await, 0, "nothing of a flooded page is stored");
+
+    let err = pull_procuratorate(&app.db, &config(&format!("{base}/loop"), "right"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("a second time"), "{err}");
+
+    let err = pull_procuratorate(&app.db, &config(&format!("{base}/away"), "right"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert_eq!(
+        elsewhere.requests.load(Ordering::SeqCst),
+        0,
+        "no request went to the other origin"
+    );
+}

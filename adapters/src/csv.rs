@@ -154,7 +154,9 @@ impl Table {
                             row: row_no,
                             item: None,
                         };
-                        if row.fields.len() != header.len() {
+                        if let Some(q) = crate::record::oversized(&row.raw, &position) {
+                            TableItem::Quarantined(q)
+                        } else if row.fields.len() != header.len() {
                             TableItem::Quarantined(Quarantined {
                                 position,
                                 reason: "wrong_field_count",

@@ -38,6 +38,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
             line: Some(index as u64 + 1),
             ..Default::default()
         };
+        if let Some(q) = crate::record::oversized(raw, &position) {
+            parsed.items.push(Item::Quarantined(q));
+            continue;
+        }
         parsed.items.push(match record(raw, position.clone()) {
             Ok(r) => Item::Record(Box::new(r)),
             Err((reason, detail)) => Item::Quarantined(Quarantined {

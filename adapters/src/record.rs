@@ -212,6 +212,20 @@ pub fn screen(item: Item) -> Item {
     }
 }
 
+/// The largest input record parsed; a longer one is quarantined (`record_too_large`) with its
+/// raw text, unparsed, so that one huge line costs its own size in memory and no more.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The quarantine entry of a record longer than `MAX_RECORD_BYTES`, if `raw` is one.
+pub fn oversized(raw: &str, position: &Position) -> Option<Quarantined> {
+    (raw.len() > MAX_RECORD_BYTES).then(|| Quarantined {
+        position: position.clone(),
+        reason: "record_too_large",
+        detail: format!("{} bytes; records are at most {MAX_RECORD_BYTES} bytes", raw.len()),
+        raw: raw.to_string(),
+    })
+}
+
 /// Raw text as it can be stored: NUL characters written as the escape `\u0000`.
 pub fn storable(raw: &str) -> std::borrow::Cow<'_, str> {
     if raw.contains('\0') {

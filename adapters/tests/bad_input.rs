@@ -267,3 +267,36 @@ fn satisfaction_is_kept_from_social_and_from_a_deputys_assessment() {
         .collect();
     assert_eq!(got, vec![(Some("不满意"), Some(Dissatisfied)), (Some("办理中"), None)]);
 }
+
+#[test]
+fn a_huge_record_is_quarantined_unparsed_and_a_nul_one_screened() {
+    let huge = format!("{{\"JDBH\":\"ZFJD-1\",\"BBH\":1,\"WTMS\":\"{}\"}}", "x".repeat(2 << 20));
+    let text = format!("{huge}\n{{\"JDBH\":\"ZFJD-2\",\"BBH\":1,\"XZQH\":\"330110\"}}\n");
+    let p = parse(Source::Enforcement, "zfjd.ndjson", text.as_bytes()).unwrap();
+    let reasons: Vec<&str> = p
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            adapters::record::Item::Quarantined(q) => Some(q.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["record_too_large"]);
+    assert_eq!(records(&p).len(), 1);
+    let csv = format!(
+        "\u{feff}工单编号,渠道,来电时间,诉求人,诉求人电话,诉求类型,诉求内容,被反映对象,事发地址,所属区县,所属镇街,承办单位,办理状态,办结时间,满意度\r\n\
+         GD1,12345热线,2022/9/1 10:15,匿名,,投诉,{},,地址,330110,仓前街道,局,已办结,2022/9/9,\r\n",
+        "y".repeat(2 << 20)
+    );
+    let p = parse(Source::Social, "shjd.csv", csv.as_bytes()).unwrap();
+    assert!(matches!(&p.items[0], adapters::record::Item::Quarantined(q) if q.reason == "record_too_large"));
+
+    let nul = "{\"JDBH\":\"ZFJD-3\",\"BBH\":1,\"WTMS\":\"a\\u0000b\",\"XZQH\":\"330110\"}";
+    let p = parse(Source::Enforcement, "zfjd.ndjson", nul.as_bytes()).unwrap();
+    let screened: Vec<adapters::record::Item> = p.items.into_iter().map(adapters::record::screen).collect();
+    assert!(
+        matches!(&screened[0], adapters::record::Item::Quarantined(q) if q.reason == "invalid_text" && q.raw.contains("\\u0000")),
+        "{screened:?}"
+    );
+    assert_eq!(adapters::record::storable("a\u{0}b"), "a\\u0000b");
+}

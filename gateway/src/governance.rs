@@ -151,8 +151,32 @@ type ByPlace<'a> = BTreeMap<(Option<String>, Option<String>), BTreeMap<String, &
 
 /// Scores every place that has cases, for every month from `from` to `to`; a month without
 /// cases is GREEN and breaks a streak. `suppress`: places with fewer than `small_cell`
-/// problems in a month answer no figures (and count as GREEN for escalation).
+/// problems in a month answer no figures (and count as GREEN for escalation), and so do the
+/// places hidden to protect them (`crate::suppression`: complementary suppression over
+/// region × town × month).
 pub fn score(g: &Governance, signals: &[Signals], from: NaiveDate, to: NaiveDate, suppress: Option<u64>) -> Vec<Score> {
+    let hidden_cells: std::collections::BTreeSet<(Option<String>, Option<String>, String)> = match suppress {
+        None => Default::default(),
+        Some(limit) => {
+            let cells: Vec<(Vec<Option<String>>, u64)> = signals
+                .iter()
+                .filter_map(|s| {
+                    let month = s.month.clone()?;
+                    Some((
+                        vec![s.region.clone(), s.town.clone(), Some(month)],
+                        s.problems.max(0) as u64,
+                    ))
+                })
+                .collect();
+            let flags = crate::suppression::suppressed(&cells, limit);
+            cells
+                .into_iter()
+                .zip(flags)
+                .filter(|(_, hidden)| *hidden)
+                .map(|((key, _), _)| (key[0].clone(), key[1].clone(), key[2].clone().unwrap_or_default()))
+                .collect()
+        }
+    };
     let mut by_place: ByPlace = BTreeMap::new();
     for s in signals {
         if let Some(month) = &s.month {
@@ -167,10 +191,7 @@ pub fn score(g: &Governance, signals: &[Signals], from: NaiveDate, to: NaiveDate
         let (mut hot, mut warned) = (0u32, 0u32);
         for month in months(from, to) {
             let found = by_month.get(&month).copied();
-            let hidden = match (found, suppress) {
-                (Some(s), Some(limit)) => (s.problems as u64) < limit,
-                _ => false,
-            };
+            let hidden = found.is_some() && hidden_cells.contains(&(region.clone(), town.clone(), month.clone()));
             let index = if hidden {
                 0.0
             } else {

@@ -16,7 +16,7 @@ use crate::graphql::budget;
 use crate::graphql::with_viewer;
 use crate::policy::Scope;
 use crate::state::AppState;
-use crate::store::ScopedStore;
+use crate::store::{Reader, ScopedStore};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -454,7 +454,6 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         request = request.variables(Variables::from_json(Value::Object(vars)));
     }
     let schema = if open { &state.schema } else { &state.restricted_schema };
-    let (request, trail, masked) = prepare(state, request, &viewer);
     // The budget covers the wait for a turn and the execution; dropping the execution at the
     // deadline cancels its database work.
     let deadline = started + std::time::Duration::from_millis(state.config.request_timeout_ms);
@@ -464,7 +463,25 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
             "the gateway is busy: the request found no turn within its time budget",
         );
     };
-    let Ok(response) = tokio::time::timeout_at(deadline, schema.execute(request)).await else {
+    // A query reads one snapshot from start to end; a mutation writes on the pool.
+    let reader = if matches!(operation, Some(OperationType::Query)) {
+        match Reader::snapshot(&state.db).await {
+            Ok(reader) => Some(reader),
+            Err(e) => {
+                tracing::error!(error = %e, "no database connection for a read snapshot");
+                return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
+            }
+        }
+    } else {
+        None
+    };
+    let (request, trail, masked) = prepare(state, request, &viewer, reader.clone());
+    let executed = tokio::time::timeout_at(deadline, schema.execute(request)).await;
+    // The execution is over (or dropped): the snapshot's reads are done.
+    if let Some(reader) = reader {
+        reader.finish().await;
+    }
+    let Ok(response) = executed else {
         tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
         return limit_exceeded(
             media,
@@ -534,14 +551,19 @@ pub(crate) fn coded_response(status: StatusCode, message: &str, code: &str) -> R
 /// Adds what executing `request` for `viewer` needs (scoped store, loaders, shared services);
 /// returns it with the trail of what it hands out, for the audit log, and whether what leaves
 /// must be masked.
+/// `reader`: the snapshot the request reads (`None`: the pool).
 pub(crate) fn prepare(
     state: &AppState,
     request: async_graphql::Request,
     viewer: &Viewer,
+    reader: Option<Reader>,
 ) -> (async_graphql::Request, Trail, bool) {
     let scope = Scope::for_viewer(viewer);
     let masked = scope.masked;
-    let store = ScopedStore::new(state.db.clone(), scope).with_links(state.links.clone());
+    let mut store = ScopedStore::new(state.db.clone(), scope).with_links(state.links.clone());
+    if let Some(reader) = reader {
+        store = store.reading(reader);
+    }
     let trail = store.trail().clone();
     let request = with_viewer(request, viewer.clone(), store)
         .data(state.revocations.clone())

@@ -292,12 +292,20 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
     if op.variables.is_some() {
         request = request.variables(Variables::from_json(variables.clone()));
     }
-    let (request, trail, masked) = prepare(&state, request, &viewer);
-    let request = request.data(turns);
     if !subscription {
+        let reader = if document_is_query(&op.query) {
+            crate::store::Reader::snapshot(&state.db).await.ok()
+        } else {
+            None
+        };
+        let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone());
         let budget = Duration::from_millis(state.config.request_timeout_ms);
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
-        if tokio::time::timeout(budget, stream).await.is_err() {
+        let done = tokio::time::timeout(budget, stream).await;
+        if let Some(reader) = reader {
+            reader.finish().await;
+        }
+        if done.is_err() {
             let message = format!(
                 "the request exceeded its time budget of {} ms and was cancelled",
                 budget.as_millis()
@@ -306,7 +314,20 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         }
         return;
     }
+    let (request, trail, masked) = prepare(&state, request, &viewer, None);
+    let request = request.data(turns);
     run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out).await;
+}
+
+/// Whether a document holds only queries (no mutation): those read one snapshot.
+fn document_is_query(query: &str) -> bool {
+    async_graphql::parser::parse_query(query)
+        .map(|d| {
+            d.operations
+                .iter()
+                .all(|(_, o)| o.node.ty == async_graphql::parser::types::OperationType::Query)
+        })
+        .unwrap_or(false)
 }
 
 /// Sends each result of `request` as `next` (after its audit entry is written, masked for a

@@ -48,7 +48,7 @@ impl ScopedStore {
     /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
     pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> ApiResult<Vec<Signals>> {
         self.trail.looked_up();
-        let backend = self.db.get_database_backend();
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let month = Dimension::Month.expr(backend);
         let mut select = Query::select();
         select

@@ -24,7 +24,10 @@ pub use tasks::{supervises, NewTask, TaskQuery};
 use crate::audit::Trail;
 use crate::link_index::LinkIndex;
 use crate::policy::Scope;
-use sea_orm::DatabaseConnection;
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, IsolationLevel, QueryResult,
+    Statement, TransactionTrait,
+};
 use std::sync::Arc;
 
 /// `column IN (ids)`, the ids bound as one parameter: one statement text whatever the number
@@ -46,10 +49,94 @@ pub(crate) fn ids_in(backend: sea_orm::DbBackend, column: &str, ids: &[i64]) -> 
     }
 }
 
+/// Where a store reads: the pool, or one snapshot — a read-only transaction that every read
+/// of one request goes through, so that a response is consistent with itself even while files
+/// load (a case listed is still there for its chain).
+#[derive(Clone)]
+pub enum Reader {
+    Pool(DatabaseConnection),
+    Snapshot(Arc<DatabaseTransaction>),
+}
+
+impl Reader {
+    /// Opens a snapshot on `db`: repeatable read on PostgreSQL; on SQLite (WAL) a read
+    /// transaction, whose first read fixes what it sees.
+    pub async fn snapshot(db: &DatabaseConnection) -> Result<Reader, sea_orm::DbErr> {
+        let txn = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                    .await?
+            }
+            _ => db.begin().await?,
+        };
+        Ok(Reader::Snapshot(Arc::new(txn)))
+    }
+
+    /// Ends a snapshot that nothing else holds any more (its reads are over); a snapshot still
+    /// shared ends when its last holder lets go.
+    pub async fn finish(self) {
+        if let Reader::Snapshot(txn) = self {
+            if let Ok(txn) = Arc::try_unwrap(txn) {
+                if let Err(e) = txn.commit().await {
+                    tracing::debug!(error = %e, "ending a read snapshot");
+                }
+            }
+        }
+    }
+}
+
+#[sea_orm::entity::prelude::async_trait::async_trait]
+impl ConnectionTrait for Reader {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        match self {
+            Reader::Pool(db) => db.get_database_backend(),
+            Reader::Snapshot(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, sea_orm::DbErr> {
+        match self {
+            Reader::Pool(db) => db.execute_raw(stmt).await,
+            Reader::Snapshot(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, sea_orm::DbErr> {
+        match self {
+            Reader::Pool(db) => db.execute_unprepared(sql).await,
+            Reader::Snapshot(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, sea_orm::DbErr> {
+        match self {
+            Reader::Pool(db) => db.query_one_raw(stmt).await,
+            Reader::Snapshot(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
+        match self {
+            Reader::Pool(db) => db.query_all_raw(stmt).await,
+            Reader::Snapshot(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        match self {
+            Reader::Pool(db) => db.support_returning(),
+            Reader::Snapshot(txn) => txn.support_returning(),
+        }
+    }
+}
+
 /// A database handle that can only see what one viewer may see.
 #[derive(Clone)]
 pub struct ScopedStore {
-    db: DatabaseConnection,
+    /// Reads (a snapshot for a query request).
+    db: Reader,
+    /// Writes (supervision tasks), always on the pool.
+    pool: DatabaseConnection,
     scope: Arc<Scope>,
     /// Every case and party handed out, for the audit log.
     trail: Trail,
@@ -60,11 +147,18 @@ pub struct ScopedStore {
 impl ScopedStore {
     pub fn new(db: DatabaseConnection, scope: Scope) -> Self {
         ScopedStore {
-            db,
+            db: Reader::Pool(db.clone()),
+            pool: db,
             scope: Arc::new(scope),
             trail: Trail::default(),
             links: None,
         }
+    }
+
+    /// Reads through `reader` (a request's snapshot) instead of the pool.
+    pub fn reading(mut self, reader: Reader) -> Self {
+        self.db = reader;
+        self
     }
 
     /// Walks chains on `links` (checked against the database before anything leaves).

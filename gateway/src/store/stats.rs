@@ -80,7 +80,7 @@ impl ScopedStore {
     /// Counts of the visible cases matching `query`, grouped by `dimensions`.
     pub async fn case_stats(&self, query: &CaseQuery, dimensions: &[Dimension]) -> ApiResult<Vec<Bucket>> {
         self.trail.looked_up();
-        let backend = self.db.get_database_backend();
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let mut select = Query::select();
         select.from(case::Entity);
         for d in [

@@ -172,7 +172,7 @@ impl ScopedStore {
             return Err(ApiError::bad_input("department and title must not be empty"));
         }
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.pool.begin().await?;
         let task = supervision_task::ActiveModel {
             case_id: Set(t.case_id),
             region_code: Set(region),
@@ -235,7 +235,7 @@ impl ScopedStore {
                 task.stage
             ))
         })?;
-        let txn = self.db.begin().await?;
+        let txn = self.pool.begin().await?;
         // Compare-and-set on the stage: of concurrent steps from one stage, one succeeds.
         let moved = supervision_task::Entity::update_many()
             .col_expr(supervision_task::Column::Stage, Expr::value(to.as_str()))

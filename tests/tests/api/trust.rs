@@ -1013,3 +1013,60 @@ on_both_databases!(
     a_revoked_token_loses_its_subscriptions_within_seconds,
     governance_subscriptions_share_one_computation_and_are_capped,
 );
+
+/// While a case moves in and out of a viewer's regions with each new version, every response
+/// that lists it can also walk its chain: one snapshot per request.
+async fn a_response_reads_one_snapshot_while_files_load(app: TestApp) {
+    let line = |version: i32, region: &str| {
+        let mut v: Value = serde_json::from_str(&record(
+            "ZFJD-330110-2022-000777",
+            region,
+            "20220901",
+            json!([person("张三", ID_A, None)]),
+            "x",
+        ))
+        .unwrap();
+        v["BBH"] = json!(version);
+        v.to_string()
+    };
+    ingest_lines(&app, "zfjd_0.ndjson", &[line(1, "330110")]).await;
+    let writer = {
+        let url = app.url("/ingest/enforcement");
+        let admin = app.token(Role::Admin, &[]);
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            for version in 2..60 {
+                let region = if version % 2 == 0 { "330702" } else { "330110" };
+                let _ = client
+                    .post(&url)
+                    .bearer_auth(&admin)
+                    .header("x-file-name", format!("zfjd_{version}.ndjson"))
+                    .body(line(version, region))
+                    .send()
+                    .await;
+            }
+        })
+    };
+    let plc = app.token(Role::Plc, &["3301"]);
+    let mut answered = 0;
+    while !writer.is_finished() {
+        let (_, body) = app
+            .graphql(
+                &plc,
+                "{ cases { edges { node { id version chain(maxDepth: 1) { root { id version } } } } } }",
+                json!({}),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        for edge in body["data"]["cases"]["edges"].as_array().cloned().unwrap_or_default() {
+            assert_eq!(
+                edge["node"]["version"], edge["node"]["chain"]["root"]["version"],
+                "{body}"
+            );
+        }
+        answered += 1;
+    }
+    assert!(answered > 0);
+}
+
+on_both_databases!(a_response_reads_one_snapshot_while_files_load);

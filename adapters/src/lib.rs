@@ -1,17 +1,14 @@
 //! Qianchuan's source adapters: one module per source system, each a pure
-//! function from export bytes to unified records or quarantined items, and
-//! `ingest`, which writes them idempotently.
+//! function from export bytes to unified records or quarantined items (the writers that
+//! store them live in the `hub` crate).
 
 pub mod congress;
 pub mod csv;
 pub mod demo;
 pub mod discipline;
 pub mod enforcement;
-pub mod ingest;
 mod json_fields;
-pub mod org_names;
 pub mod procuratorate;
-pub mod pull;
 pub mod record;
 pub mod segment;
 pub mod segment_xml;
@@ -28,8 +25,6 @@ pub enum AdapterError {
     /// The whole file is refused (wrong encoding, malformed XML); nothing from it is stored.
     #[error("{file}: rejected: {reason}")]
     Rejected { file: String, reason: String },
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
 }
 
 pub type Result<T> = std::result::Result<T, AdapterError>;

@@ -195,9 +195,9 @@ async fn main() {
 /// The walk itself on an index built here, and the CTE, one at a time from the same roots.
 async fn walk_alone(db: &DatabaseConnection, roots: &[i64]) {
     use gateway::auth::{Role, Viewer};
-    use gateway::link_index::LinkIndex;
-    use gateway::linkage::{walk, WalkParams};
-    use gateway::policy::Scope;
+    use hub::link_index::LinkIndex;
+    use hub::linkage::{walk, WalkParams};
+    use hub::policy::Scope;
 
     let started = Instant::now();
     let index = match LinkIndex::built(db.clone()).await {

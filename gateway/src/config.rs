@@ -286,7 +286,7 @@ impl Config {
                 self.introspection
             )));
         }
-        crate::governance::Governance::parse(
+        hub::governance::Governance::parse(
             &self.governance_weights,
             &self.governance_thresholds,
             self.governance_escalate_after,

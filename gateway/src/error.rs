@@ -43,9 +43,16 @@ impl ApiError {
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        ApiError::Internal(e.into())
+/// The one mapping of the domain's errors to the API's codes.
+impl From<hub::Error> for ApiError {
+    fn from(e: hub::Error) -> Self {
+        match e {
+            hub::Error::Forbidden => ApiError::Forbidden,
+            hub::Error::NotFound(what) => ApiError::NotFound(what),
+            hub::Error::BadInput(m) => ApiError::BadUserInput(m),
+            hub::Error::LimitExceeded(m) => ApiError::LimitExceeded(m),
+            hub::Error::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-use adapters::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 use anyhow::Context;
 use entities::Source;
-use sea_orm::DatabaseConnection;
+use hub::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 
 /// Expands folders into their files, in name order.
 pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -54,7 +53,7 @@ pub const STREAM_FROM_BYTES: u64 = SEGMENT_BYTES as u64;
 /// Loads every file; returns how many were rejected whole.
 /// With `announce` (a Redis URL and the events channel), running gateways are told which cases changed (for their subscriptions).
 pub async fn run(
-    db: &DatabaseConnection,
+    db: &hub::Db,
     source: Source,
     paths: &[PathBuf],
     json: bool,
@@ -109,7 +108,7 @@ pub async fn run(
             rejected += 1;
         }
         if let Some((url, channel)) = announce {
-            crate::events::announce_changes(Some(url), channel, report.changes.clone()).await;
+            hub::events::announce_changes(Some(url), channel, report.changes.clone()).await;
         }
         for (t, v) in [
             (&mut total.read, report.read),
@@ -129,7 +128,7 @@ pub async fn run(
     }
     // Organization names in free text, once for the whole run (a crash before this point
     // leaves it to the next load, which completes it).
-    adapters::org_names::link_pending(db)
+    hub::org_names::link_pending(db)
         .await
         .context("linking organization names in free text")?;
     entities::linkage_journal::prune(db, entities::linkage_journal::KEEP_ROWS)

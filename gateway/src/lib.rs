@@ -1,25 +1,13 @@
 //! Qianchuan's gateway: configuration, authentication, the scoped data-access
 //! layer, the GraphQL schema and the HTTP router. `main.rs` only wires these.
 
-pub mod audit;
 pub mod auth;
-pub mod cache;
 pub mod config;
-pub mod demo;
 pub mod error;
-pub mod events;
-pub mod governance;
 pub mod graphql;
 pub mod http;
 pub mod ingest_cli;
-pub mod link_index;
-pub mod linkage;
-pub mod masking;
-pub mod policy;
 pub mod state;
-pub mod store;
-pub mod suppression;
-pub mod warnings;
 
 pub use graphql::{build_schema, Limits, QianchuanSchema};
 pub use http::{router, serve};

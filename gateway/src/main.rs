@@ -146,14 +146,14 @@ async fn main() -> anyhow::Result<()> {
                 bail!("only `pull procuratorate` exists: the other sources deliver files (use `ingest`)");
             }
             let db = connect_and_migrate(&config).await?;
-            let mut pull = adapters::pull::PullConfig::new(&base, &token);
+            let mut pull = hub::pull::PullConfig::new(&base, &token);
             pull.limit = limit;
-            let report = adapters::pull::pull_procuratorate(&db, &pull).await?;
+            let report = hub::pull::pull_procuratorate(&db, &pull).await?;
             for page in &report.pages {
                 println!("{}", gateway::ingest_cli::summary(page));
             }
             let changes = report.pages.iter().flat_map(|p| p.changes.iter().cloned()).collect();
-            gateway::events::announce_changes(config.redis_url.as_deref(), &config.events_channel, changes).await;
+            hub::events::announce_changes(config.redis_url.as_deref(), &config.events_channel, changes).await;
             println!(
                 "pulled {} page(s); next pull asks updatedSince={}",
                 report.pages.len(),
@@ -265,13 +265,12 @@ async fn main() -> anyhow::Result<()> {
 /// How big a world `serve --demo` generates.
 const DEMO_SCALE: u64 = 2_000;
 
-async fn seed_demo_once(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    if entities::case::Entity::find().count(db).await? == 0 {
+async fn seed_demo_once(db: &hub::Db) -> anyhow::Result<()> {
+    if hub::demo::is_empty(db).await? {
         let dir = std::env::temp_dir().join(format!("qianchuan-demo-{}", std::process::id()));
         let started = std::time::Instant::now();
         eprintln!("generating and ingesting a demo world of about {DEMO_SCALE} records…");
-        let reports = gateway::demo::load_generated_world(db, &dir, DEMO_SCALE, 1).await?;
+        let reports = hub::demo::load_generated_world(db, &dir, DEMO_SCALE, 1).await?;
         let example = std::fs::read_to_string(dir.join("truth.jsonl"))
             .ok()
             .and_then(|text| {

@@ -361,7 +361,7 @@ impl TestApp {
     }
 
     pub async fn seed_demo(&self) {
-        gateway::demo::seed_demo(&self.db).await.expect("seed demo");
+        hub::demo::seed_demo(&self.db).await.expect("seed demo");
     }
 }
 
@@ -379,7 +379,7 @@ pub fn sample_files(source: entities::Source) -> Vec<std::path::PathBuf> {
 }
 
 /// Loads the samples of the given sources, in that order; returns `source/file` and its counts.
-pub async fn load_samples(app: &TestApp, order: &[entities::Source]) -> Vec<(String, adapters::ingest::FileReport)> {
+pub async fn load_samples(app: &TestApp, order: &[entities::Source]) -> Vec<(String, hub::ingest::FileReport)> {
     let mut reports = Vec::new();
     for source in order {
         for path in sample_files(*source) {
@@ -388,7 +388,7 @@ pub async fn load_samples(app: &TestApp, order: &[entities::Source]) -> Vec<(Str
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let bytes = std::fs::read(&path).expect("sample file");
-            let report = adapters::ingest::ingest_file(&app.db, *source, &name, &bytes)
+            let report = hub::ingest::ingest_file(&app.db, *source, &name, &bytes)
                 .await
                 .expect("ingest");
             reports.push((format!("{}/{name}", source.slug()), report));

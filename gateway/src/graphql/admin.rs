@@ -83,7 +83,10 @@ pub async fn quarantine(
     let (first, _) = limits(ctx)?.page(first, None)?;
     let before = after.as_deref().map(decode_cursor).transpose()?;
     let source = source.map(|s| entities::Source::from(s).as_str());
-    let page = store(ctx)?.quarantined(source, file.as_deref(), first, before).await?;
+    let page = store(ctx)?
+        .quarantined(source, file.as_deref(), first, before)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let edges: Vec<QuarantineEdge> = page
         .items
         .into_iter()

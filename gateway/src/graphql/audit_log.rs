@@ -8,7 +8,7 @@ use entities::audit_log;
 use super::scalars::{decode_cursor, encode_cursor, global_id, parse_id_of, NodeKind};
 use super::types::PageInfo;
 use super::{limits, store};
-use crate::store::AuditQuery;
+use hub::store::AuditQuery;
 
 /// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
 #[derive(Debug, Clone, Copy)]
@@ -122,7 +122,10 @@ pub async fn audit_log(
             .map(|id| parse_id_of(NodeKind::Case, id))
             .transpose()?,
     };
-    let page = store(ctx)?.audit_entries(&query, first, before).await?;
+    let page = store(ctx)?
+        .audit_entries(&query, first, before)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let edges: Vec<AuditEntryEdge> = page
         .items
         .into_iter()

@@ -8,8 +8,8 @@ use super::readable_store;
 use super::scalars::{global_id, NodeKind};
 use super::types::Case;
 use crate::error::{ApiError, ApiResult};
-use crate::linkage::{Chain, WalkParams};
-use crate::store::ScopedStore;
+use hub::linkage::{Chain, WalkParams};
+use hub::store::ScopedStore;
 
 /// What kind of key ties two cases together.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -140,7 +140,8 @@ pub(crate) fn walk_params(
         min_score.unwrap_or(0.5),
         max_nodes.unwrap_or(200),
         ctx.data::<super::Limits>()?.hub_threshold,
-    )?)
+    )
+    .map_err(crate::error::ApiError::from)?)
 }
 
 /// Walks the chain of a visible case and loads its cases (one query).

@@ -1,14 +1,14 @@
 //! `governanceIndex`: the 一镇一指数 with colour warnings and escalation.
 
 use async_graphql::{Context, Enum, SimpleObject};
-use chrono::NaiveDate;
 
 use super::query::CaseFilter;
 use super::stats::SMALL_CELL;
 use super::store;
-use crate::error::{ApiError, ApiResult};
-use crate::governance::{score, Action, Color, Governance};
-use crate::store::{CaseQuery, ScopedStore};
+use crate::error::ApiError;
+pub(crate) use hub::governance::Window;
+use hub::governance::{Action, Color, Governance, Level, Score};
+use hub::store::{CaseQuery, ScopedStore};
 
 /// What the index is computed per.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -73,10 +73,6 @@ pub struct GovernanceScore {
     pub suppressed: bool,
 }
 
-fn month_start(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()
-}
-
 pub async fn governance_index(
     ctx: &Context<'_>,
     filter: Option<CaseFilter>,
@@ -85,111 +81,66 @@ pub async fn governance_index(
     level: GovernanceLevel,
 ) -> async_graphql::Result<Vec<GovernanceScore>> {
     let store = store(ctx)?;
-    let window = Window::parse(&from, &to)?;
+    let window = Window::parse(&from, &to).map_err(ApiError::from)?;
     let query = filter.unwrap_or_default().to_query(store.scope())?;
     Ok(compute(store, ctx.data::<Governance>()?, query, window, level).await?)
 }
 
-/// The months an index is computed over.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Window {
-    from: NaiveDate,
-    to: NaiveDate,
-}
-
-impl Window {
-    /// From the month of `from` to the month of `to` (first days of months).
-    pub(crate) fn between(from: NaiveDate, to: NaiveDate) -> Window {
-        Window { from, to }
-    }
-
-    pub(crate) fn parse(from: &str, to: &str) -> Result<Window, ApiError> {
-        let (Some(from_m), Some(to_m)) = (month_start(from), month_start(to)) else {
-            return Err(ApiError::bad_input("from and to are months, YYYY-MM"));
-        };
-        if from_m > to_m || from_m + chrono::Duration::days(3700) < to_m {
-            return Err(ApiError::bad_input(
-                "from must not be after to, and the range is at most 10 years",
-            ));
+impl From<GovernanceLevel> for Level {
+    fn from(l: GovernanceLevel) -> Level {
+        match l {
+            GovernanceLevel::Region => Level::Region,
+            GovernanceLevel::Town => Level::Town,
         }
-        Ok(Window { from: from_m, to: to_m })
     }
 }
 
-/// The index as `store` may see it (`FORBIDDEN` for roles without aggregates).
+impl From<Score> for GovernanceScore {
+    fn from(s: Score) -> GovernanceScore {
+        let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));
+        let sig = s.signals.as_ref();
+        GovernanceScore {
+            region: s.region.clone(),
+            town: s.town.clone(),
+            month: s.month.clone(),
+            index: s.index,
+            color: s.color.map(|c| match c {
+                Color::Green => WarningColor::Green,
+                Color::Blue => WarningColor::Blue,
+                Color::Orange => WarningColor::Orange,
+                Color::Red => WarningColor::Red,
+            }),
+            warning: s.warning.map(|a| match a {
+                Action::Remind => WarningAction::Remind,
+                Action::Supervise => WarningAction::Supervise,
+                Action::Interview => WarningAction::Interview,
+            }),
+            warning_months: i32::try_from(s.warning_months).unwrap_or(i32::MAX),
+            problems: sig.and_then(|x| n(x.problems)),
+            overdue: sig.and_then(|x| n(x.overdue)),
+            repeat_complaints: sig.and_then(|x| n(x.repeat_complaints)),
+            court_disputes: sig.and_then(|x| n(x.court_disputes)),
+            unclosed: sig.and_then(|x| n(x.unclosed)),
+            closure_rate: sig
+                .filter(|x| x.problems > 0)
+                .map(|x| ((x.problems - x.unclosed) as f64 / x.problems as f64 * 1000.0).round() / 1000.0),
+            dissatisfied: sig.and_then(|x| n(x.dissatisfied)),
+            satisfaction_rate: sig
+                .filter(|x| x.rated > 0)
+                .map(|x| ((x.rated - x.dissatisfied) as f64 / x.rated as f64 * 1000.0).round() / 1000.0),
+            suppressed: s.signals.is_none(),
+        }
+    }
+}
+
+/// The index as `store` may see it, as the schema's scores.
 pub(crate) async fn compute(
     store: &ScopedStore,
     g: &Governance,
-    mut query: CaseQuery,
+    query: CaseQuery,
     window: Window,
     level: GovernanceLevel,
-) -> ApiResult<Vec<GovernanceScore>> {
-    if !store.scope().aggregates {
-        return Err(ApiError::Forbidden);
-    }
-    let (from_m, to_m) = (window.from, window.to);
-    let end = to_m
-        .checked_add_months(chrono::Months::new(1))
-        .and_then(|d| d.pred_opt())
-        .unwrap_or(to_m);
-    query.opened_from = Some(query.opened_from.map_or(from_m, |f| f.max(from_m)));
-    query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
-    let by_town = level == GovernanceLevel::Town;
-    let mut signals = store.governance_signals(&query, by_town).await?;
-    // Overdue supervision tasks count as overdue rectifications of their place and month.
-    for (region, town, month) in store.overdue_tasks(from_m, end).await? {
-        let town = if by_town { town } else { None };
-        match signals
-            .iter_mut()
-            .find(|s| s.region == region && s.town == town && s.month.as_deref() == Some(month.as_str()))
-        {
-            Some(s) => s.overdue += 1,
-            None => signals.push(crate::store::Signals {
-                region,
-                town,
-                month: Some(month),
-                overdue: 1,
-                ..Default::default()
-            }),
-        }
-    }
-    let suppress = (!store.scope().records).then_some(SMALL_CELL);
-    let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));
-    Ok(score(g, &signals, from_m, to_m, suppress)
-        .into_iter()
-        .map(|s| {
-            let sig = s.signals.as_ref();
-            GovernanceScore {
-                region: s.region.clone(),
-                town: s.town.clone(),
-                month: s.month.clone(),
-                index: s.index,
-                color: s.color.map(|c| match c {
-                    Color::Green => WarningColor::Green,
-                    Color::Blue => WarningColor::Blue,
-                    Color::Orange => WarningColor::Orange,
-                    Color::Red => WarningColor::Red,
-                }),
-                warning: s.warning.map(|a| match a {
-                    Action::Remind => WarningAction::Remind,
-                    Action::Supervise => WarningAction::Supervise,
-                    Action::Interview => WarningAction::Interview,
-                }),
-                warning_months: i32::try_from(s.warning_months).unwrap_or(i32::MAX),
-                problems: sig.and_then(|x| n(x.problems)),
-                overdue: sig.and_then(|x| n(x.overdue)),
-                repeat_complaints: sig.and_then(|x| n(x.repeat_complaints)),
-                court_disputes: sig.and_then(|x| n(x.court_disputes)),
-                unclosed: sig.and_then(|x| n(x.unclosed)),
-                closure_rate: sig
-                    .filter(|x| x.problems > 0)
-                    .map(|x| ((x.problems - x.unclosed) as f64 / x.problems as f64 * 1000.0).round() / 1000.0),
-                dissatisfied: sig.and_then(|x| n(x.dissatisfied)),
-                satisfaction_rate: sig
-                    .filter(|x| x.rated > 0)
-                    .map(|x| ((x.rated - x.dissatisfied) as f64 / x.rated as f64 * 1000.0).round() / 1000.0),
-                suppressed: s.signals.is_none(),
-            }
-        })
-        .collect())
+) -> Result<Vec<GovernanceScore>, ApiError> {
+    let scores = hub::governance::compute(store, g, query, window, level.into(), SMALL_CELL).await?;
+    Ok(scores.into_iter().map(GovernanceScore::from).collect())
 }

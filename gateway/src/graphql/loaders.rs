@@ -4,7 +4,7 @@ use async_graphql::dataloader::Loader;
 use entities::{case_party, party};
 use std::collections::HashMap;
 
-use crate::store::ScopedStore;
+use hub::store::ScopedStore;
 
 /// `Case.parties`, batched over every case of a response.
 pub struct PartiesByCase(pub ScopedStore);
@@ -14,6 +14,10 @@ impl Loader<i64> for PartiesByCase {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        Ok(self.0.parties_of_cases(keys).await?)
+        Ok(self
+            .0
+            .parties_of_cases(keys)
+            .await
+            .map_err(crate::error::ApiError::from)?)
     }
 }

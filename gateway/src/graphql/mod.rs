@@ -20,7 +20,7 @@ use async_graphql::{Context, Schema};
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
-use crate::store::ScopedStore;
+use hub::store::ScopedStore;
 use scalars::decode_cursor;
 
 pub type QianchuanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;

@@ -5,8 +5,8 @@ use async_graphql::{Context, InputObject, Object, ID};
 use super::scalars::{parse_global_id, parse_id_of, Date, NodeKind};
 use super::types::{Case, CaseConnection, LoopStage, Node, Party, Source, Viewer};
 use super::{limits, readable_store, viewer};
-use crate::policy::{FilterField, Scope};
-use crate::store::CaseQuery;
+use hub::policy::{FilterField, Scope};
+use hub::store::CaseQuery;
 
 /// Which cases to list. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -106,8 +106,16 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let store = readable_store(ctx)?;
         Ok(match parse_global_id(&id)? {
-            (NodeKind::Case, n) => store.case_by_id(n).await?.map(|c| Node::Case(Case(c))),
-            (NodeKind::Party, n) => store.party_by_id(n).await?.map(|p| Node::Party(Party(p))),
+            (NodeKind::Case, n) => store
+                .case_by_id(n)
+                .await
+                .map_err(crate::error::ApiError::from)?
+                .map(|c| Node::Case(Case(c))),
+            (NodeKind::Party, n) => store
+                .party_by_id(n)
+                .await
+                .map_err(crate::error::ApiError::from)?
+                .map(|p| Node::Party(Party(p))),
             (NodeKind::Task, _) => None,
         })
     }
@@ -115,7 +123,11 @@ impl Query {
     /// One case by ID; `null` when it does not exist or is outside your scope.
     async fn case(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Case>> {
         let n = parse_id_of(NodeKind::Case, &id)?;
-        Ok(readable_store(ctx)?.case_by_id(n).await?.map(Case))
+        Ok(readable_store(ctx)?
+            .case_by_id(n)
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .map(Case))
     }
 
     /// One case by its source and the key it has there (JDBH, 线索编号, SXBH, id, 工单编号).
@@ -128,7 +140,8 @@ impl Query {
         let store = readable_store(ctx)?;
         Ok(store
             .case_by_source_key(source.into(), source_key.trim())
-            .await?
+            .await
+            .map_err(crate::error::ApiError::from)?
             .map(Case))
     }
 
@@ -144,14 +157,21 @@ impl Query {
         let store = readable_store(ctx)?;
         let (first, after_id) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
         let query = filter.unwrap_or_default().to_query(store.scope())?;
-        let page = store.cases(&query, first, after_id).await?;
+        let page = store
+            .cases(&query, first, after_id)
+            .await
+            .map_err(crate::error::ApiError::from)?;
         Ok(CaseConnection::build(page, after_id.is_some()))
     }
 
     /// One party by ID; `null` unless it takes part in a case you may see.
     async fn party(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Party>> {
         let n = parse_id_of(NodeKind::Party, &id)?;
-        Ok(readable_store(ctx)?.party_by_id(n).await?.map(Party))
+        Ok(readable_store(ctx)?
+            .party_by_id(n)
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .map(Party))
     }
 
     /// The chain one case pulls across the five systems: every case you may see tied to it

@@ -6,7 +6,7 @@ use super::query::CaseFilter;
 use super::store;
 use super::types::{LoopStage, Source};
 use crate::error::ApiError;
-use crate::store::Dimension;
+use hub::store::Dimension;
 
 /// Fewer records than this in a bucket are suppressed for roles that see aggregates only.
 pub const SMALL_CELL: u64 = 5;
@@ -70,7 +70,10 @@ pub async fn case_stats(
         }
     }
     let query = filter.unwrap_or_default().to_query(store.scope())?;
-    let buckets = store.case_stats(&query, &dimensions).await?;
+    let buckets = store
+        .case_stats(&query, &dimensions)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let hidden = if suppress {
         let cells: Vec<(Vec<Option<String>>, u64)> = buckets
             .iter()
@@ -81,7 +84,7 @@ pub async fn case_stats(
                 )
             })
             .collect();
-        crate::suppression::suppressed(&cells, SMALL_CELL)
+        hub::suppression::suppressed(&cells, SMALL_CELL)
     } else {
         vec![false; buckets.len()]
     };

@@ -21,11 +21,11 @@ use super::types::{Case, LoopStage};
 use super::{readable_store, store, viewer};
 use crate::auth::Viewer;
 use crate::error::ApiError;
-use crate::events::{Event, EventBus};
-use crate::governance::Governance;
-use crate::linkage::WalkParams;
-use crate::store::{CaseQuery, ScopedStore};
-use adapters::ingest::ChangeKind;
+use hub::events::{Event, EventBus};
+use hub::governance::Governance;
+use hub::ingest::ChangeKind;
+use hub::linkage::WalkParams;
+use hub::store::{CaseQuery, ScopedStore};
 
 /// One subscription's reaction to events: what it delivers for each batch of them.
 trait Watch: Send + 'static {
@@ -71,7 +71,7 @@ fn bus<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a EventBus> {
     ctx.data::<EventBus>()
 }
 
-fn changes(events: &[Arc<Event>]) -> impl Iterator<Item = &adapters::ingest::CaseChange> {
+fn changes(events: &[Arc<Event>]) -> impl Iterator<Item = &hub::ingest::CaseChange> {
     events.iter().flat_map(|e| match e.as_ref() {
         Event::CasesChanged { changes } => changes.as_slice(),
         Event::TaskChanged { .. } => &[],
@@ -123,7 +123,8 @@ impl Watch for StageWatch {
         Ok(self
             .store
             .matching_among(&self.query, &ids)
-            .await?
+            .await
+            .map_err(crate::error::ApiError::from)?
             .into_iter()
             .filter_map(|c| {
                 let (from, to) = moved.get(&c.id).copied()?;
@@ -150,7 +151,12 @@ impl Watch for TaskWatch {
         for event in &events {
             if let Event::TaskChanged { task_id } = event.as_ref() {
                 if seen.insert(*task_id) {
-                    if let Some(task) = self.store.task(&self.viewer, *task_id).await? {
+                    if let Some(task) = self
+                        .store
+                        .task(&self.viewer, *task_id)
+                        .await
+                        .map_err(crate::error::ApiError::from)?
+                    {
                         out.push(SupervisionTask(task));
                     }
                 }
@@ -334,7 +340,7 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<StageChange>>> {
         let store = readable_store(ctx)?.clone();
         let query = filter.unwrap_or_default().to_query(store.scope())?;
-        query.condition()?;
+        query.condition().map_err(crate::error::ApiError::from)?;
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), StageWatch { store, query }))
     }
@@ -346,7 +352,7 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SupervisionTask>>> {
         let store = store(ctx)?.clone();
         let viewer = viewer(ctx)?.clone();
-        store.may_read_tasks(&viewer)?;
+        store.may_read_tasks(&viewer).map_err(crate::error::ApiError::from)?;
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), TaskWatch { store, viewer }))
     }
@@ -396,7 +402,7 @@ impl Subscription {
         let level = level.unwrap_or(GovernanceLevel::Town);
         let store = store(ctx)?.clone();
         let governance = ctx.data::<Governance>()?.clone();
-        let window = Window::parse(&from, &to)?;
+        let window = Window::parse(&from, &to).map_err(crate::error::ApiError::from)?;
         let query = filter.unwrap_or_default().to_query(store.scope())?;
         let turn = match ctx.data_opt::<ExpensiveTurns>() {
             Some(turns) => Some(turns.0.clone().try_acquire_owned().map_err(|_| {

@@ -8,8 +8,8 @@ use super::audit_log::DateTime;
 use super::scalars::{encode_cursor, global_id, parse_id_of, Date, NodeKind};
 use super::types::{Case, LoopStage, PageInfo};
 use super::{limits, readable_store, store, viewer};
-use crate::events::{Event, EventBus};
-use crate::store::{NewTask, TaskQuery};
+use hub::events::{Event, EventBus};
+use hub::store::{NewTask, TaskQuery};
 
 /// A supervision task of the hub itself, on a case or a town.
 pub struct SupervisionTask(pub supervision_task::Model);
@@ -39,7 +39,11 @@ impl SupervisionTask {
     /// The case supervised (`null` for a task on a town, or when your role may not read cases).
     async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Case>> {
         match self.0.case_id {
-            Some(id) => Ok(readable_store(ctx)?.case_by_id(id).await?.map(Case)),
+            Some(id) => Ok(readable_store(ctx)?
+                .case_by_id(id)
+                .await
+                .map_err(crate::error::ApiError::from)?
+                .map(Case)),
             None => Ok(None),
         }
     }
@@ -77,7 +81,8 @@ impl SupervisionTask {
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TaskEvent>> {
         Ok(store(ctx)?
             .task_history(self.0.id)
-            .await?
+            .await
+            .map_err(crate::error::ApiError::from)?
             .into_iter()
             .map(|e| TaskEvent {
                 at: DateTime(e.at),
@@ -148,7 +153,10 @@ pub async fn list(
             .map(|id| parse_id_of(NodeKind::Case, id))
             .transpose()?,
     };
-    let page = store(ctx)?.tasks(viewer(ctx)?, &q, first, after_id).await?;
+    let page = store(ctx)?
+        .tasks(viewer(ctx)?, &q, first, after_id)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let edges: Vec<SupervisionTaskEdge> = page
         .items
         .into_iter()
@@ -182,7 +190,10 @@ pub async fn open(ctx: &Context<'_>, input: OpenTaskInput) -> async_graphql::Res
         deadline: input.deadline.0,
         note: input.note,
     };
-    let task = store(ctx)?.open_task(viewer(ctx)?, task).await?;
+    let task = store(ctx)?
+        .open_task(viewer(ctx)?, task)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     announce(ctx, task.id).await;
     Ok(SupervisionTask(task))
 }
@@ -201,7 +212,10 @@ pub async fn step(
     note: Option<String>,
 ) -> async_graphql::Result<SupervisionTask> {
     let id = parse_id_of(NodeKind::Task, &id)?;
-    let task = store(ctx)?.task_step(viewer(ctx)?, id, action, note).await?;
+    let task = store(ctx)?
+        .task_step(viewer(ctx)?, id, action, note)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     announce(ctx, task.id).await;
     Ok(SupervisionTask(task))
 }

@@ -10,7 +10,7 @@ use super::query::CaseFilter;
 use super::stats::{CaseDimension, SMALL_CELL};
 use super::store;
 use crate::error::ApiError;
-use crate::store::{Bucket, Dimension};
+use hub::store::{Bucket, Dimension};
 
 /// One month of a series.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
@@ -98,7 +98,7 @@ pub fn series(
             .collect();
         counts
             .keys()
-            .zip(crate::suppression::suppressed(&cells, SMALL_CELL))
+            .zip(hub::suppression::suppressed(&cells, SMALL_CELL))
             .filter(|(_, hidden)| *hidden)
             .map(|(cell, _)| cell.clone())
             .collect()
@@ -159,7 +159,10 @@ pub async fn case_trend(
     query.opened_from = Some(query.opened_from.map_or(earliest, |f| f.max(earliest)));
     let end = shift(to_m, 1).pred_opt().unwrap_or(to_m);
     query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
-    let buckets = store.case_stats(&query, &dims).await?;
+    let buckets = store
+        .case_stats(&query, &dims)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     Ok(series(&buckets, by, from_m, to_m, !store.scope().records))
 }
 

@@ -210,7 +210,10 @@ impl Case {
     }
     /// Every stored version of the source record, verbatim, newest first (admin only).
     async fn provenance(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<super::admin::SourceRecord>>> {
-        let rows = store(ctx)?.provenance(&self.0.source, &self.0.source_key).await?;
+        let rows = store(ctx)?
+            .provenance(&self.0.source, &self.0.source_key)
+            .await
+            .map_err(crate::error::ApiError::from)?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
     /// The people and organizations taking part, with their roles as recorded.
@@ -289,7 +292,10 @@ impl Party {
         after: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
         let (first, after) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
-        let page = store(ctx)?.cases_of_party(self.0.id, first, after).await?;
+        let page = store(ctx)?
+            .cases_of_party(self.0.id, first, after)
+            .await
+            .map_err(crate::error::ApiError::from)?;
         Ok(CaseConnection::from_page(page))
     }
 }
@@ -340,11 +346,11 @@ impl CaseConnection {
 }
 
 impl CaseConnection {
-    pub fn from_page(page: crate::store::Page<case::Model>) -> Self {
+    pub fn from_page(page: hub::store::Page<case::Model>) -> Self {
         Self::build(page, false)
     }
 
-    pub fn build(page: crate::store::Page<case::Model>, had_after: bool) -> Self {
+    pub fn build(page: hub::store::Page<case::Model>, had_after: bool) -> Self {
         let edges: Vec<CaseEdge> = page
             .items
             .into_iter()

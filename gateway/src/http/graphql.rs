@@ -10,13 +10,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::audit::Trail;
 use crate::auth::{Verified, Viewer};
 use crate::graphql::budget;
 use crate::graphql::with_viewer;
-use crate::policy::Scope;
 use crate::state::AppState;
-use crate::store::{Reader, ScopedStore};
+use hub::audit::Trail;
+use hub::policy::Scope;
+use hub::store::{Reader, ScopedStore};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -509,7 +509,7 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
 }
 
 /// A GraphQL response as the body to send, with its status; every string masked for a masking
-/// viewer (`crate::masking`: data and error messages alike).
+/// viewer (`hub::masking`: data and error messages alike).
 fn response_body(media: Media, response: async_graphql::Response, masked: bool) -> (StatusCode, Value) {
     let never_executed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
@@ -529,7 +529,7 @@ fn response_body(media: Media, response: async_graphql::Response, masked: bool) 
     };
     let mut body = Value::Object(body);
     if masked {
-        crate::masking::mask_strings(&mut body);
+        hub::masking::mask_strings(&mut body);
     }
     (status, body)
 }

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 
-use crate::link_index::IndexState;
 use crate::state::AppState;
+use hub::link_index::IndexState;
 
 /// The process is up.
 pub async fn healthz() -> &'static str {

@@ -8,9 +8,9 @@ use axum::Json;
 use serde_json::json;
 
 use crate::auth::Role;
-use crate::events::Event;
 use crate::http::graphql::{authenticate, read_body, BodyError, Refusal};
 use crate::state::AppState;
+use hub::events::Event;
 
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
     (
@@ -92,7 +92,7 @@ pub async fn ingest(
         .filter(|v| !v.is_empty())
         .unwrap_or("upload")
         .to_string();
-    match adapters::ingest::ingest_file(&state.db, source, &file, &body).await {
+    match hub::ingest::ingest_file(&state.db, source, &file, &body).await {
         Ok(report) if report.rejected.is_some() => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
         Ok(report) => {
             if !report.changes.is_empty() {

@@ -105,7 +105,7 @@ fn link_index_metrics(state: &AppState) -> String {
          # TYPE qianchuan_link_index_keys gauge\nqianchuan_link_index_keys {}\n\
          # HELP qianchuan_link_index_journal_applied The last linkage journal row applied.\n\
          # TYPE qianchuan_link_index_journal_applied gauge\nqianchuan_link_index_journal_applied {}\n",
-        u8::from(f.state == crate::link_index::IndexState::Ready),
+        u8::from(f.state == hub::link_index::IndexState::Ready),
         f.cases,
         f.keys,
         f.applied

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::cache::RedisHandle;
+use hub::cache::RedisHandle;
 
 #[derive(Clone)]
 pub struct RateLimiter {

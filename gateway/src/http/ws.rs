@@ -294,7 +294,7 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
     }
     if !subscription {
         let reader = if document_is_query(&op.query) {
-            crate::store::Reader::snapshot(&state.db).await.ok()
+            hub::store::Reader::snapshot(&state.db).await.ok()
         } else {
             None
         };
@@ -339,7 +339,7 @@ async fn run_stream(
     op: &Operation,
     schema: &crate::graphql::QianchuanSchema,
     request: async_graphql::Request,
-    trail: &crate::audit::Trail,
+    trail: &hub::audit::Trail,
     variables: &Value,
     masked: bool,
     out: &mpsc::Sender<Message>,
@@ -379,7 +379,7 @@ async fn run_stream(
         }
         let mut payload = Value::Object(payload);
         if masked {
-            crate::masking::mask_strings(&mut payload);
+            hub::masking::mask_strings(&mut payload);
         }
         let next = json!({"id": op.id, "type": "next", "payload": payload});
         if out.send(text(next)).await.is_err() {

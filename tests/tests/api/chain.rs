@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 
 use entities::{case, LinkKind, Source};
 use gateway::auth::{Role, Viewer};
-use gateway::demo::{NewCase, Seeder};
-use gateway::linkage::{walk, WalkParams};
-use gateway::policy::Scope;
-use gateway::store::ScopedStore;
+use hub::demo::{NewCase, Seeder};
+use hub::linkage::{walk, WalkParams};
+use hub::policy::Scope;
+use hub::store::ScopedStore;
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
@@ -296,9 +296,7 @@ async fn the_walk_finds_the_true_chains_of_a_generated_world() {
     use sea_orm::{ConnectionTrait, Statement};
     let app = TestApp::sqlite().await;
     let dir = tests::TempDir::new("qc-world");
-    gateway::demo::load_generated_world(&app.db, &dir.0, 600, 11)
-        .await
-        .unwrap();
+    hub::demo::load_generated_world(&app.db, &dir.0, 600, 11).await.unwrap();
     let viewer = Viewer {
         sub: "t".into(),
         role: Role::Admin,

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use entities::{LinkKind, Source};
 use gateway::auth::Role;
-use gateway::demo::{NewCase, Seeder};
+use hub::demo::{NewCase, Seeder};
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
 

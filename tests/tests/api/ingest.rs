@@ -173,12 +173,12 @@ async fn load_later(app: &TestApp, order: &[Source]) {
         for path in tests::sample_files(*source) {
             let bytes = std::fs::read(&path).unwrap();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            adapters::ingest::ingest_file_with_progress(
+            hub::ingest::ingest_file_with_progress(
                 &app.db,
                 *source,
                 &name,
                 &bytes,
-                adapters::ingest::Link::Later,
+                hub::ingest::Link::Later,
                 |_, _| {},
             )
             .await
@@ -202,9 +202,9 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
         org_name_keys(&later).await.len() < per_file.len(),
         "nothing linked before the final pass"
     );
-    adapters::org_names::link_pending(&later.db).await.unwrap();
+    hub::org_names::link_pending(&later.db).await.unwrap();
     assert_eq!(org_name_keys(&later).await, per_file);
-    adapters::org_names::link_pending(&later.db).await.unwrap();
+    hub::org_names::link_pending(&later.db).await.unwrap();
     assert_eq!(org_name_keys(&later).await, per_file, "a second pass adds nothing");
 
     // Names matched a few at a time (one automaton per ~40 bytes of names, as a world with
@@ -212,16 +212,14 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
     // the load and in passes between its halves (new names against texts scanned before).
     let batched = app.another().await;
     load_later(&batched, Source::ALL).await;
-    adapters::org_names::link_pending_batched(&batched.db, 40)
-        .await
-        .unwrap();
+    hub::org_names::link_pending_batched(&batched.db, 40).await.unwrap();
     assert_eq!(org_name_keys(&batched).await, per_file);
     let halves = app.another().await;
     let (first, second) = Source::ALL.split_at(2);
     load_later(&halves, second).await;
-    adapters::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
+    hub::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
     load_later(&halves, first).await;
-    adapters::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
+    hub::org_names::link_pending_batched(&halves.db, 40).await.unwrap();
     assert_eq!(org_name_keys(&halves).await, per_file);
 
     // Interrupted: the next file stored completes the pass.
@@ -229,23 +227,23 @@ async fn organization_names_linked_at_the_end_equal_linked_per_file(app: TestApp
     load_later(&interrupted, Source::ALL).await;
     let social = tests::sample_files(Source::Social);
     let bytes = std::fs::read(&social[0]).unwrap();
-    adapters::ingest::ingest_file(&interrupted.db, Source::Social, "again.csv", &bytes)
+    hub::ingest::ingest_file(&interrupted.db, Source::Social, "again.csv", &bytes)
         .await
         .unwrap();
     assert_eq!(org_name_keys(&interrupted).await, per_file);
 }
 
 async fn streamed(app: &TestApp, source: Source, name: &str, bytes: &[u8], segment_bytes: usize) -> Value {
-    let report = adapters::ingest::ingest_reader(
+    let report = hub::ingest::ingest_reader(
         &app.db,
         source,
         name,
         std::io::Cursor::new(bytes.to_vec()),
-        adapters::ingest::Streamed {
+        hub::ingest::Streamed {
             size: bytes.len() as u64,
             segment_bytes,
         },
-        adapters::ingest::Link::Now,
+        hub::ingest::Link::Now,
         |_, _| {},
     )
     .await
@@ -268,7 +266,7 @@ async fn files_read_in_segments_store_exactly_what_whole_files_do(app: TestApp) 
             let bytes = std::fs::read(&path).unwrap();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             let expected = serde_json::to_value(
-                adapters::ingest::ingest_file(&whole.db, source, &name, &bytes)
+                hub::ingest::ingest_file(&whole.db, source, &name, &bytes)
                     .await
                     .unwrap(),
             )
@@ -329,7 +327,7 @@ async fn concurrent_ingests_all_land(app: TestApp) {
     )
     .await;
     tests::load_samples(&app, &[Source::Discipline]).await;
-    adapters::org_names::link_pending(&sequential.db).await.unwrap();
+    hub::org_names::link_pending(&sequential.db).await.unwrap();
     let (a, b) = (row_counts(&app).await, row_counts(&sequential).await);
     assert_eq!(a.0, b.0, "cases");
     assert_eq!(a.1, b.1, "source records");

@@ -3,10 +3,10 @@
 
 use entities::{case, Source};
 use gateway::auth::{Role, Viewer};
-use gateway::link_index::LinkIndex;
-use gateway::linkage::{walk, Chain, WalkParams};
-use gateway::policy::{CaseVisibility, Scope};
-use gateway::store::ScopedStore;
+use hub::link_index::LinkIndex;
+use hub::linkage::{walk, Chain, WalkParams};
+use hub::policy::{CaseVisibility, Scope};
+use hub::store::ScopedStore;
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use tests::{on_both_databases, TestApp};
@@ -66,9 +66,7 @@ async fn compare_every_chain(app: &TestApp, index: &LinkIndex) -> usize {
 
 async fn the_index_walks_exactly_what_sql_walks(app: TestApp) {
     let dir = tests::TempDir::new("qc-index-world");
-    gateway::demo::load_generated_world(&app.db, &dir.0, 300, 5)
-        .await
-        .unwrap();
+    hub::demo::load_generated_world(&app.db, &dir.0, 300, 5).await.unwrap();
     let index = LinkIndex::built(app.db.clone()).await.unwrap();
     let figures = index.figures();
     assert!(figures.cases > 50 && figures.keys > 20, "{figures:?}");
@@ -169,9 +167,9 @@ async fn a_chain_request_sees_what_another_writer_just_stored(app: TestApp) {
     let nodes = |d: serde_json::Value| d["caseChain"]["nodes"].as_array().unwrap().len();
     let alone = nodes(app.data(&token, query, json!({"id": format!("Case:{}", any.id)})).await);
     // Another writer ties a new case to it by that key.
-    let s = gateway::demo::Seeder::new(&app.db);
+    let s = hub::demo::Seeder::new(&app.db);
     let new = s
-        .case(gateway::demo::NewCase::new(
+        .case(hub::demo::NewCase::new(
             Source::Enforcement,
             "NEW-1",
             "新案",
@@ -203,9 +201,9 @@ async fn the_scope_rule_in_memory_is_the_rule_in_sql(app: TestApp) {
             for deleted in [false, true] {
                 for region in regions {
                     n += 1;
-                    let mut c = gateway::demo::NewCase::new(*source, &format!("S-{n}"), "t", region);
+                    let mut c = hub::demo::NewCase::new(*source, &format!("S-{n}"), "t", region);
                     c.transferred = transferred;
-                    let id = gateway::demo::Seeder::new(&app.db).case(c).await.unwrap();
+                    let id = hub::demo::Seeder::new(&app.db).case(c).await.unwrap();
                     if deleted {
                         let m = case::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
                         let mut m: case::ActiveModel = m.into();

@@ -10,7 +10,7 @@ use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
 
-/// The policy of API.md, written out again independently of `gateway::policy`.
+/// The policy of API.md, written out again independently of `hub::policy`.
 fn may_see(role: Role, regions: &[&str], c: &case::Model) -> bool {
     if c.deleted {
         return false;

@@ -2,7 +2,7 @@
 
 use entities::{LinkKind, PartyKind, Source};
 use gateway::auth::Role;
-use gateway::demo::{NewCase, Seeder};
+use hub::demo::{NewCase, Seeder};
 use serde_json::{json, Value};
 use tests::{on_both_databases, TestApp};
 

@@ -7,8 +7,8 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Page, ScopedStore};
-use crate::auth::Role;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
+use crate::viewer::Role;
 
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
@@ -39,9 +39,9 @@ impl ScopedStore {
         q: &AuditQuery,
         first: u64,
         before: Option<i64>,
-    ) -> ApiResult<Page<audit_log::Model>> {
+    ) -> Result<Page<audit_log::Model>> {
         if !matches!(self.scope.role, Role::Admin | Role::Auditor) {
-            return Err(ApiError::Forbidden);
+            return Err(Error::Forbidden);
         }
         let mut c = Condition::all();
         if let Some(sub) = &q.subject {
@@ -111,7 +111,7 @@ impl ScopedStore {
     }
 
     /// Takes out of `entries` the ids of cited cases (and parties) outside an auditor's regions.
-    async fn withhold_outside_regions(&self, entries: &mut [audit_log::Model]) -> ApiResult<()> {
+    async fn withhold_outside_regions(&self, entries: &mut [audit_log::Model]) -> Result<()> {
         let Some(regions) = self.scope.region_condition() else {
             return Ok(());
         };

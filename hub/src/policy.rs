@@ -1,7 +1,7 @@
 //! Authorization policy: what a role may read, as one `Scope` applied in SQL.
 //! This module is the only place that decides which rows a viewer can reach.
 
-use crate::auth::{Role, Viewer};
+use crate::viewer::{Role, Viewer};
 use entities::{case, Source};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition};

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{DbBackend, FromQueryResult, Order};
 
 use super::{CaseQuery, ScopedStore};
-use crate::error::ApiResult;
+use crate::error::Result;
 
 /// A dimension to group cases by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ struct Row {
 
 impl ScopedStore {
     /// Counts of the visible cases matching `query`, grouped by `dimensions`.
-    pub async fn case_stats(&self, query: &CaseQuery, dimensions: &[Dimension]) -> ApiResult<Vec<Bucket>> {
+    pub async fn case_stats(&self, query: &CaseQuery, dimensions: &[Dimension]) -> Result<Vec<Bucket>> {
         self.trail.looked_up();
         let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let mut select = Query::select();

@@ -10,8 +10,8 @@ use sea_orm::{
 };
 
 use super::{Page, ScopedStore};
-use crate::auth::{Role, Viewer};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
+use crate::viewer::{Role, Viewer};
 
 /// A task to open: on a visible case, or on a town inside the viewer's regions.
 pub struct NewTask {
@@ -44,11 +44,11 @@ pub fn supervises(role: Role) -> bool {
 impl ScopedStore {
     /// The tasks this viewer may see: supervisors, those in their regions (a task on a case
     /// only with the case); an `agency`, those assigned to its unit.
-    fn visible_tasks(&self, viewer: &Viewer) -> ApiResult<Condition> {
+    fn visible_tasks(&self, viewer: &Viewer) -> Result<Condition> {
         let mut c = Condition::all();
         if viewer.role != Role::Admin {
             if viewer.role != Role::Agency && !supervises(viewer.role) {
-                return Err(ApiError::Forbidden);
+                return Err(Error::Forbidden);
             }
             // A task is in the viewer's regions when its region starts with one of them.
             let mut regions = Condition::any();
@@ -59,7 +59,7 @@ impl ScopedStore {
         }
         if viewer.role == Role::Agency {
             // Its business: its department, in its regions (API.md).
-            let unit = viewer.unit.clone().ok_or(ApiError::Forbidden)?;
+            let unit = viewer.unit.clone().ok_or(Error::Forbidden)?;
             return Ok(c.add(supervision_task::Column::Department.eq(unit)));
         }
         let visible_cases = Query::select()
@@ -75,7 +75,7 @@ impl ScopedStore {
     }
 
     /// `FORBIDDEN` unless this viewer may see some tasks.
-    pub fn may_read_tasks(&self, viewer: &Viewer) -> ApiResult<()> {
+    pub fn may_read_tasks(&self, viewer: &Viewer) -> Result<()> {
         self.visible_tasks(viewer).map(|_| ())
     }
 
@@ -85,7 +85,7 @@ impl ScopedStore {
         q: &TaskQuery,
         first: u64,
         after: Option<i64>,
-    ) -> ApiResult<Page<supervision_task::Model>> {
+    ) -> Result<Page<supervision_task::Model>> {
         let mut c = self.visible_tasks(viewer)?;
         if let Some(stages) = &q.stages {
             c = c.add(supervision_task::Column::Stage.is_in(stages.iter().map(|s| s.as_str())));
@@ -122,14 +122,14 @@ impl ScopedStore {
         Ok(Page { items, has_next, total })
     }
 
-    pub async fn task(&self, viewer: &Viewer, id: i64) -> ApiResult<Option<supervision_task::Model>> {
+    pub async fn task(&self, viewer: &Viewer, id: i64) -> Result<Option<supervision_task::Model>> {
         Ok(supervision_task::Entity::find_by_id(id)
             .filter(self.visible_tasks(viewer)?)
             .one(&self.db)
             .await?)
     }
 
-    pub async fn task_history(&self, task_id: i64) -> ApiResult<Vec<task_event::Model>> {
+    pub async fn task_history(&self, task_id: i64) -> Result<Vec<task_event::Model>> {
         Ok(task_event::Entity::find()
             .filter(task_event::Column::TaskId.eq(task_id))
             .order_by_asc(task_event::Column::Id)
@@ -137,17 +137,17 @@ impl ScopedStore {
             .await?)
     }
 
-    pub async fn open_task(&self, viewer: &Viewer, t: NewTask) -> ApiResult<supervision_task::Model> {
+    pub async fn open_task(&self, viewer: &Viewer, t: NewTask) -> Result<supervision_task::Model> {
         if !supervises(viewer.role) {
-            return Err(ApiError::Forbidden);
+            return Err(Error::Forbidden);
         }
         let (region, town) = match t.case_id {
             Some(id) => {
-                let c = self.case_by_id(id).await?.ok_or(ApiError::NotFound("case"))?;
+                let c = self.case_by_id(id).await?.ok_or(Error::NotFound("case"))?;
                 // The task's place is the case's: a town given with it must be the case's.
                 if let Some(town) = t.town.as_deref().map(str::trim) {
                     if c.town.as_deref() != Some(town) {
-                        return Err(ApiError::bad_input(
+                        return Err(Error::bad_input(
                             "town must be the case's own town (or left out) for a task on a case",
                         ));
                     }
@@ -158,18 +158,18 @@ impl ScopedStore {
                 let region = t
                     .region_code
                     .clone()
-                    .ok_or_else(|| ApiError::bad_input("a task names a case or a regionCode"))?;
+                    .ok_or_else(|| Error::bad_input("a task names a case or a regionCode"))?;
                 if entities::ids::RegionCode::parse(&region).is_err() {
-                    return Err(ApiError::bad_input("regionCode must be 6 digits"));
+                    return Err(Error::bad_input("regionCode must be 6 digits"));
                 }
                 if viewer.role != Role::Admin && !viewer.regions.iter().any(|p| region.starts_with(p.as_str())) {
-                    return Err(ApiError::Forbidden);
+                    return Err(Error::Forbidden);
                 }
                 (Some(region), t.town)
             }
         };
         if t.department.trim().is_empty() || t.title.trim().is_empty() {
-            return Err(ApiError::bad_input("department and title must not be empty"));
+            return Err(Error::bad_input("department and title must not be empty"));
         }
         let now = Utc::now();
         let txn = self.pool.begin().await?;
@@ -209,11 +209,11 @@ impl ScopedStore {
         id: i64,
         action: TaskAction,
         note: Option<String>,
-    ) -> ApiResult<supervision_task::Model> {
+    ) -> Result<supervision_task::Model> {
         let task = self
             .task(viewer, id)
             .await?
-            .ok_or(ApiError::NotFound("supervision task"))?;
+            .ok_or(Error::NotFound("supervision task"))?;
         let allowed = match action {
             TaskAction::Answer => {
                 viewer.role == Role::Admin
@@ -222,14 +222,14 @@ impl ScopedStore {
             _ => supervises(viewer.role),
         };
         if !allowed {
-            return Err(ApiError::Forbidden);
+            return Err(Error::Forbidden);
         }
         if action == TaskAction::Answer && note.as_deref().map(str::trim).unwrap_or("").is_empty() {
-            return Err(ApiError::bad_input("an answer states the rectification in `note`"));
+            return Err(Error::bad_input("an answer states the rectification in `note`"));
         }
         let from = LoopStage::parse(&task.stage);
         let to = action.next(from).ok_or_else(|| {
-            ApiError::bad_input(format!(
+            Error::bad_input(format!(
                 "cannot {} a task that is {}",
                 action.as_str().to_lowercase(),
                 task.stage
@@ -245,7 +245,7 @@ impl ScopedStore {
             .exec(&txn)
             .await?;
         if moved.rows_affected != 1 {
-            return Err(ApiError::bad_input(format!(
+            return Err(Error::bad_input(format!(
                 "the task is no longer {}: another step was taken meanwhile",
                 task.stage
             )));
@@ -254,7 +254,7 @@ impl ScopedStore {
         let task = supervision_task::Entity::find_by_id(id)
             .one(&txn)
             .await?
-            .ok_or(ApiError::NotFound("supervision task"))?;
+            .ok_or(Error::NotFound("supervision task"))?;
         txn.commit().await?;
         Ok(task)
     }
@@ -268,7 +268,7 @@ async fn record_event<C: sea_orm::ConnectionTrait>(
     from: Option<LoopStage>,
     to: LoopStage,
     note: Option<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     task_event::ActiveModel {
         task_id: Set(task_id),
         at: Set(Utc::now()),

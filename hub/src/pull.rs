@@ -56,7 +56,10 @@ pub enum PullError {
     #[error("page {page} was rejected: {reason}")]
     Rejected { page: u32, reason: String },
     #[error("storing page {page}: {source}")]
-    Store { page: u32, source: crate::AdapterError },
+    Store {
+        page: u32,
+        source: crate::ingest_error::IngestError,
+    },
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -92,7 +95,7 @@ async fn save_watermark(db: &DatabaseConnection, value: &str) -> Result<(), sea_
 }
 
 fn later(a: &str, b: &str) -> bool {
-    match (crate::text::parse_instant(a), crate::text::parse_instant(b)) {
+    match (adapters::text::parse_instant(a), adapters::text::parse_instant(b)) {
         (Some(x), Some(y)) => x > y,
         _ => false,
     }
@@ -106,7 +109,7 @@ pub async fn pull_procuratorate(db: &DatabaseConnection, config: &PullConfig) ->
         Ok(()) => entities::linkage_journal::prune(db, entities::linkage_journal::KEEP_ROWS)
             .await
             .map(|_| ())
-            .map_err(crate::AdapterError::from),
+            .map_err(crate::ingest_error::IngestError::from),
         Err(e) => Err(e),
     };
     let report = pulled?;
@@ -174,7 +177,7 @@ async fn pull_pages(db: &DatabaseConnection, config: &PullConfig) -> Result<Pull
             q.append_pair("limit", &config.limit.to_string());
         }
         let body = fetch(&client, &url, config, page).await?;
-        let parsed = crate::procuratorate::parse_page("page", &body).map_err(|e| PullError::Rejected {
+        let parsed = adapters::procuratorate::parse_page("page", &body).map_err(|e| PullError::Rejected {
             page,
             reason: e.to_string(),
         })?;

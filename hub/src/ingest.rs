@@ -20,8 +20,9 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::record::{Item, PartyMention, Quarantined, UnifiedRecord};
-use crate::{AdapterError, Result};
+use crate::ingest_error::{IngestError, Result};
+use adapters::record::{Item, PartyMention, Quarantined, UnifiedRecord};
+use adapters::AdapterError;
 
 /// Records planned and written together.
 const CHUNK: usize = 500;
@@ -32,7 +33,7 @@ const ROWS_PER_INSERT: usize = 400;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct QuarantineEntry {
     #[serde(flatten)]
-    pub position: crate::Position,
+    pub position: adapters::Position,
     pub reason: String,
 }
 
@@ -100,13 +101,12 @@ pub async fn ingest_file_with_progress(
         file: file.to_string(),
         ..Default::default()
     };
-    let parsed = match crate::parse(source, file, bytes) {
+    let parsed = match adapters::parse(source, file, bytes) {
         Ok(p) => p,
         Err(AdapterError::Rejected { reason, .. }) => {
             report.rejected = Some(reason);
             return Ok(report);
         }
-        Err(e) => return Err(e),
     };
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
@@ -172,7 +172,6 @@ pub async fn ingest_reader(
                     ..Default::default()
                 });
             }
-            Err(e) => return Err(e),
         };
         let (segment, mut parsed) = parsed;
         bytes_read += segment.bytes.len() as u64;
@@ -200,7 +199,7 @@ pub async fn ingest_reader(
         progress(done, expected.max(done));
     }
     // The segments ended: the whole file, or the reader failed (the transaction is then rolled back).
-    reading.await.map_err(|e| AdapterError::Rejected {
+    reading.await.map_err(|e| IngestError::Rejected {
         file: file.into(),
         reason: format!("reading stopped: {e}"),
     })?;
@@ -213,7 +212,7 @@ pub async fn ingest_reader(
     Ok(report)
 }
 
-type ParsedSegment = Result<(crate::segment::Segment, crate::Parsed)>;
+type ParsedSegment = adapters::Result<(adapters::segment::Segment, adapters::Parsed)>;
 
 /// Reads and parses `reader` a segment at a time on a blocking thread, one segment ahead of
 /// the writer. Stops after the first segment that cannot be read as declared, or when the
@@ -227,13 +226,13 @@ fn parse_ahead(
     let (sender, receiver) = tokio::sync::mpsc::channel(1);
     let file = file.to_string();
     let reading = tokio::task::spawn_blocking(move || {
-        for segment in crate::segment::Segments::new(reader, source, segment_bytes) {
+        for segment in adapters::segment::Segments::new(reader, source, segment_bytes) {
             let parsed = segment
                 .map_err(|e| AdapterError::Rejected {
                     file: file.clone(),
                     reason: format!("cannot be read: {e}"),
                 })
-                .and_then(|seg| crate::parse(source, &file, &seg.bytes).map(|p| (seg, p)));
+                .and_then(|seg| adapters::parse(source, &file, &seg.bytes).map(|p| (seg, p)));
             let last = parsed.is_err();
             if sender.blocking_send(parsed).is_err() || last {
                 break;
@@ -290,7 +289,7 @@ async fn store_items<C: ConnectionTrait>(
         let mut records = Vec::new();
         for item in chunk {
             report.read += 1;
-            match crate::record::screen(item) {
+            match adapters::record::screen(item) {
                 Item::Quarantined(q) => {
                     store_quarantine(txn, source, file, &q).await?;
                     report.quarantined += 1;
@@ -375,7 +374,7 @@ fn sha256(text: &str) -> String {
 
 async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str, q: &Quarantined) -> Result<()> {
     let position = q.position.to_string();
-    let file = crate::record::storable(file);
+    let file = adapters::record::storable(file);
     let file = file.as_ref();
     let exists = quarantine::Entity::find()
         .filter(quarantine::Column::Source.eq(source.as_str()))
@@ -391,7 +390,7 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
             position: Set(position),
             reason: Set(q.reason.into()),
             detail: Set(Some(q.detail.clone())),
-            raw_text: Set(crate::record::storable(&q.raw).into_owned()),
+            raw_text: Set(adapters::record::storable(&q.raw).into_owned()),
             ingested_at: Set(Utc::now()),
             ..Default::default()
         }

@@ -3,7 +3,7 @@
 //! small hand-made world straight through the entities, whose one chain spans all five
 //! systems (the tests use it).
 
-use adapters::ingest::Link;
+use crate::ingest::Link;
 use chrono::{NaiveDate, Utc};
 use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set, TransactionTrait};
@@ -287,12 +287,18 @@ pub async fn seed_demo<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<
 
 /// Generates a world of about `scale` records as export files under `dir` and ingests every
 /// file, source by source in name order. Returns the ingest reports.
+/// Whether the database holds no case yet (a demo world is then loaded into it).
+pub async fn is_empty(db: &crate::Db) -> Result<bool, DbErr> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    Ok(case::Entity::find().count(db).await? == 0)
+}
+
 pub async fn load_generated_world(
     db: &sea_orm::DatabaseConnection,
     dir: &std::path::Path,
     scale: u64,
     seed: u64,
-) -> anyhow::Result<Vec<adapters::ingest::FileReport>> {
+) -> anyhow::Result<Vec<crate::ingest::FileReport>> {
     use anyhow::Context;
     let summary = adapters::demo::generate(dir, scale, seed)
         .with_context(|| format!("writing the demo world to {}", dir.display()))?;
@@ -316,10 +322,10 @@ pub async fn load_generated_world(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             reports.push(
-                adapters::ingest::ingest_file_with_progress(db, *source, &name, &bytes, Link::Later, |_, _| {}).await?,
+                crate::ingest::ingest_file_with_progress(db, *source, &name, &bytes, Link::Later, |_, _| {}).await?,
             );
         }
     }
-    adapters::org_names::link_pending(db).await?;
+    crate::org_names::link_pending(db).await?;
     Ok(reports)
 }

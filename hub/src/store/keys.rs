@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
 use super::ScopedStore;
-use crate::error::ApiResult;
+use crate::error::Result;
 
 /// A key: its kind and normalized value.
 pub type Key = (LinkKind, String);
@@ -40,7 +40,7 @@ fn to_case() -> RelationDef {
 
 impl ScopedStore {
     /// `(case, key)` rows of visible cases matching `condition` (one query).
-    async fn scoped_keys(&self, condition: Condition) -> ApiResult<Vec<(i64, Key)>> {
+    async fn scoped_keys(&self, condition: Condition) -> Result<Vec<(i64, Key)>> {
         let rows: Vec<(i64, String, String)> = case_key::Entity::find()
             .select_only()
             .column(case_key::Column::CaseId)
@@ -59,7 +59,7 @@ impl ScopedStore {
     }
 
     /// The keys of the given cases (which the caller already knows to be visible).
-    pub async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
+    pub async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
         let ids = super::ids_in(self.db.get_database_backend(), r#""case_keys"."case_id""#, case_ids);
         self.scoped_keys(Condition::all().add(ids)).await
     }
@@ -67,7 +67,7 @@ impl ScopedStore {
     /// For each key, the visible cases carrying it — or, when more than `hub_threshold`
     /// visible cases carry it (a hub), only how many. One query: the count comes from a
     /// window over the same rows, so a hub's cases are counted but never sent.
-    pub async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> ApiResult<Neighbours> {
+    pub async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> Result<Neighbours> {
         let mut out = Neighbours::default();
         if keys.is_empty() {
             return Ok(out);

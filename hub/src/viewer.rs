@@ -1,3 +1,17 @@
+//! Who is asking: the verified identity authorization is built from, and the roles of
+//! API.md's table. (Tokens are verified by the gateway; this is what it hands in.)
+
+/// Who is asking: the verified claims that authorization is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub sub: String,
+    pub role: Role,
+    /// Region-code prefixes; ignored for `admin`.
+    pub regions: Vec<String>,
+    /// The organizational unit of an `agency` token.
+    pub unit: Option<String>,
+}
+
 /// The roles of API.md's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {

@@ -15,7 +15,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use crate::Result;
+use crate::ingest_error::Result;
 
 /// Shorter names (`某店`) match too much text to be evidence.
 const MIN_NAME_CHARS: usize = 4;
@@ -35,7 +35,7 @@ struct Names {
 
 impl Names {
     fn new(list: Vec<String>) -> Result<Names> {
-        let automaton = AhoCorasick::new(&list).map_err(|e| crate::AdapterError::Rejected {
+        let automaton = AhoCorasick::new(&list).map_err(|e| crate::ingest_error::IngestError::Rejected {
             file: "organization names".into(),
             reason: format!("cannot index organization names: {e}"),
         })?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use entities::case;
 
 use super::ScopedStore;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::link_index::LinkIndex;
 use crate::linkage::{walk, Chain, WalkParams};
 
@@ -15,14 +15,14 @@ impl ScopedStore {
     /// scope. On the linkage index when the gateway keeps one; its answer is used only if the
     /// database returns every case it found — otherwise (a case changed since, or the root is
     /// not visible) the walk is done again in SQL, which decides.
-    pub async fn chain(&self, root: i64, params: WalkParams) -> ApiResult<(Chain, HashMap<i64, case::Model>)> {
+    pub async fn chain(&self, root: i64, params: WalkParams) -> Result<(Chain, HashMap<i64, case::Model>)> {
         if let Some(index) = self.links.as_ref().filter(|i| i.usable()) {
             if let Some(found) = self.chain_on_index(index, root, params).await? {
                 return Ok(found);
             }
         }
         if self.case_by_id(root).await?.is_none() {
-            return Err(ApiError::NotFound("case"));
+            return Err(Error::NotFound("case"));
         }
         let chain = walk(self, root, params).await?;
         let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
@@ -39,7 +39,7 @@ impl ScopedStore {
         index: &Arc<LinkIndex>,
         root: i64,
         params: WalkParams,
-    ) -> ApiResult<Option<(Chain, HashMap<i64, case::Model>)>> {
+    ) -> Result<Option<(Chain, HashMap<i64, case::Model>)>> {
         for first in [true, false] {
             let applied = index.applied();
             let chain = walk(&index.view(&self.scope), root, params).await?;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::auth::Viewer;
+use crate::viewer::Viewer;
 
 /// What the data-access layer handed out during one request, and whether it looked cases
 /// up at all (a count-only look-up hands out no ids but is audited all the same).

@@ -5,7 +5,7 @@ use entities::{case, case_key, case_party, LoopStage, Source};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// A filter over cases, already validated.
 #[derive(Debug, Default, Clone)]
@@ -26,20 +26,20 @@ pub struct CaseQuery {
 
 impl CaseQuery {
     /// The filter's condition (the scope is added separately by the store).
-    pub fn condition(&self) -> ApiResult<Condition> {
+    pub fn condition(&self) -> Result<Condition> {
         let mut c = Condition::all();
         if let Some(sources) = &self.sources {
             c = c.add(case::Column::Source.is_in(sources.iter().map(|s| s.as_str())));
         }
         if let Some(prefix) = &self.region_prefix {
             if !entities::ids::region::is_region_prefix(prefix) {
-                return Err(ApiError::bad_input("regionPrefix must be 1 to 6 digits"));
+                return Err(Error::bad_input("regionPrefix must be 1 to 6 digits"));
             }
             c = c.add(case::Column::RegionCode.starts_with(prefix.as_str()));
         }
         if let Some(raw) = &self.case_number {
             let number = CaseNumber::parse(raw)
-                .map_err(|e| ApiError::bad_input(format!("caseNumber {raw:?} is not a case number: {e}")))?;
+                .map_err(|e| Error::bad_input(format!("caseNumber {raw:?} is not a case number: {e}")))?;
             c = c.add(cases_with_keys(&[(
                 entities::LinkKind::CaseNo,
                 number.as_str().to_string(),
@@ -48,7 +48,7 @@ impl CaseQuery {
         if let Some(raw) = &self.identifier {
             let keys = exact_keys(raw);
             if keys.is_empty() {
-                return Err(ApiError::bad_input(format!(
+                return Err(Error::bad_input(format!(
                     "identifier {raw:?} is not an ID number, credit code, phone or case number"
                 )));
             }

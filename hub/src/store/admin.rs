@@ -4,20 +4,20 @@ use entities::{quarantine, source_record};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{Page, ScopedStore};
-use crate::auth::Role;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
+use crate::viewer::Role;
 
 impl ScopedStore {
-    fn admin_only(&self) -> ApiResult<()> {
+    fn admin_only(&self) -> Result<()> {
         if self.scope.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden)
+            Err(Error::Forbidden)
         }
     }
 
     /// Every stored version of a case's source record, newest version first.
-    pub async fn provenance(&self, source: &str, source_key: &str) -> ApiResult<Vec<source_record::Model>> {
+    pub async fn provenance(&self, source: &str, source_key: &str) -> Result<Vec<source_record::Model>> {
         self.admin_only()?;
         Ok(source_record::Entity::find()
             .filter(source_record::Column::Source.eq(source))
@@ -35,7 +35,7 @@ impl ScopedStore {
         file: Option<&str>,
         first: u64,
         before: Option<i64>,
-    ) -> ApiResult<Page<quarantine::Model>> {
+    ) -> Result<Page<quarantine::Model>> {
         self.admin_only()?;
         let mut c = Condition::all();
         if let Some(s) = source {

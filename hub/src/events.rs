@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::ingest::CaseChange;
+use crate::ingest::CaseChange;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -207,7 +207,7 @@ async fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adapters::ingest::ChangeKind;
+    use crate::ingest::ChangeKind;
 
     #[test]
     fn events_round_trip_through_json() {

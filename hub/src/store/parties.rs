@@ -1,7 +1,7 @@
 //! Scoped reads of parties: a party is visible only through a visible case.
 
 use super::ScopedStore;
-use crate::error::ApiResult;
+use crate::error::Result;
 use entities::{case, case_party, party};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef};
@@ -41,7 +41,7 @@ impl ScopedStore {
 
     /// The party, if it takes part in at least one case the viewer can see, as those cases
     /// describe it.
-    pub async fn party_by_id(&self, id: i64) -> ApiResult<Option<party::Model>> {
+    pub async fn party_by_id(&self, id: i64) -> Result<Option<party::Model>> {
         let found = self.visible_parties(&[id]).await?.remove(&id);
         self.trail.parties(found.iter().map(|p| p.id));
         Ok(found)
@@ -50,7 +50,7 @@ impl ScopedStore {
     /// The parties among `ids` that take part in a visible case, each with its name, ID number,
     /// credit code and phones taken from the visible records only (two queries): what a hidden
     /// record alone says of a party never reaches the viewer.
-    async fn visible_parties(&self, ids: &[i64]) -> ApiResult<HashMap<i64, party::Model>> {
+    async fn visible_parties(&self, ids: &[i64]) -> Result<HashMap<i64, party::Model>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -79,7 +79,7 @@ impl ScopedStore {
     pub async fn parties_of_cases(
         &self,
         case_ids: &[i64],
-    ) -> ApiResult<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
+    ) -> Result<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
         let to_case: RelationDef = case_party::Entity::belongs_to(case::Entity)
             .from(case_party::Column::CaseId)
             .to(case::Column::Id)

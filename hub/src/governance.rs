@@ -326,3 +326,85 @@ mod tests {
         );
     }
 }
+
+/// What the index is computed per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Per county-level region code.
+    Region,
+    /// Per town or street (镇街) inside its region.
+    Town,
+}
+
+fn month_start(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()
+}
+
+/// The months an index is computed over.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl Window {
+    /// From the month of `from` to the month of `to` (first days of months).
+    pub fn between(from: NaiveDate, to: NaiveDate) -> Window {
+        Window { from, to }
+    }
+
+    pub fn parse(from: &str, to: &str) -> crate::Result<Window> {
+        let (Some(from_m), Some(to_m)) = (month_start(from), month_start(to)) else {
+            return Err(crate::Error::bad_input("from and to are months, YYYY-MM"));
+        };
+        if from_m > to_m || from_m + chrono::Duration::days(3700) < to_m {
+            return Err(crate::Error::bad_input(
+                "from must not be after to, and the range is at most 10 years",
+            ));
+        }
+        Ok(Window { from: from_m, to: to_m })
+    }
+}
+
+/// The index as `store` may see it (`Forbidden` for roles without aggregates); places are
+/// suppressed below `small_cell` problems for roles that see aggregates only.
+pub async fn compute(
+    store: &crate::store::ScopedStore,
+    g: &Governance,
+    mut query: crate::store::CaseQuery,
+    window: Window,
+    level: Level,
+    small_cell: u64,
+) -> crate::Result<Vec<Score>> {
+    if !store.scope().aggregates {
+        return Err(crate::Error::Forbidden);
+    }
+    let (from_m, to_m) = (window.from, window.to);
+    let end = to_m
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(to_m);
+    query.opened_from = Some(query.opened_from.map_or(from_m, |f| f.max(from_m)));
+    query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
+    let by_town = level == Level::Town;
+    let mut signals = store.governance_signals(&query, by_town).await?;
+    // Overdue supervision tasks count as overdue rectifications of their place and month.
+    for (region, town, month) in store.overdue_tasks(from_m, end).await? {
+        let town = if by_town { town } else { None };
+        match signals
+            .iter_mut()
+            .find(|s| s.region == region && s.town == town && s.month.as_deref() == Some(month.as_str()))
+        {
+            Some(s) => s.overdue += 1,
+            None => signals.push(Signals {
+                region,
+                town,
+                month: Some(month),
+                overdue: 1,
+                ..Default::default()
+            }),
+        }
+    }
+    let suppress = (!store.scope().records).then_some(small_cell);
+    Ok(score(g, &signals, from_m, to_m, suppress))
+}

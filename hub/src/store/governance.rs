@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, Order, Query
 
 use super::stats::Dimension;
 use super::{CaseQuery, ScopedStore};
-use crate::error::ApiResult;
+use crate::error::Result;
 
 /// Counts of one region or town in one month.
 #[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
@@ -46,7 +46,7 @@ const DISSATISFIED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" = 'DISSATIS
 
 impl ScopedStore {
     /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
-    pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> ApiResult<Vec<Signals>> {
+    pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> Result<Vec<Signals>> {
         self.trail.looked_up();
         let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let month = Dimension::Month.expr(backend);
@@ -99,7 +99,7 @@ impl ScopedStore {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> ApiResult<Vec<(Option<String>, Option<String>, String)>> {
+    ) -> Result<Vec<(Option<String>, Option<String>, String)>> {
         let today = chrono::Utc::now().date_naive();
         let mut c = Condition::all()
             .add(supervision_task::Column::Stage.ne(LoopStage::Closed.as_str()))

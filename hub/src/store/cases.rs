@@ -1,7 +1,7 @@
 //! Scoped reads of cases.
 
 use super::{CaseQuery, ScopedStore};
-use crate::error::ApiResult;
+use crate::error::Result;
 use entities::{case, case_party, Source};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -22,7 +22,7 @@ impl ScopedStore {
         self.scope.case_condition()
     }
 
-    pub async fn case_by_id(&self, id: i64) -> ApiResult<Option<case::Model>> {
+    pub async fn case_by_id(&self, id: i64) -> Result<Option<case::Model>> {
         let found = case::Entity::find_by_id(id)
             .filter(self.visible())
             .one(&self.db)
@@ -31,7 +31,7 @@ impl ScopedStore {
         Ok(found)
     }
 
-    pub async fn case_by_source_key(&self, source: Source, key: &str) -> ApiResult<Option<case::Model>> {
+    pub async fn case_by_source_key(&self, source: Source, key: &str) -> Result<Option<case::Model>> {
         let found = case::Entity::find()
             .filter(case::Column::Source.eq(source.as_str()))
             .filter(case::Column::SourceKey.eq(key))
@@ -43,7 +43,7 @@ impl ScopedStore {
     }
 
     /// Visible cases among `ids`, by id (one query).
-    pub async fn cases_by_ids(&self, ids: &[i64]) -> ApiResult<HashMap<i64, case::Model>> {
+    pub async fn cases_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, case::Model>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -62,7 +62,7 @@ impl ScopedStore {
     pub(super) async fn visible_cases_and_journal_head(
         &self,
         ids: &[i64],
-    ) -> ApiResult<(HashMap<i64, case::Model>, Option<i64>)> {
+    ) -> Result<(HashMap<i64, case::Model>, Option<i64>)> {
         let backend = self.db.get_database_backend();
         let statement = case::Entity::find()
             .column_as(
@@ -83,7 +83,7 @@ impl ScopedStore {
     }
 
     /// Visible cases among `ids` that match `query`, by id (one query).
-    pub async fn matching_among(&self, query: &CaseQuery, ids: &[i64]) -> ApiResult<Vec<case::Model>> {
+    pub async fn matching_among(&self, query: &CaseQuery, ids: &[i64]) -> Result<Vec<case::Model>> {
         let rows = case::Entity::find()
             .filter(case::Column::Id.is_in(ids.iter().copied()))
             .filter(self.visible())
@@ -96,13 +96,13 @@ impl ScopedStore {
     }
 
     /// A page of visible cases matching `query`, ordered by id, after the id `after`.
-    pub async fn cases(&self, query: &CaseQuery, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+    pub async fn cases(&self, query: &CaseQuery, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
         let condition = Condition::all().add(self.visible()).add(query.condition()?);
         self.page(condition, first, after).await
     }
 
     /// A page of the visible cases a party takes part in.
-    pub async fn cases_of_party(&self, party_id: i64, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+    pub async fn cases_of_party(&self, party_id: i64, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
         let condition = Condition::all().add(self.visible()).add(
             case::Column::Id.in_subquery(
                 Query::select()
@@ -115,7 +115,7 @@ impl ScopedStore {
         self.page(condition, first, after).await
     }
 
-    async fn page(&self, condition: Condition, first: u64, after: Option<i64>) -> ApiResult<Page<case::Model>> {
+    async fn page(&self, condition: Condition, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
         let total = case::Entity::find().filter(condition.clone()).count(&self.db).await?;
         let mut select = case::Entity::find().filter(condition).order_by_asc(case::Column::Id);
         if let Some(after) = after {

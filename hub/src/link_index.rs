@@ -20,7 +20,7 @@ use sea_orm::{
     QuerySelect, Statement,
 };
 
-use crate::error::ApiResult;
+use crate::error::Result;
 use crate::linkage::LinkGraph;
 use crate::policy::{CaseVisibility, Scope};
 use crate::store::{ids_in, keys_condition, Key, Neighbours};
@@ -932,7 +932,7 @@ impl LinkGraph for IndexView<'_> {
         (key.0, value.to_string())
     }
 
-    async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, IndexKey)>> {
+    async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, IndexKey)>> {
         let g = self.index.read();
         let mut out = Vec::new();
         for id in case_ids {
@@ -951,7 +951,7 @@ impl LinkGraph for IndexView<'_> {
         Ok(out)
     }
 
-    async fn neighbours(&self, keys: &[IndexKey], hub_threshold: u64) -> ApiResult<Neighbours<IndexKey>> {
+    async fn neighbours(&self, keys: &[IndexKey], hub_threshold: u64) -> Result<Neighbours<IndexKey>> {
         let g = self.index.read();
         let mut out = Neighbours::default();
         for key in keys {

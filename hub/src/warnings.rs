@@ -15,13 +15,13 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::{Role, Viewer};
-use crate::error::ApiResult;
+use crate::error::Result;
 use crate::events::{Event, EventBus};
 use crate::governance::Governance;
-use crate::graphql::governance::{compute, GovernanceLevel, WarningAction, WarningColor, Window};
+use crate::governance::{compute, Action, Color, Level, Window};
 use crate::policy::Scope;
 use crate::store::{CaseQuery, NewTask, ScopedStore};
+use crate::viewer::{Role, Viewer};
 
 /// The subject recorded as the opener of tasks raised by warnings.
 pub const OPENER: &str = "qianchuan:governance-index";
@@ -66,7 +66,7 @@ fn month_of(d: NaiveDate) -> Option<NaiveDate> {
 }
 
 /// The months (first days) the changes touch: cases by their opening, tasks by their deadline.
-async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> ApiResult<BTreeSet<NaiveDate>> {
+async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> Result<BTreeSet<NaiveDate>> {
     let mut cases = Vec::new();
     let mut tasks = Vec::new();
     for event in events {
@@ -97,20 +97,20 @@ async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> ApiRe
     Ok(months)
 }
 
-fn action_label(a: WarningAction) -> (&'static str, &'static str) {
+fn action_label(a: Action) -> (&'static str, &'static str) {
     match a {
-        WarningAction::Remind => ("REMIND", "提醒"),
-        WarningAction::Supervise => ("SUPERVISE", "督办"),
-        WarningAction::Interview => ("INTERVIEW", "约谈"),
+        Action::Remind => ("REMIND", "提醒"),
+        Action::Supervise => ("SUPERVISE", "督办"),
+        Action::Interview => ("INTERVIEW", "约谈"),
     }
 }
 
-fn color_name(c: Option<WarningColor>) -> &'static str {
+fn color_name(c: Option<Color>) -> &'static str {
     match c {
-        Some(WarningColor::Green) => "GREEN",
-        Some(WarningColor::Blue) => "BLUE",
-        Some(WarningColor::Orange) => "ORANGE",
-        Some(WarningColor::Red) | None => "RED",
+        Some(Color::Green) => "GREEN",
+        Some(Color::Blue) => "BLUE",
+        Some(Color::Orange) => "ORANGE",
+        Some(Color::Red) | None => "RED",
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn sweep(
     bus: &EventBus,
     deadline_days: u32,
     events: &[Arc<Event>],
-) -> ApiResult<usize> {
+) -> Result<usize> {
     let months = touched_months(db, events).await?;
     if months.is_empty() {
         return Ok(0);
@@ -145,7 +145,9 @@ pub async fn sweep(
             governance,
             CaseQuery::default(),
             Window::between(start, to),
-            GovernanceLevel::Town,
+            Level::Town,
+            // The system viewer sees records: nothing is suppressed.
+            0,
         )
         .await?;
         for s in scores {

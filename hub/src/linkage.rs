@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use entities::LinkKind;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store::{Key, Neighbours, ScopedStore};
 
 /// The graph case ↔ key as one viewer may see it.
@@ -22,14 +22,14 @@ pub trait LinkGraph: Sync {
     fn keys_of_cases(
         &self,
         case_ids: &[i64],
-    ) -> impl std::future::Future<Output = ApiResult<Vec<(i64, Self::Key)>>> + Send;
+    ) -> impl std::future::Future<Output = Result<Vec<(i64, Self::Key)>>> + Send;
     /// For each key, the visible cases carrying it — or, when more than `hub_threshold`
     /// visible cases carry it (a hub), only how many.
     fn neighbours(
         &self,
         keys: &[Self::Key],
         hub_threshold: u64,
-    ) -> impl std::future::Future<Output = ApiResult<Neighbours<Self::Key>>> + Send;
+    ) -> impl std::future::Future<Output = Result<Neighbours<Self::Key>>> + Send;
 }
 
 impl LinkGraph for ScopedStore {
@@ -43,11 +43,11 @@ impl LinkGraph for ScopedStore {
         key.clone()
     }
 
-    async fn keys_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, Key)>> {
+    async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
         ScopedStore::keys_of_cases(self, case_ids).await
     }
 
-    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> ApiResult<Neighbours> {
+    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> Result<Neighbours> {
         ScopedStore::neighbours(self, keys, hub_threshold).await
     }
 }
@@ -65,19 +65,19 @@ pub const MAX_DEPTH_LIMIT: i32 = 6;
 pub const MAX_NODES_LIMIT: i32 = 1000;
 
 impl WalkParams {
-    pub fn new(max_depth: i32, min_score: f64, max_nodes: i32, hub_threshold: u64) -> ApiResult<Self> {
+    pub fn new(max_depth: i32, min_score: f64, max_nodes: i32, hub_threshold: u64) -> Result<Self> {
         if !(0..=MAX_DEPTH_LIMIT).contains(&max_depth) {
-            return Err(ApiError::LimitExceeded(format!(
+            return Err(Error::LimitExceeded(format!(
                 "maxDepth must be between 0 and {MAX_DEPTH_LIMIT}"
             )));
         }
         if !(1..=MAX_NODES_LIMIT).contains(&max_nodes) {
-            return Err(ApiError::LimitExceeded(format!(
+            return Err(Error::LimitExceeded(format!(
                 "maxNodes must be between 1 and {MAX_NODES_LIMIT}"
             )));
         }
         if !(0.0..=1.0).contains(&min_score) || min_score.is_nan() {
-            return Err(ApiError::bad_input("minScore must be between 0 and 1"));
+            return Err(Error::bad_input("minScore must be between 0 and 1"));
         }
         Ok(WalkParams {
             max_depth: max_depth as u32,
@@ -123,7 +123,7 @@ pub struct Chain {
 /// Walks from `root` (which the caller has found visible). Whatever the graph, keys are
 /// taken in the order of their kind and value, so the same walk truncates at the same cases
 /// on the index and in SQL.
-pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> ApiResult<Chain> {
+pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<Chain> {
     let mut best: HashMap<i64, (u32, f64)> = HashMap::from([(root, (0, 1.0))]);
     let mut order: Vec<i64> = vec![root];
     let mut links: BTreeMap<(i64, i64, G::Key), f64> = BTreeMap::new();

@@ -376,9 +376,7 @@ pub async fn compute(
     level: Level,
     small_cell: u64,
 ) -> crate::Result<Vec<Score>> {
-    if !store.scope().aggregates {
-        return Err(crate::Error::Forbidden);
-    }
+    let aggregates = store.aggregates()?;
     let (from_m, to_m) = (window.from, window.to);
     let end = to_m
         .checked_add_months(chrono::Months::new(1))
@@ -387,9 +385,9 @@ pub async fn compute(
     query.opened_from = Some(query.opened_from.map_or(from_m, |f| f.max(from_m)));
     query.opened_to = Some(query.opened_to.map_or(end, |t| t.min(end)));
     let by_town = level == Level::Town;
-    let mut signals = store.governance_signals(&query, by_town).await?;
+    let mut signals = aggregates.governance_signals(&query, by_town).await?;
     // Overdue supervision tasks count as overdue rectifications of their place and month.
-    for (region, town, month) in store.overdue_tasks(from_m, end).await? {
+    for (region, town, month) in aggregates.overdue_tasks(from_m, end).await? {
         let town = if by_town { town } else { None };
         match signals
             .iter_mut()
@@ -405,6 +403,6 @@ pub async fn compute(
             }),
         }
     }
-    let suppress = (!store.scope().records).then_some(small_cell);
+    let suppress = store.scope().suppresses_small_cells().then_some(small_cell);
     Ok(score(g, &signals, from_m, to_m, suppress))
 }

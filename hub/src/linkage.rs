@@ -256,3 +256,164 @@ pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<C
         truncated,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The walk on an in-memory graph: no database, the rules of API.md's "Linkage".
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Cases with their keys; `hidden` cases are outside the viewer's scope.
+    #[derive(Default)]
+    struct MemoryGraph {
+        keys: BTreeMap<i64, Vec<Key>>,
+        hidden: HashSet<i64>,
+    }
+
+    impl MemoryGraph {
+        fn with(mut self, case: i64, kind: LinkKind, value: &str) -> Self {
+            self.keys.entry(case).or_default().push((kind, value.to_string()));
+            self
+        }
+
+        fn hide(mut self, case: i64) -> Self {
+            self.hidden.insert(case);
+            self
+        }
+    }
+
+    impl LinkGraph for MemoryGraph {
+        type Key = Key;
+
+        fn kind(&self, key: &Key) -> LinkKind {
+            key.0
+        }
+
+        fn describe(&self, key: &Key) -> Key {
+            key.clone()
+        }
+
+        async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
+            Ok(case_ids
+                .iter()
+                .filter(|c| !self.hidden.contains(c))
+                .flat_map(|c| self.keys.get(c).into_iter().flatten().map(move |k| (*c, k.clone())))
+                .collect())
+        }
+
+        async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> Result<Neighbours> {
+            let mut out = Neighbours::default();
+            for key in keys {
+                let carriers: Vec<i64> = self
+                    .keys
+                    .iter()
+                    .filter(|(c, ks)| !self.hidden.contains(c) && ks.contains(key))
+                    .map(|(c, _)| *c)
+                    .collect();
+                if carriers.len() as u64 > hub_threshold {
+                    out.hubs.insert(key.clone(), carriers.len() as u64);
+                } else {
+                    out.cases.extend(carriers.into_iter().map(|c| (c, key.clone())));
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    fn params(max_depth: i32, min_score: f64, max_nodes: i32, hub_threshold: u64) -> WalkParams {
+        WalkParams::new(max_depth, min_score, max_nodes, hub_threshold).unwrap()
+    }
+
+    fn run(graph: &MemoryGraph, p: WalkParams) -> Chain {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(walk(graph, 1, p)).unwrap()
+    }
+
+    fn scored(chain: &Chain) -> Vec<(i64, u32, f64)> {
+        chain
+            .nodes
+            .iter()
+            .map(|n| (n.case_id, n.depth, (n.score * 1000.0).round() / 1000.0))
+            .collect()
+    }
+
+    #[test]
+    fn scores_multiply_along_the_best_path_and_stop_at_min_score() {
+        let g = MemoryGraph::default()
+            .with(1, LinkKind::Phone, "13805711234")
+            .with(2, LinkKind::Phone, "13805711234")
+            .with(2, LinkKind::OrgName, "杭州某某科技有限公司")
+            .with(3, LinkKind::OrgName, "杭州某某科技有限公司")
+            .with(3, LinkKind::CaseNo, "(2022)浙0110刑初1号")
+            .with(4, LinkKind::CaseNo, "(2022)浙0110刑初1号");
+        let chain = run(&g, params(3, 0.5, 200, 50));
+        // 0.8, then 0.8 × 0.7 = 0.56; case 4 would be 0.56 × 1.0 at depth 3.
+        assert_eq!(
+            scored(&chain),
+            vec![(1, 0, 1.0), (2, 1, 0.8), (3, 2, 0.56), (4, 3, 0.56)]
+        );
+        let strict = run(&g, params(3, 0.6, 200, 50));
+        assert_eq!(scored(&strict), vec![(1, 0, 1.0), (2, 1, 0.8)]);
+        let shallow = run(&g, params(1, 0.5, 200, 50));
+        assert_eq!(scored(&shallow), vec![(1, 0, 1.0), (2, 1, 0.8)]);
+        assert_eq!(chain.links.len(), 3);
+        assert!(!chain.truncated);
+    }
+
+    #[test]
+    fn a_name_alone_never_pulls_a_case_in_at_the_default_score() {
+        let g = MemoryGraph::default()
+            .with(1, LinkKind::PersonName, "张三")
+            .with(2, LinkKind::PersonName, "张三");
+        assert_eq!(scored(&run(&g, params(3, 0.5, 200, 50))), vec![(1, 0, 1.0)]);
+        assert_eq!(
+            scored(&run(&g, params(3, 0.3, 200, 50))),
+            vec![(1, 0, 1.0), (2, 1, 0.3)]
+        );
+    }
+
+    #[test]
+    fn a_hidden_case_is_never_walked_through() {
+        let g = MemoryGraph::default()
+            .with(1, LinkKind::PersonId, "a")
+            .with(2, LinkKind::PersonId, "a")
+            .with(2, LinkKind::OrgUscc, "b")
+            .with(3, LinkKind::OrgUscc, "b")
+            .hide(2);
+        assert_eq!(scored(&run(&g, params(3, 0.5, 200, 50))), vec![(1, 0, 1.0)]);
+    }
+
+    #[test]
+    fn hubs_are_listed_not_walked_and_max_nodes_truncates() {
+        let mut g = MemoryGraph::default().with(1, LinkKind::Phone, "hub");
+        for c in 2..=8 {
+            g = g.with(c, LinkKind::Phone, "hub");
+        }
+        let chain = run(&g, params(3, 0.5, 200, 5));
+        assert_eq!(scored(&chain), vec![(1, 0, 1.0)]);
+        assert_eq!(
+            chain.hubs,
+            vec![ChainHub {
+                kind: LinkKind::Phone,
+                key: "hub".into(),
+                case_count: 8
+            }]
+        );
+        assert!(chain.truncated);
+        let capped = run(&g, params(3, 0.5, 3, 50));
+        assert_eq!(capped.nodes.len(), 3);
+        assert!(capped.truncated);
+        assert_eq!(
+            capped.nodes[1].case_id, 2,
+            "the same cases whatever the graph: in key and id order"
+        );
+    }
+
+    #[test]
+    fn walk_parameters_are_bounded() {
+        assert!(WalkParams::new(7, 0.5, 200, 50).is_err());
+        assert!(WalkParams::new(3, 1.5, 200, 50).is_err());
+        assert!(WalkParams::new(3, 0.5, 0, 50).is_err());
+        assert!(WalkParams::new(3, f64::NAN, 10, 50).is_err());
+    }
+}

@@ -22,6 +22,8 @@ pub struct Scope {
     pub aggregates: bool,
     /// Identifiers are masked when they leave (`congress`).
     pub masked: bool,
+    /// The unit of an `agency` token: the department whose tasks it works.
+    unit: Option<String>,
 }
 
 const ALL_BUT_DISCIPLINE: &[Source] = &[
@@ -50,7 +52,59 @@ impl Scope {
             records,
             aggregates,
             masked,
+            unit: viewer.unit.clone(),
         }
+    }
+
+    /// A supervisory duty: opens, revisits, closes and returns supervision tasks.
+    pub fn supervises(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Plc | Role::Procurator | Role::Discipline | Role::Congress
+        )
+    }
+
+    /// Reads supervision tasks: supervisors, and an `agency` with a `unit`.
+    pub fn reads_tasks(&self) -> bool {
+        self.supervises() || self.agency_unit().is_some()
+    }
+
+    /// The department an `agency` token works the tasks of (`None` for other roles).
+    pub fn agency_unit(&self) -> Option<&str> {
+        (self.role == Role::Agency).then_some(self.unit.as_deref()).flatten()
+    }
+
+    /// Answers (整改反馈) a task assigned to `department`: admin, or that department's agency.
+    pub fn answers_for(&self, department: &str) -> bool {
+        self.role == Role::Admin || self.agency_unit() == Some(department)
+    }
+
+    /// Whether `region` lies in the viewer's regions (admin: every region).
+    pub fn holds_region(&self, region: &str) -> bool {
+        match &self.region_prefixes {
+            None => true,
+            Some(prefixes) => prefixes.iter().any(|p| region.starts_with(p.as_str())),
+        }
+    }
+
+    /// Reads the audit log: `admin` and `auditor` (the auditor within its regions).
+    pub fn reads_audit_log(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
+    /// Administration: provenance, quarantine, revocation, introspection by default.
+    pub fn administers(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Loads files (`POST /ingest`): `admin` and `ingestor`.
+    pub fn ingests(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Ingestor)
+    }
+
+    /// Aggregates are answered with small cells suppressed (roles that see aggregates only).
+    pub fn suppresses_small_cells(&self) -> bool {
+        self.aggregates && !self.records
     }
 
     /// Region-code prefixes the viewer holds; `None`: every region (admin).

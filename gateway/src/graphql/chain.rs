@@ -4,8 +4,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use entities::ids::{id_number::mask_id_number, phone::mask_phone};
 use entities::LinkKind as Kind;
 
-use super::readable_store;
 use super::scalars::{global_id, NodeKind};
+use super::store;
 use super::types::Case;
 use crate::error::{ApiError, ApiResult};
 use hub::linkage::{Chain, WalkParams};
@@ -146,7 +146,7 @@ pub(crate) fn walk_params(
 
 /// Walks the chain of a visible case and loads its cases (one query).
 pub async fn case_chain(ctx: &Context<'_>, root_id: i64, params: WalkParams) -> async_graphql::Result<CaseChain> {
-    Ok(chain_of(readable_store(ctx)?, root_id, params).await?)
+    Ok(chain_of(store(ctx)?, root_id, params).await?)
 }
 
 /// The chain of a visible case, as `store` may see it.
@@ -159,7 +159,7 @@ pub(crate) async fn chain_of(store: &ScopedStore, root_id: i64, params: WalkPara
             truncated,
         },
         mut cases,
-    ) = store.chain(root_id, params).await?;
+    ) = store.records()?.chain(root_id, params).await?;
     let root = cases.get(&root_id).cloned().ok_or(ApiError::NotFound("case"))?;
     let masked = store.scope().masked;
     Ok(CaseChain {

@@ -16,6 +16,8 @@ impl Loader<i64> for PartiesByCase {
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         Ok(self
             .0
+            .records()
+            .map_err(crate::error::ApiError::from)?
             .parties_of_cases(keys)
             .await
             .map_err(crate::error::ApiError::from)?)

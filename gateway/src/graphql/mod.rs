@@ -20,7 +20,7 @@ use async_graphql::{Context, Schema};
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
-use hub::store::ScopedStore;
+use hub::store::{Aggregates, Records, ScopedStore};
 use scalars::decode_cursor;
 
 pub type QianchuanSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
@@ -86,14 +86,23 @@ pub(crate) fn store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ScopedSt
     ctx.data::<ScopedStore>().map_err(|_| ApiError::Unauthenticated.into())
 }
 
-/// The store, if the role may read individual records at all; `FORBIDDEN` otherwise.
-pub(crate) fn readable_store<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ScopedStore> {
+/// The reads of cases and parties, if the role may read individual records; `FORBIDDEN`
+/// otherwise (the store decides: `ScopedStore::records`).
+pub(crate) fn readable_store<'a>(ctx: &Context<'a>) -> async_graphql::Result<Records<'a>> {
+    Ok(store(ctx)?.records().map_err(ApiError::from)?)
+}
+
+/// The store itself, for a subscription that outlives the request, if the role may read
+/// individual records; `FORBIDDEN` otherwise. The subscription reads through `records()`.
+pub(crate) fn readable_store_owned(ctx: &Context<'_>) -> async_graphql::Result<ScopedStore> {
     let s = store(ctx)?;
-    if s.scope().records {
-        Ok(s)
-    } else {
-        Err(ApiError::Forbidden.into())
-    }
+    s.records().map_err(ApiError::from)?;
+    Ok(s.clone())
+}
+
+/// The aggregates, if the role may compute them; `FORBIDDEN` otherwise.
+pub(crate) fn aggregates<'a>(ctx: &Context<'a>) -> async_graphql::Result<Aggregates<'a>> {
+    Ok(store(ctx)?.aggregates().map_err(ApiError::from)?)
 }
 
 pub(crate) fn limits<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Limits> {

@@ -3,8 +3,7 @@
 use async_graphql::{Context, Object, ID};
 
 use super::tasks::{OpenTaskInput, SupervisionTask};
-use super::viewer;
-use crate::auth::{Revocations, Role};
+use crate::auth::Revocations;
 use crate::error::ApiError;
 use entities::workflow::TaskAction;
 
@@ -63,7 +62,7 @@ impl Mutation {
         super::tasks::step(ctx, id, TaskAction::Return, Some(note)).await
     }
 
-    /// Revokes a token by its `jti` claim, on every gateway sharing the Redis (admin only).
+    /// Revokes a token by its `jti` claim, on every gateway sharing the database (admin only).
     /// Requests with it get `UNAUTHENTICATED` for `ttlSeconds` (default 7 days; past the
     /// token's own expiry it is refused anyway).
     async fn revoke_token(
@@ -72,7 +71,7 @@ impl Mutation {
         jti: String,
         #[graphql(default = 604800)] ttl_seconds: Option<i32>,
     ) -> async_graphql::Result<bool> {
-        if viewer(ctx)?.role != Role::Admin {
+        if !super::store(ctx)?.scope().administers() {
             return Err(ApiError::Forbidden.into());
         }
         if jti.trim().is_empty() || jti.len() > crate::auth::MAX_CLAIM_BYTES {

@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, Enum, SimpleObject};
 
+use super::aggregates;
 use super::query::CaseFilter;
-use super::store;
 use super::types::{LoopStage, Source};
-use crate::error::ApiError;
 use hub::store::Dimension;
 
 /// Fewer records than this in a bucket are suppressed for roles that see aggregates only.
@@ -57,12 +56,8 @@ pub async fn case_stats(
     filter: Option<CaseFilter>,
     group_by: Vec<CaseDimension>,
 ) -> async_graphql::Result<Vec<CaseBucket>> {
-    let store = store(ctx)?;
-    let scope = store.scope();
-    if !scope.aggregates {
-        return Err(ApiError::Forbidden.into());
-    }
-    let suppress = !scope.records;
+    let store = aggregates(ctx)?;
+    let suppress = store.scope().suppresses_small_cells();
     let mut dimensions: Vec<Dimension> = Vec::new();
     for d in group_by {
         if !dimensions.contains(&d.into()) {

@@ -18,8 +18,7 @@ use super::query::CaseFilter;
 use super::scalars::{parse_id_of, NodeKind};
 use super::tasks::SupervisionTask;
 use super::types::{Case, LoopStage};
-use super::{readable_store, store, viewer};
-use crate::auth::Viewer;
+use super::{readable_store_owned, store};
 use crate::error::ApiError;
 use hub::events::{Event, EventBus};
 use hub::governance::Governance;
@@ -122,6 +121,8 @@ impl Watch for StageWatch {
         let ids: Vec<i64> = moved.keys().copied().collect();
         Ok(self
             .store
+            .records()
+            .map_err(crate::error::ApiError::from)?
             .matching_among(&self.query, &ids)
             .await
             .map_err(crate::error::ApiError::from)?
@@ -140,7 +141,6 @@ impl Watch for StageWatch {
 
 struct TaskWatch {
     store: ScopedStore,
-    viewer: Viewer,
 }
 
 impl Watch for TaskWatch {
@@ -151,12 +151,7 @@ impl Watch for TaskWatch {
         for event in &events {
             if let Event::TaskChanged { task_id } = event.as_ref() {
                 if seen.insert(*task_id) {
-                    if let Some(task) = self
-                        .store
-                        .task(&self.viewer, *task_id)
-                        .await
-                        .map_err(crate::error::ApiError::from)?
-                    {
+                    if let Some(task) = self.store.task(*task_id).await.map_err(crate::error::ApiError::from)? {
                         out.push(SupervisionTask(task));
                     }
                 }
@@ -338,7 +333,7 @@ impl Subscription {
         ctx: &Context<'_>,
         filter: Option<CaseFilter>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<StageChange>>> {
-        let store = readable_store(ctx)?.clone();
+        let store = readable_store_owned(ctx)?;
         let query = filter.unwrap_or_default().to_query(store.scope())?;
         query.condition().map_err(crate::error::ApiError::from)?;
         let bus = bus(ctx)?;
@@ -351,10 +346,9 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SupervisionTask>>> {
         let store = store(ctx)?.clone();
-        let viewer = viewer(ctx)?.clone();
-        store.may_read_tasks(&viewer).map_err(crate::error::ApiError::from)?;
+        store.may_read_tasks().map_err(crate::error::ApiError::from)?;
         let bus = bus(ctx)?;
-        Ok(follow(bus, bus.subscribe(), TaskWatch { store, viewer }))
+        Ok(follow(bus, bus.subscribe(), TaskWatch { store }))
     }
 
     /// Watches the chain of a case: each time cases you may see join it (a case ingested
@@ -369,7 +363,7 @@ impl Subscription {
         #[graphql(default = 0.5)] min_score: Option<f64>,
         #[graphql(default = 200)] max_nodes: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ChainGrowth>>> {
-        let store = readable_store(ctx)?.clone();
+        let store = readable_store_owned(ctx)?;
         let root = parse_id_of(NodeKind::Case, &case_id)?;
         let params = walk_params(ctx, max_depth, min_score, max_nodes)?;
         // Listen before the first walk, so nothing ingested in between is missed.

@@ -154,7 +154,7 @@ pub async fn list(
             .transpose()?,
     };
     let page = store(ctx)?
-        .tasks(viewer(ctx)?, &q, first, after_id)
+        .tasks(&q, first, after_id)
         .await
         .map_err(crate::error::ApiError::from)?;
     let edges: Vec<SupervisionTaskEdge> = page

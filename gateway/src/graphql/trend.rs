@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_graphql::{Context, SimpleObject};
 use chrono::{Datelike, NaiveDate};
 
+use super::aggregates;
 use super::query::CaseFilter;
 use super::stats::{CaseDimension, SMALL_CELL};
-use super::store;
 use crate::error::ApiError;
 use hub::store::{Bucket, Dimension};
 
@@ -140,10 +140,7 @@ pub async fn case_trend(
     from: String,
     to: String,
 ) -> async_graphql::Result<Vec<TrendSeries>> {
-    let store = store(ctx)?;
-    if !store.scope().aggregates {
-        return Err(ApiError::Forbidden.into());
-    }
+    let store = aggregates(ctx)?;
     let (Some(from_m), Some(to_m)) = (parse_month(&from), parse_month(&to)) else {
         return Err(ApiError::bad_input("from and to are months, YYYY-MM").into());
     };
@@ -163,7 +160,13 @@ pub async fn case_trend(
         .case_stats(&query, &dims)
         .await
         .map_err(crate::error::ApiError::from)?;
-    Ok(series(&buckets, by, from_m, to_m, !store.scope().records))
+    Ok(series(
+        &buckets,
+        by,
+        from_m,
+        to_m,
+        store.scope().suppresses_small_cells(),
+    ))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use entities::{case, party, LoopStage as Stage, PartyKind as Kind, Source as Src
 
 use super::loaders::PartiesByCase;
 use super::scalars::{encode_cursor, global_id, Date, NodeKind};
-use super::{limits, store};
+use super::{limits, readable_store, store};
 use crate::error::ApiError;
 
 /// The five source systems.
@@ -292,7 +292,7 @@ impl Party {
         after: Option<String>,
     ) -> async_graphql::Result<CaseConnection> {
         let (first, after) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
-        let page = store(ctx)?
+        let page = readable_store(ctx)?
             .cases_of_party(self.0.id, first, after)
             .await
             .map_err(crate::error::ApiError::from)?;

@@ -578,7 +578,7 @@ pub(crate) fn introspection_open(state: &AppState, viewer: &Viewer) -> bool {
     match state.config.introspection.as_str() {
         "all" => true,
         "none" => false,
-        _ => viewer.role == crate::auth::Role::Admin,
+        _ => Scope::for_viewer(viewer).administers(),
     }
 }
 

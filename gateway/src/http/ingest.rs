@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::auth::Role;
 use crate::http::graphql::{authenticate, read_body, BodyError, Refusal};
 use crate::state::AppState;
 use hub::events::Event;
@@ -43,7 +42,7 @@ pub async fn ingest(
             )
         }
     };
-    if !matches!(viewer.role, Role::Admin | Role::Ingestor) {
+    if !hub::policy::Scope::for_viewer(&viewer).ingests() {
         return error(StatusCode::FORBIDDEN, "only admin and ingestor may ingest", "FORBIDDEN");
     }
     let Some(source) = entities::Source::parse(&source) else {

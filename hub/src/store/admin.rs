@@ -5,11 +5,10 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, 
 
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
-use crate::viewer::Role;
 
 impl ScopedStore {
     fn admin_only(&self) -> Result<()> {
-        if self.scope.role == Role::Admin {
+        if self.scope.administers() {
             Ok(())
         } else {
             Err(Error::Forbidden)

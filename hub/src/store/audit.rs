@@ -8,7 +8,6 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, 
 
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
-use crate::viewer::Role;
 
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
@@ -40,7 +39,7 @@ impl ScopedStore {
         first: u64,
         before: Option<i64>,
     ) -> Result<Page<audit_log::Model>> {
-        if !matches!(self.scope.role, Role::Admin | Role::Auditor) {
+        if !self.scope.reads_audit_log() {
             return Err(Error::Forbidden);
         }
         let mut c = Condition::all();

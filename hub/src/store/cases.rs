@@ -1,6 +1,6 @@
 //! Scoped reads of cases.
 
-use super::{CaseQuery, ScopedStore};
+use super::{CaseQuery, Records};
 use crate::error::Result;
 use entities::{case, case_party, Source};
 use sea_orm::sea_query::{Expr, Query};
@@ -17,17 +17,17 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-impl ScopedStore {
+impl Records<'_> {
     fn visible(&self) -> Condition {
-        self.scope.case_condition()
+        self.0.scope.case_condition()
     }
 
     pub async fn case_by_id(&self, id: i64) -> Result<Option<case::Model>> {
         let found = case::Entity::find_by_id(id)
             .filter(self.visible())
-            .one(&self.db)
+            .one(&self.0.db)
             .await?;
-        self.trail.cases(found.iter().map(|c| c.id));
+        self.0.trail.cases(found.iter().map(|c| c.id));
         Ok(found)
     }
 
@@ -36,9 +36,9 @@ impl ScopedStore {
             .filter(case::Column::Source.eq(source.as_str()))
             .filter(case::Column::SourceKey.eq(key))
             .filter(self.visible())
-            .one(&self.db)
+            .one(&self.0.db)
             .await?;
-        self.trail.cases(found.iter().map(|c| c.id));
+        self.0.trail.cases(found.iter().map(|c| c.id));
         Ok(found)
     }
 
@@ -48,11 +48,11 @@ impl ScopedStore {
             return Ok(HashMap::new());
         }
         let rows = case::Entity::find()
-            .filter(super::ids_in(self.db.get_database_backend(), r#""cases"."id""#, ids))
+            .filter(super::ids_in(self.0.db.get_database_backend(), r#""cases"."id""#, ids))
             .filter(self.visible())
-            .all(&self.db)
+            .all(&self.0.db)
             .await?;
-        self.trail.cases(rows.iter().map(|c| c.id));
+        self.0.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
     }
 
@@ -63,7 +63,7 @@ impl ScopedStore {
         &self,
         ids: &[i64],
     ) -> Result<(HashMap<i64, case::Model>, Option<i64>)> {
-        let backend = self.db.get_database_backend();
+        let backend = self.0.db.get_database_backend();
         let statement = case::Entity::find()
             .column_as(
                 Expr::cust("(SELECT COALESCE(MAX(seq), 0) FROM linkage_journal)"),
@@ -74,7 +74,7 @@ impl ScopedStore {
             .build(backend);
         let mut cases = HashMap::new();
         let mut head = None;
-        for row in self.db.query_all_raw(statement).await? {
+        for row in self.0.db.query_all_raw(statement).await? {
             head = Some(row.try_get::<i64>("", "journal_head")?);
             let case = case::Model::from_query_result(&row, "")?;
             cases.insert(case.id, case);
@@ -89,9 +89,9 @@ impl ScopedStore {
             .filter(self.visible())
             .filter(query.condition()?)
             .order_by_asc(case::Column::Id)
-            .all(&self.db)
+            .all(&self.0.db)
             .await?;
-        self.trail.cases(rows.iter().map(|c| c.id));
+        self.0.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows)
     }
 
@@ -116,15 +116,15 @@ impl ScopedStore {
     }
 
     async fn page(&self, condition: Condition, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
-        let total = case::Entity::find().filter(condition.clone()).count(&self.db).await?;
+        let total = case::Entity::find().filter(condition.clone()).count(&self.0.db).await?;
         let mut select = case::Entity::find().filter(condition).order_by_asc(case::Column::Id);
         if let Some(after) = after {
             select = select.filter(case::Column::Id.gt(after));
         }
-        let mut items = select.limit(first + 1).all(&self.db).await?;
+        let mut items = select.limit(first + 1).all(&self.0.db).await?;
         let has_next = items.len() as u64 > first;
         items.truncate(first as usize);
-        self.trail.cases(items.iter().map(|c| c.id));
+        self.0.trail.cases(items.iter().map(|c| c.id));
         Ok(Page { items, has_next, total })
     }
 }

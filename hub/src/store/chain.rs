@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use entities::case;
 
-use super::ScopedStore;
+use super::Records;
 use crate::error::{Error, Result};
 use crate::link_index::LinkIndex;
 use crate::linkage::{walk, Chain, WalkParams};
 
-impl ScopedStore {
+impl Records<'_> {
     /// Walks the chain of a visible case and reads its cases (the root included) through the
     /// scope. On the linkage index when the gateway keeps one; its answer is used only if the
     /// database returns every case it found — otherwise (a case changed since, or the root is
     /// not visible) the walk is done again in SQL, which decides.
     pub async fn chain(&self, root: i64, params: WalkParams) -> Result<(Chain, HashMap<i64, case::Model>)> {
-        if let Some(index) = self.links.as_ref().filter(|i| i.usable()) {
+        if let Some(index) = self.0.links.as_ref().filter(|i| i.usable()) {
             if let Some(found) = self.chain_on_index(index, root, params).await? {
                 return Ok(found);
             }
@@ -24,7 +24,7 @@ impl ScopedStore {
         if self.case_by_id(root).await?.is_none() {
             return Err(Error::NotFound("case"));
         }
-        let chain = walk(self, root, params).await?;
+        let chain = walk(self.0, root, params).await?;
         let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
         let cases = self.cases_by_ids(&ids).await?;
         Ok((chain, cases))
@@ -42,7 +42,7 @@ impl ScopedStore {
     ) -> Result<Option<(Chain, HashMap<i64, case::Model>)>> {
         for first in [true, false] {
             let applied = index.applied();
-            let chain = walk(&index.view(&self.scope), root, params).await?;
+            let chain = walk(&index.view(&self.0.scope), root, params).await?;
             let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
             let (cases, head) = self.visible_cases_and_journal_head(&ids).await?;
             let Some(head) = head else { return Ok(None) }; // not even the root is visible
@@ -59,7 +59,7 @@ impl ScopedStore {
             if !ids.iter().all(|id| cases.contains_key(id)) {
                 return Ok(None);
             }
-            self.trail.cases(ids.iter().copied());
+            self.0.trail.cases(ids.iter().copied());
             return Ok(Some((chain, cases)));
         }
         Ok(None)

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, Order, QueryFilter, QuerySelect};
 
 use super::stats::Dimension;
-use super::{CaseQuery, ScopedStore};
+use super::{Aggregates, CaseQuery};
 use crate::error::Result;
 
 /// Counts of one region or town in one month.
@@ -44,11 +44,11 @@ const UNCLOSED: &str = "SUM(CASE WHEN \"cases\".\"closed_on\" IS NULL THEN 1 ELS
 const RATED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" IS NOT NULL THEN 1 ELSE 0 END)";
 const DISSATISFIED: &str = "SUM(CASE WHEN \"cases\".\"satisfaction\" = 'DISSATISFIED' THEN 1 ELSE 0 END)";
 
-impl ScopedStore {
+impl Aggregates<'_> {
     /// Signals per region (and town, when `by_town`) and month, for the visible cases matching `query`.
     pub async fn governance_signals(&self, query: &CaseQuery, by_town: bool) -> Result<Vec<Signals>> {
-        self.trail.looked_up();
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
+        self.0.trail.looked_up();
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.0.db);
         let month = Dimension::Month.expr(backend);
         let mut select = Query::select();
         select
@@ -76,7 +76,7 @@ impl ScopedStore {
             .expr_as(Expr::cust(UNCLOSED), Alias::new("unclosed"))
             .expr_as(Expr::cust(RATED), Alias::new("rated"))
             .expr_as(Expr::cust(DISSATISFIED), Alias::new("dissatisfied"))
-            .cond_where(self.scope.case_condition())
+            .cond_where(self.0.scope.case_condition())
             .cond_where(query.condition()?)
             .and_where(Expr::col((case::Entity, case::Column::OpenedOn)).is_not_null())
             .add_group_by([Expr::col((case::Entity, case::Column::RegionCode)), month.clone()])
@@ -86,12 +86,14 @@ impl ScopedStore {
             select.order_by((case::Entity, case::Column::Town), Order::Asc);
         }
         select.order_by_expr(month, Order::Asc);
-        let rows = Signals::find_by_statement(backend.build(&select)).all(&self.db).await?;
+        let rows = Signals::find_by_statement(backend.build(&select))
+            .all(&self.0.db)
+            .await?;
         Ok(rows)
     }
 }
 
-impl ScopedStore {
+impl Aggregates<'_> {
     /// Supervision tasks past their deadline and not closed, whose deadline falls between
     /// `from` and `to`: (region, town, `YYYY-MM` of the deadline). Only tasks in the viewer's
     /// regions, and on a case only when the viewer can see the case.
@@ -106,7 +108,7 @@ impl ScopedStore {
             .add(supervision_task::Column::Deadline.lt(today))
             .add(supervision_task::Column::Deadline.gte(from))
             .add(supervision_task::Column::Deadline.lte(to));
-        if let Some(prefixes) = self.scope.region_prefixes() {
+        if let Some(prefixes) = self.0.scope.region_prefixes() {
             let mut any = Condition::any().add(Expr::cust("1 = 0"));
             for p in prefixes {
                 any = any.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
@@ -116,7 +118,7 @@ impl ScopedStore {
         let visible_cases = Query::select()
             .column(case::Column::Id)
             .from(case::Entity)
-            .cond_where(self.scope.case_condition())
+            .cond_where(self.0.scope.case_condition())
             .to_owned();
         c = c.add(
             Condition::any()
@@ -130,7 +132,7 @@ impl ScopedStore {
             .column(supervision_task::Column::Deadline)
             .filter(c)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.0.db)
             .await?;
         Ok(rows
             .into_iter()

@@ -19,7 +19,7 @@ pub use governance::Signals;
 pub(crate) use keys::keys_condition;
 pub use keys::{Key, Neighbours};
 pub use stats::{Bucket, Dimension};
-pub use tasks::{supervises, NewTask, TaskQuery};
+pub use tasks::{NewTask, TaskQuery};
 
 use crate::audit::Trail;
 use crate::link_index::LinkIndex;
@@ -130,6 +130,27 @@ impl ConnectionTrait for Reader {
     }
 }
 
+/// The reads of cases and parties, for a viewer who may read records (`ScopedStore::records`).
+#[derive(Clone, Copy)]
+pub struct Records<'a>(&'a ScopedStore);
+
+/// The aggregates, for a viewer who may compute them (`ScopedStore::aggregates`); small cells
+/// are suppressed by the callers for roles that see aggregates only (`Scope::suppresses`).
+#[derive(Clone, Copy)]
+pub struct Aggregates<'a>(&'a ScopedStore);
+
+impl Aggregates<'_> {
+    pub fn scope(&self) -> &Scope {
+        &self.0.scope
+    }
+}
+
+impl Records<'_> {
+    pub fn scope(&self) -> &Scope {
+        &self.0.scope
+    }
+}
+
 /// A database handle that can only see what one viewer may see.
 #[derive(Clone)]
 pub struct ScopedStore {
@@ -169,6 +190,26 @@ impl ScopedStore {
 
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// What a viewer who may read individual cases and parties can do: every case and party
+    /// read is a method of `Records`, so none can be reached without this check. `Forbidden`
+    /// for roles that read aggregates only, or nothing.
+    pub fn records(&self) -> Result<Records<'_>, crate::Error> {
+        if self.scope.records {
+            Ok(Records(self))
+        } else {
+            Err(crate::Error::Forbidden)
+        }
+    }
+
+    /// What a viewer who may compute aggregates can do. `Forbidden` otherwise.
+    pub fn aggregates(&self) -> Result<Aggregates<'_>, crate::Error> {
+        if self.scope.aggregates {
+            Ok(Aggregates(self))
+        } else {
+            Err(crate::Error::Forbidden)
+        }
     }
 
     pub fn trail(&self) -> &Trail {

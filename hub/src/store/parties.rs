@@ -1,6 +1,6 @@
 //! Scoped reads of parties: a party is visible only through a visible case.
 
-use super::ScopedStore;
+use super::Records;
 use crate::error::Result;
 use entities::{case, case_party, party};
 use sea_orm::sea_query::Query;
@@ -30,12 +30,12 @@ fn described_by(mut party: party::Model, mentions: &[case_party::Model]) -> part
     party
 }
 
-impl ScopedStore {
+impl Records<'_> {
     fn visible_case_ids(&self) -> sea_orm::sea_query::SelectStatement {
         Query::select()
             .column(case::Column::Id)
             .from(case::Entity)
-            .cond_where(self.scope.case_condition())
+            .cond_where(self.0.scope.case_condition())
             .to_owned()
     }
 
@@ -43,7 +43,7 @@ impl ScopedStore {
     /// describe it.
     pub async fn party_by_id(&self, id: i64) -> Result<Option<party::Model>> {
         let found = self.visible_parties(&[id]).await?.remove(&id);
-        self.trail.parties(found.iter().map(|p| p.id));
+        self.0.trail.parties(found.iter().map(|p| p.id));
         Ok(found)
     }
 
@@ -59,14 +59,14 @@ impl ScopedStore {
             .filter(case_party::Column::CaseId.in_subquery(self.visible_case_ids()))
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
-            .all(&self.db)
+            .all(&self.0.db)
             .await?;
         let mut seen: Vec<i64> = mentions.iter().map(|m| m.party_id).collect();
         seen.sort_unstable();
         seen.dedup();
         let mut parties: HashMap<i64, party::Model> = party::Entity::find()
             .filter(party::Column::Id.is_in(seen))
-            .all(&self.db)
+            .all(&self.0.db)
             .await?
             .into_iter()
             .map(|p| (p.id, described_by(p, &mentions)))
@@ -87,16 +87,16 @@ impl ScopedStore {
         let links = case_party::Entity::find()
             .join(JoinType::InnerJoin, to_case)
             .filter(case_party::Column::CaseId.is_in(case_ids.iter().copied()))
-            .filter(self.scope.case_condition())
+            .filter(self.0.scope.case_condition())
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
-            .all(&self.db)
+            .all(&self.0.db)
             .await?;
         let mut party_ids: Vec<i64> = links.iter().map(|l| l.party_id).collect();
         party_ids.sort_unstable();
         party_ids.dedup();
         let parties = self.visible_parties(&party_ids).await?;
-        self.trail.parties(parties.keys().copied());
+        self.0.trail.parties(parties.keys().copied());
         let mut out: HashMap<i64, Vec<_>> = HashMap::new();
         for link in links {
             if let Some(p) = parties.get(&link.party_id) {

@@ -4,7 +4,7 @@ use entities::case;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{DbBackend, FromQueryResult, Order};
 
-use super::{CaseQuery, ScopedStore};
+use super::{Aggregates, CaseQuery};
 use crate::error::Result;
 
 /// A dimension to group cases by.
@@ -76,11 +76,11 @@ struct Row {
     n: i64,
 }
 
-impl ScopedStore {
+impl Aggregates<'_> {
     /// Counts of the visible cases matching `query`, grouped by `dimensions`.
     pub async fn case_stats(&self, query: &CaseQuery, dimensions: &[Dimension]) -> Result<Vec<Bucket>> {
-        self.trail.looked_up();
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
+        self.0.trail.looked_up();
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.0.db);
         let mut select = Query::select();
         select.from(case::Entity);
         for d in [
@@ -98,13 +98,13 @@ impl ScopedStore {
             }
         }
         select.expr_as(Expr::col((case::Entity, case::Column::Id)).count(), Alias::new("n"));
-        select.cond_where(self.scope.case_condition());
+        select.cond_where(self.0.scope.case_condition());
         select.cond_where(query.condition()?);
         for d in dimensions {
             select.order_by_expr(d.expr(backend), Order::Asc);
         }
         let statement = backend.build(&select);
-        let rows = Row::find_by_statement(statement).all(&self.db).await?;
+        let rows = Row::find_by_statement(statement).all(&self.0.db).await?;
         Ok(rows
             .into_iter()
             .map(|r| Bucket {

@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
-use crate::viewer::{Role, Viewer};
+use crate::viewer::Viewer;
 
 /// A task to open: on a visible case, or on a town inside the viewer's regions.
 pub struct NewTask {
@@ -33,33 +33,25 @@ pub struct TaskQuery {
     pub case_id: Option<i64>,
 }
 
-/// Roles with a supervisory duty: they open, revisit, close and return tasks.
-pub fn supervises(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Admin | Role::Plc | Role::Procurator | Role::Discipline | Role::Congress
-    )
-}
-
 impl ScopedStore {
     /// The tasks this viewer may see: supervisors, those in their regions (a task on a case
     /// only with the case); an `agency`, those assigned to its unit.
-    fn visible_tasks(&self, viewer: &Viewer) -> Result<Condition> {
+    fn visible_tasks(&self) -> Result<Condition> {
+        let scope = &self.scope;
+        if !scope.reads_tasks() {
+            return Err(Error::Forbidden);
+        }
         let mut c = Condition::all();
-        if viewer.role != Role::Admin {
-            if viewer.role != Role::Agency && !supervises(viewer.role) {
-                return Err(Error::Forbidden);
-            }
+        if let Some(prefixes) = scope.region_prefixes() {
             // A task is in the viewer's regions when its region starts with one of them.
             let mut regions = Condition::any();
-            for p in &viewer.regions {
+            for p in prefixes {
                 regions = regions.add(supervision_task::Column::RegionCode.starts_with(p.as_str()));
             }
             c = c.add(regions);
         }
-        if viewer.role == Role::Agency {
+        if let Some(unit) = scope.agency_unit() {
             // Its business: its department, in its regions (API.md).
-            let unit = viewer.unit.clone().ok_or(Error::Forbidden)?;
             return Ok(c.add(supervision_task::Column::Department.eq(unit)));
         }
         let visible_cases = Query::select()
@@ -75,18 +67,12 @@ impl ScopedStore {
     }
 
     /// `FORBIDDEN` unless this viewer may see some tasks.
-    pub fn may_read_tasks(&self, viewer: &Viewer) -> Result<()> {
-        self.visible_tasks(viewer).map(|_| ())
+    pub fn may_read_tasks(&self) -> Result<()> {
+        self.visible_tasks().map(|_| ())
     }
 
-    pub async fn tasks(
-        &self,
-        viewer: &Viewer,
-        q: &TaskQuery,
-        first: u64,
-        after: Option<i64>,
-    ) -> Result<Page<supervision_task::Model>> {
-        let mut c = self.visible_tasks(viewer)?;
+    pub async fn tasks(&self, q: &TaskQuery, first: u64, after: Option<i64>) -> Result<Page<supervision_task::Model>> {
+        let mut c = self.visible_tasks()?;
         if let Some(stages) = &q.stages {
             c = c.add(supervision_task::Column::Stage.is_in(stages.iter().map(|s| s.as_str())));
         }
@@ -122,9 +108,9 @@ impl ScopedStore {
         Ok(Page { items, has_next, total })
     }
 
-    pub async fn task(&self, viewer: &Viewer, id: i64) -> Result<Option<supervision_task::Model>> {
+    pub async fn task(&self, id: i64) -> Result<Option<supervision_task::Model>> {
         Ok(supervision_task::Entity::find_by_id(id)
-            .filter(self.visible_tasks(viewer)?)
+            .filter(self.visible_tasks()?)
             .one(&self.db)
             .await?)
     }
@@ -138,12 +124,12 @@ impl ScopedStore {
     }
 
     pub async fn open_task(&self, viewer: &Viewer, t: NewTask) -> Result<supervision_task::Model> {
-        if !supervises(viewer.role) {
+        if !self.scope.supervises() {
             return Err(Error::Forbidden);
         }
         let (region, town) = match t.case_id {
             Some(id) => {
-                let c = self.case_by_id(id).await?.ok_or(Error::NotFound("case"))?;
+                let c = self.records()?.case_by_id(id).await?.ok_or(Error::NotFound("case"))?;
                 // The task's place is the case's: a town given with it must be the case's.
                 if let Some(town) = t.town.as_deref().map(str::trim) {
                     if c.town.as_deref() != Some(town) {
@@ -162,7 +148,7 @@ impl ScopedStore {
                 if entities::ids::RegionCode::parse(&region).is_err() {
                     return Err(Error::bad_input("regionCode must be 6 digits"));
                 }
-                if viewer.role != Role::Admin && !viewer.regions.iter().any(|p| region.starts_with(p.as_str())) {
+                if !self.scope.holds_region(&region) {
                     return Err(Error::Forbidden);
                 }
                 (Some(region), t.town)
@@ -210,16 +196,10 @@ impl ScopedStore {
         action: TaskAction,
         note: Option<String>,
     ) -> Result<supervision_task::Model> {
-        let task = self
-            .task(viewer, id)
-            .await?
-            .ok_or(Error::NotFound("supervision task"))?;
+        let task = self.task(id).await?.ok_or(Error::NotFound("supervision task"))?;
         let allowed = match action {
-            TaskAction::Answer => {
-                viewer.role == Role::Admin
-                    || (viewer.role == Role::Agency && viewer.unit.as_deref() == Some(task.department.as_str()))
-            }
-            _ => supervises(viewer.role),
+            TaskAction::Answer => self.scope.answers_for(&task.department),
+            _ => self.scope.supervises(),
         };
         if !allowed {
             return Err(Error::Forbidden);

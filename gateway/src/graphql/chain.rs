@@ -13,6 +13,7 @@ use hub::store::ScopedStore;
 
 /// What kind of key ties two cases together.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::LinkKind")]
 pub enum LinkKind {
     /// A valid resident ID number (score 1.0).
     PersonId,
@@ -28,20 +29,6 @@ pub enum LinkKind {
     OrgName,
     /// A person's name alone (score 0.3).
     PersonName,
-}
-
-impl From<Kind> for LinkKind {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::PersonId => LinkKind::PersonId,
-            Kind::OrgUscc => LinkKind::OrgUscc,
-            Kind::CaseNo => LinkKind::CaseNo,
-            Kind::Badge => LinkKind::Badge,
-            Kind::Phone => LinkKind::Phone,
-            Kind::OrgName => LinkKind::OrgName,
-            Kind::PersonName => LinkKind::PersonName,
-        }
-    }
 }
 
 /// A key as a viewer may read it: ID numbers and phones masked for masking roles.

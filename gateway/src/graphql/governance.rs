@@ -7,11 +7,12 @@ use super::stats::SMALL_CELL;
 use super::store;
 use crate::error::ApiError;
 pub(crate) use hub::governance::Window;
-use hub::governance::{Action, Color, Governance, Level, Score};
+use hub::governance::{Governance, Score};
 use hub::store::{CaseQuery, ScopedStore};
 
 /// What the index is computed per.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "hub::governance::Level")]
 pub enum GovernanceLevel {
     /// Per county-level region code.
     Region,
@@ -21,6 +22,7 @@ pub enum GovernanceLevel {
 
 /// The four warning colours, from the configured thresholds.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "hub::governance::Color")]
 pub enum WarningColor {
     Green,
     Blue,
@@ -30,6 +32,7 @@ pub enum WarningColor {
 
 /// What a warning asks for, stepping up month after month.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "hub::governance::Action")]
 pub enum WarningAction {
     /// 提醒
     Remind,
@@ -86,15 +89,6 @@ pub async fn governance_index(
     Ok(compute(store, ctx.data::<Governance>()?, query, window, level).await?)
 }
 
-impl From<GovernanceLevel> for Level {
-    fn from(l: GovernanceLevel) -> Level {
-        match l {
-            GovernanceLevel::Region => Level::Region,
-            GovernanceLevel::Town => Level::Town,
-        }
-    }
-}
-
 impl From<Score> for GovernanceScore {
     fn from(s: Score) -> GovernanceScore {
         let n = |v: i64| Some(i32::try_from(v).unwrap_or(i32::MAX));
@@ -104,17 +98,8 @@ impl From<Score> for GovernanceScore {
             town: s.town.clone(),
             month: s.month.clone(),
             index: s.index,
-            color: s.color.map(|c| match c {
-                Color::Green => WarningColor::Green,
-                Color::Blue => WarningColor::Blue,
-                Color::Orange => WarningColor::Orange,
-                Color::Red => WarningColor::Red,
-            }),
-            warning: s.warning.map(|a| match a {
-                Action::Remind => WarningAction::Remind,
-                Action::Supervise => WarningAction::Supervise,
-                Action::Interview => WarningAction::Interview,
-            }),
+            color: s.color.map(WarningColor::from),
+            warning: s.warning.map(WarningAction::from),
             warning_months: i32::try_from(s.warning_months).unwrap_or(i32::MAX),
             problems: sig.and_then(|x| n(x.problems)),
             overdue: sig.and_then(|x| n(x.overdue)),

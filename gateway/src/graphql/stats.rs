@@ -12,6 +12,7 @@ pub const SMALL_CELL: u64 = 5;
 
 /// A dimension to group cases by.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "hub::store::Dimension")]
 pub enum CaseDimension {
     Source,
     /// The 6-digit region code.
@@ -21,18 +22,6 @@ pub enum CaseDimension {
     /// The source's own category label.
     Category,
     Stage,
-}
-
-impl From<CaseDimension> for Dimension {
-    fn from(d: CaseDimension) -> Self {
-        match d {
-            CaseDimension::Source => Dimension::Source,
-            CaseDimension::Region => Dimension::Region,
-            CaseDimension::Month => Dimension::Month,
-            CaseDimension::Category => Dimension::Category,
-            CaseDimension::Stage => Dimension::Stage,
-        }
-    }
 }
 
 /// One group of cases. Only the grouped dimensions are set.

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 
 /// The five source systems.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::Source")]
 pub enum Source {
     /// 政法委执法监督平台: law-enforcement supervision.
     Enforcement,
@@ -25,32 +26,9 @@ pub enum Source {
     Social,
 }
 
-impl From<Source> for Src {
-    fn from(s: Source) -> Src {
-        match s {
-            Source::Enforcement => Src::Enforcement,
-            Source::Discipline => Src::Discipline,
-            Source::Congress => Src::Congress,
-            Source::Procuratorate => Src::Procuratorate,
-            Source::Social => Src::Social,
-        }
-    }
-}
-
-impl From<Src> for Source {
-    fn from(s: Src) -> Source {
-        match s {
-            Src::Enforcement => Source::Enforcement,
-            Src::Discipline => Source::Discipline,
-            Src::Congress => Source::Congress,
-            Src::Procuratorate => Source::Procuratorate,
-            Src::Social => Source::Social,
-        }
-    }
-}
-
 /// The supervision loop: 发现 → 督办 → 整改 → 回访 → 销号.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::LoopStage")]
 pub enum LoopStage {
     /// 发现问题: a problem was found.
     Discovered,
@@ -66,6 +44,7 @@ pub enum LoopStage {
 
 /// The satisfaction (满意度) a complainant or deputy recorded.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::Satisfaction")]
 pub enum Satisfaction {
     /// 满意
     Satisfied,
@@ -75,42 +54,9 @@ pub enum Satisfaction {
     Dissatisfied,
 }
 
-impl From<entities::Satisfaction> for Satisfaction {
-    fn from(s: entities::Satisfaction) -> Satisfaction {
-        match s {
-            entities::Satisfaction::Satisfied => Satisfaction::Satisfied,
-            entities::Satisfaction::FairlySatisfied => Satisfaction::FairlySatisfied,
-            entities::Satisfaction::Dissatisfied => Satisfaction::Dissatisfied,
-        }
-    }
-}
-
-impl From<LoopStage> for Stage {
-    fn from(s: LoopStage) -> Stage {
-        match s {
-            LoopStage::Discovered => Stage::Discovered,
-            LoopStage::Notified => Stage::Notified,
-            LoopStage::Rectifying => Stage::Rectifying,
-            LoopStage::Revisited => Stage::Revisited,
-            LoopStage::Closed => Stage::Closed,
-        }
-    }
-}
-
-impl From<Stage> for LoopStage {
-    fn from(s: Stage) -> LoopStage {
-        match s {
-            Stage::Discovered => LoopStage::Discovered,
-            Stage::Notified => LoopStage::Notified,
-            Stage::Rectifying => LoopStage::Rectifying,
-            Stage::Revisited => LoopStage::Revisited,
-            Stage::Closed => LoopStage::Closed,
-        }
-    }
-}
-
 /// A person or an organization.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::PartyKind")]
 pub enum PartyKind {
     Person,
     Organization,

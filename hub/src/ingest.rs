@@ -14,7 +14,7 @@ use entities::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, Set, Statement, TransactionTrait,
+    QueryFilter, Set, Statement,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -110,7 +110,7 @@ pub async fn ingest_file_with_progress(
     };
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
-    let (_one_writer, txn) = begin_writing(db).await?;
+    let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |done| {
         progress(done, total)
@@ -158,7 +158,7 @@ pub async fn ingest_reader(
         ..Default::default()
     };
     let (mut segments, reading) = parse_ahead(source, file, reader, segment_bytes);
-    let (_one_writer, txn) = begin_writing(db).await?;
+    let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
     let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
     while let Some(parsed) = segments.recv().await {
@@ -240,26 +240,6 @@ fn parse_ahead(
         }
     });
     (receiver, reading)
-}
-
-/// Files (and organization-name passes) are written one at a time — in this process by this
-/// lock, across processes on PostgreSQL by an advisory lock held until commit: two files
-/// carrying versions of the same record, or the same party, would otherwise both find it
-/// missing and both insert it.
-static WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The advisory lock taken by every file's transaction on PostgreSQL ("qc-ingest").
-const WRITERS_LOCK: i64 = 0x7163_2d69_6e67_6573;
-
-/// Opens a writing transaction: waits for the writer in this process, then (PostgreSQL) for
-/// writers in other processes. Hold the guard until the transaction ends.
-pub(crate) async fn begin_writing(
-    db: &DatabaseConnection,
-) -> Result<(tokio::sync::MutexGuard<'static, ()>, DatabaseTransaction)> {
-    let one_writer = WRITER.lock().await;
-    let txn = db.begin().await?;
-    entities::sql::lock_until_commit(&txn, WRITERS_LOCK).await?;
-    Ok((one_writer, txn))
 }
 
 /// Notes the file's changed cases — stored, and given organization-name keys (`linked`) — in

@@ -19,10 +19,12 @@ pub mod org_names;
 pub mod policy;
 pub mod pull;
 pub mod revocation;
+pub mod sql;
 pub mod store;
 pub mod suppression;
 pub mod viewer;
 pub mod warnings;
+pub mod writer;
 
 pub use db::Db;
 pub use error::{Error, Result};

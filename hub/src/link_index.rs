@@ -22,8 +22,9 @@ use sea_orm::{
 
 use crate::error::Result;
 use crate::linkage::LinkGraph;
+use crate::linkage::{Key, Neighbours};
 use crate::policy::{CaseVisibility, Scope};
-use crate::store::{ids_in, keys_condition, Key, Neighbours};
+use crate::sql::{ids_in, keys_condition};
 
 /// How often an idle gateway applies the journal.
 const FOLLOW_EVERY: Duration = Duration::from_secs(5);

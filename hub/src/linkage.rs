@@ -8,7 +8,27 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use entities::LinkKind;
 
 use crate::error::{Error, Result};
-use crate::store::{Key, Neighbours, ScopedStore};
+
+/// A key: its kind and normalized value.
+pub type Key = (LinkKind, String);
+
+/// What `neighbours` found, for keys of type `K`.
+#[derive(Debug)]
+pub struct Neighbours<K = Key> {
+    /// `(case, key)` for every key that is not a hub.
+    pub cases: Vec<(i64, K)>,
+    /// Hubs and how many visible cases carry each.
+    pub hubs: BTreeMap<K, u64>,
+}
+
+impl<K> Default for Neighbours<K> {
+    fn default() -> Self {
+        Neighbours {
+            cases: Vec::new(),
+            hubs: BTreeMap::new(),
+        }
+    }
+}
 
 /// The graph case ↔ key as one viewer may see it.
 pub trait LinkGraph: Sync {
@@ -30,26 +50,6 @@ pub trait LinkGraph: Sync {
         keys: &[Self::Key],
         hub_threshold: u64,
     ) -> impl std::future::Future<Output = Result<Neighbours<Self::Key>>> + Send;
-}
-
-impl LinkGraph for ScopedStore {
-    type Key = Key;
-
-    fn kind(&self, key: &Key) -> LinkKind {
-        key.0
-    }
-
-    fn describe(&self, key: &Key) -> Key {
-        key.clone()
-    }
-
-    async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
-        ScopedStore::keys_of_cases(self, case_ids).await
-    }
-
-    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> Result<Neighbours> {
-        ScopedStore::neighbours(self, keys, hub_threshold).await
-    }
 }
 
 /// What the caller asked for.

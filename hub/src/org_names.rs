@@ -207,7 +207,7 @@ pub async fn link_pending(db: &DatabaseConnection) -> Result<()> {
 /// As `link_pending`, with at most about `name_bytes` bytes of names per automaton (the
 /// tests use small batches to check that batching changes nothing).
 pub async fn link_pending_batched(db: &DatabaseConnection, name_bytes: usize) -> Result<()> {
-    let (_one_writer, txn) = crate::ingest::begin_writing(db).await?;
+    let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
     let linked = link_pending_in_batches(&txn, name_bytes).await?;
     entities::linkage_journal::record(&txn, &linked).await?;
     Ok(txn.commit().await?)

@@ -125,7 +125,7 @@ impl ScopedStore {
         let cases_in: HashSet<i64> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
-            .filter(super::ids_in(backend, r#""cases"."id""#, &cited))
+            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, &cited))
             .filter(regions.clone())
             .into_tuple::<i64>()
             .all(&self.db)
@@ -135,7 +135,11 @@ impl ScopedStore {
         let parties_in: HashSet<i64> = case_party::Entity::find()
             .select_only()
             .column(case_party::Column::PartyId)
-            .filter(super::ids_in(backend, r#""case_parties"."party_id""#, &cited_parties))
+            .filter(crate::sql::ids_in(
+                backend,
+                r#""case_parties"."party_id""#,
+                &cited_parties,
+            ))
             .filter(
                 case_party::Column::CaseId.in_subquery(
                     Query::select()

@@ -48,7 +48,11 @@ impl Records<'_> {
             return Ok(HashMap::new());
         }
         let rows = case::Entity::find()
-            .filter(super::ids_in(self.0.db.get_database_backend(), r#""cases"."id""#, ids))
+            .filter(crate::sql::ids_in(
+                self.0.db.get_database_backend(),
+                r#""cases"."id""#,
+                ids,
+            ))
             .filter(self.visible())
             .all(&self.0.db)
             .await?;
@@ -69,7 +73,7 @@ impl Records<'_> {
                 Expr::cust("(SELECT COALESCE(MAX(seq), 0) FROM linkage_journal)"),
                 "journal_head",
             )
-            .filter(super::ids_in(backend, r#""cases"."id""#, ids))
+            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, ids))
             .filter(self.visible())
             .build(backend);
         let mut cases = HashMap::new();

@@ -1,33 +1,12 @@
 //! Scoped reads of `case_keys` for the chain walk: one batched query per step.
 
-use std::collections::BTreeMap;
-
 use entities::{case, case_key, LinkKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
+use sea_orm::{Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef};
 
 use super::ScopedStore;
 use crate::error::Result;
-
-/// A key: its kind and normalized value.
-pub type Key = (LinkKind, String);
-
-/// `(case_keys.kind, case_keys.value)` among `keys`, bound as one JSON parameter: one
-/// statement text whatever the number of keys, so the database prepares and plans it once
-/// per connection instead of once per request.
-pub(crate) fn keys_condition(backend: DbBackend, keys: &[Key]) -> Condition {
-    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let json = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
-    let sql = match backend {
-        DbBackend::Postgres => {
-            r#"("case_keys"."kind", "case_keys"."value") IN (SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x)"#
-        }
-        _ => {
-            r#"("case_keys"."kind", "case_keys"."value") IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"#
-        }
-    };
-    Condition::all().add(Expr::cust_with_values(sql, [json]))
-}
+use crate::linkage::{Key, LinkGraph, Neighbours};
 
 /// `case_keys` joined to the case it belongs to, so the scope is checked per matched
 /// row (driven by the key index) rather than by a semi-join over every case.
@@ -60,7 +39,7 @@ impl ScopedStore {
 
     /// The keys of the given cases (which the caller already knows to be visible).
     pub async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
-        let ids = super::ids_in(self.db.get_database_backend(), r#""case_keys"."case_id""#, case_ids);
+        let ids = crate::sql::ids_in(self.db.get_database_backend(), r#""case_keys"."case_id""#, case_ids);
         self.scoped_keys(Condition::all().add(ids)).await
     }
 
@@ -93,7 +72,7 @@ impl ScopedStore {
                 case::Entity,
                 Expr::col((case::Entity, case::Column::Id)).equals((case_key::Entity, case_key::Column::CaseId)),
             )
-            .cond_where(keys_condition(backend, keys))
+            .cond_where(crate::sql::keys_condition(backend, keys))
             .cond_where(self.scope.case_condition())
             .to_owned();
         let limit = i64::try_from(hub_threshold).unwrap_or(i64::MAX);
@@ -125,20 +104,23 @@ impl ScopedStore {
     }
 }
 
-/// What `neighbours` found, for keys of type `K`.
-#[derive(Debug)]
-pub struct Neighbours<K = Key> {
-    /// `(case, key)` for every key that is not a hub.
-    pub cases: Vec<(i64, K)>,
-    /// Hubs and how many visible cases carry each.
-    pub hubs: BTreeMap<K, u64>,
-}
+/// The database is a `LinkGraph`: one batched query per step of the walk.
+impl LinkGraph for ScopedStore {
+    type Key = Key;
 
-impl<K> Default for Neighbours<K> {
-    fn default() -> Self {
-        Neighbours {
-            cases: Vec::new(),
-            hubs: BTreeMap::new(),
-        }
+    fn kind(&self, key: &Key) -> LinkKind {
+        key.0
+    }
+
+    fn describe(&self, key: &Key) -> Key {
+        key.clone()
+    }
+
+    async fn keys_of_cases(&self, case_ids: &[i64]) -> Result<Vec<(i64, Key)>> {
+        ScopedStore::keys_of_cases(self, case_ids).await
+    }
+
+    async fn neighbours(&self, keys: &[Key], hub_threshold: u64) -> Result<Neighbours> {
+        ScopedStore::neighbours(self, keys, hub_threshold).await
     }
 }

@@ -12,12 +12,11 @@ mod parties;
 mod stats;
 mod tasks;
 
+pub use crate::linkage::{Key, Neighbours};
 pub use audit::AuditQuery;
 pub use cases::Page;
 pub use filter::CaseQuery;
 pub use governance::Signals;
-pub(crate) use keys::keys_condition;
-pub use keys::{Key, Neighbours};
 pub use stats::{Bucket, Dimension};
 pub use tasks::{NewTask, TaskQuery};
 
@@ -29,25 +28,6 @@ use sea_orm::{
     Statement, TransactionTrait,
 };
 use std::sync::Arc;
-
-/// `column IN (ids)`, the ids bound as one parameter: one statement text whatever the number
-/// of ids, so the database prepares and plans it once per connection. PostgreSQL gets an
-/// array (`= ANY`, an index scan over the sorted ids), SQLite a JSON array.
-pub(crate) fn ids_in(backend: sea_orm::DbBackend, column: &str, ids: &[i64]) -> sea_orm::sea_query::SimpleExpr {
-    match backend {
-        sea_orm::DbBackend::Postgres => {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-            sea_orm::sea_query::Expr::cust_with_values(
-                format!("{column} = ANY($1::bigint[])"),
-                [format!("{{{}}}", list.join(","))],
-            )
-        }
-        _ => {
-            let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-            sea_orm::sea_query::Expr::cust_with_values(format!("{column} IN (SELECT value FROM json_each(?))"), [json])
-        }
-    }
-}
 
 /// Where a store reads: the pool, or one snapshot — a read-only transaction that every read
 /// of one request goes through, so that a response is consistent with itself even while files

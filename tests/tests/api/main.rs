@@ -11,6 +11,7 @@ mod roles;
 mod schema_file;
 mod scope;
 mod security;
+mod sql_fragments;
 mod stats;
 mod subscriptions;
 mod tasks;

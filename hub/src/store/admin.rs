@@ -1,10 +1,12 @@
 //! Admin-only reads: provenance and quarantine.
 
 use entities::{quarantine, source_record};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
+use super::page::keyset_page;
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
+use sea_orm::Order;
 
 impl ScopedStore {
     fn admin_only(&self) -> Result<()> {
@@ -43,16 +45,6 @@ impl ScopedStore {
         if let Some(f) = file {
             c = c.add(quarantine::Column::File.eq(f));
         }
-        let total = quarantine::Entity::find().filter(c.clone()).count(&self.db).await?;
-        let mut select = quarantine::Entity::find()
-            .filter(c)
-            .order_by_desc(quarantine::Column::Id);
-        if let Some(b) = before {
-            select = select.filter(quarantine::Column::Id.lt(b));
-        }
-        let mut items = select.limit(first + 1).all(&self.db).await?;
-        let has_next = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(Page { items, has_next, total })
+        keyset_page::<quarantine::Entity, _>(&self.db, c, quarantine::Column::Id, Order::Desc, first, before).await
     }
 }

@@ -4,10 +4,12 @@ use std::collections::HashSet;
 
 use entities::{audit_log, audit_subject, case, case_party};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 
+use super::page::keyset_page;
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
+use sea_orm::Order;
 
 #[derive(Debug, Default, Clone)]
 pub struct AuditQuery {
@@ -61,16 +63,10 @@ impl ScopedStore {
         if let Some(in_regions) = self.auditor_condition() {
             c = c.add(in_regions);
         }
-        let total = audit_log::Entity::find().filter(c.clone()).count(&self.db).await?;
-        let mut select = audit_log::Entity::find().filter(c).order_by_desc(audit_log::Column::Id);
-        if let Some(before) = before {
-            select = select.filter(audit_log::Column::Id.lt(before));
-        }
-        let mut items = select.limit(first + 1).all(&self.db).await?;
-        let has_next = items.len() as u64 > first;
-        items.truncate(first as usize);
-        self.withhold_outside_regions(&mut items).await?;
-        Ok(Page { items, has_next, total })
+        let mut page =
+            keyset_page::<audit_log::Entity, _>(&self.db, c, audit_log::Column::Id, Order::Desc, first, before).await?;
+        self.withhold_outside_regions(&mut page.items).await?;
+        Ok(page)
     }
 
     /// For an `auditor` (API.md): the entries citing a case in its regions, or a party of such

@@ -1,21 +1,16 @@
 //! Scoped reads of cases.
 
+use super::page::{keyset_page, Page};
 use super::{CaseQuery, Records};
 use crate::error::Result;
 use entities::{case, case_party, Source};
 use sea_orm::sea_query::{Expr, Query};
+use sea_orm::Order;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use std::collections::HashMap;
-
-/// One page of a keyset-paginated list.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_next: bool,
-    pub total: u64,
-}
 
 impl Records<'_> {
     fn visible(&self) -> Condition {
@@ -120,15 +115,9 @@ impl Records<'_> {
     }
 
     async fn page(&self, condition: Condition, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
-        let total = case::Entity::find().filter(condition.clone()).count(&self.0.db).await?;
-        let mut select = case::Entity::find().filter(condition).order_by_asc(case::Column::Id);
-        if let Some(after) = after {
-            select = select.filter(case::Column::Id.gt(after));
-        }
-        let mut items = select.limit(first + 1).all(&self.0.db).await?;
-        let has_next = items.len() as u64 > first;
-        items.truncate(first as usize);
-        self.0.trail.cases(items.iter().map(|c| c.id));
-        Ok(Page { items, has_next, total })
+        let page =
+            keyset_page::<case::Entity, _>(&self.0.db, condition, case::Column::Id, Order::Asc, first, after).await?;
+        self.0.trail.cases(page.items.iter().map(|c| c.id));
+        Ok(page)
     }
 }

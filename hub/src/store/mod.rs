@@ -8,15 +8,16 @@ mod chain;
 mod filter;
 mod governance;
 mod keys;
+mod page;
 mod parties;
 mod stats;
 mod tasks;
 
 pub use crate::linkage::{Key, Neighbours};
 pub use audit::AuditQuery;
-pub use cases::Page;
 pub use filter::CaseQuery;
 pub use governance::Signals;
+pub use page::Page;
 pub use stats::{Bucket, Dimension};
 pub use tasks::{NewTask, TaskQuery};
 

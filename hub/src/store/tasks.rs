@@ -4,14 +4,13 @@ use chrono::{NaiveDate, Utc};
 use entities::workflow::TaskAction;
 use entities::{case, supervision_task, task_event, LoopStage};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
+use super::page::keyset_page;
 use super::{Page, ScopedStore};
 use crate::error::{Error, Result};
 use crate::viewer::Viewer;
+use sea_orm::Order;
 
 /// A task to open: on a visible case, or on a town inside the viewer's regions.
 pub struct NewTask {
@@ -92,20 +91,8 @@ impl ScopedStore {
         if let Some(id) = q.case_id {
             c = c.add(supervision_task::Column::CaseId.eq(id));
         }
-        let total = supervision_task::Entity::find()
-            .filter(c.clone())
-            .count(&self.db)
-            .await?;
-        let mut select = supervision_task::Entity::find()
-            .filter(c)
-            .order_by_asc(supervision_task::Column::Id);
-        if let Some(a) = after {
-            select = select.filter(supervision_task::Column::Id.gt(a));
-        }
-        let mut items = select.limit(first + 1).all(&self.db).await?;
-        let has_next = items.len() as u64 > first;
-        items.truncate(first as usize);
-        Ok(Page { items, has_next, total })
+        keyset_page::<supervision_task::Entity, _>(&self.db, c, supervision_task::Column::Id, Order::Asc, first, after)
+            .await
     }
 
     pub async fn task(&self, id: i64) -> Result<Option<supervision_task::Model>> {

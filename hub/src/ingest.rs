@@ -414,7 +414,79 @@ struct KeyState {
     changed: bool,
 }
 
+/// What one chunk's records do to their keys, decided from the keys' stored states alone
+/// (no database): which contents become new provenance, which cases are inserted, updated,
+/// deleted or left unchanged (counted in `report`), and the changed keys in order.
+struct Plan {
+    provenance: Vec<NewProvenance>,
+    order: Vec<String>,
+}
+
+fn plan(records: &[UnifiedRecord], states: &mut HashMap<String, KeyState>, report: &mut FileReport) -> Plan {
+    let mut provenance: Vec<NewProvenance> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
+
+    for (i, r) in records.iter().enumerate() {
+        let hash = sha256(&r.payload);
+        let state = states.entry(r.source_key.clone()).or_default();
+        let exists = state.case_id.is_some() || state.content.is_some();
+        let unseen = !state.hashes.contains(&hash);
+        let (newer, version) = match r.version {
+            Some(v) => (v > state.version, v),
+            // Without versions, content already seen for this key is not new: reloading an
+            // older export must not bring old content back.
+            None => (unseen, state.version + 1),
+        };
+        let keep_provenance = |state: &mut KeyState, provenance: &mut Vec<NewProvenance>| {
+            if state.hashes.insert(hash.clone()) {
+                provenance.push(NewProvenance {
+                    record: i,
+                    version,
+                    hash: hash.clone(),
+                });
+            }
+        };
+        if r.tombstone {
+            keep_provenance(state, &mut provenance);
+            if !exists || state.deleted || version < state.version {
+                report.unchanged += 1;
+            } else {
+                state.deleted = true;
+                state.version = version;
+                state.changed = true;
+                report.deleted += 1;
+            }
+        } else if !exists {
+            keep_provenance(state, &mut provenance);
+            state.version = version;
+            state.content = Some(i);
+            state.shown_hash = Some(hash.clone());
+            state.changed = true;
+            report.inserted += 1;
+        } else if newer {
+            keep_provenance(state, &mut provenance);
+            state.version = version;
+            state.deleted = false;
+            state.content = Some(i);
+            state.shown_hash = Some(hash.clone());
+            state.changed = true;
+            report.updated += 1;
+        } else {
+            if r.version.is_some() && version < state.version {
+                keep_provenance(state, &mut provenance);
+            }
+            report.unchanged += 1;
+        }
+        if state.changed && !order.contains(&r.source_key) {
+            order.push(r.source_key.clone());
+        }
+    }
+
+    Plan { provenance, order }
+}
+
 /// A provenance row to write.
+#[derive(Debug, PartialEq)]
 struct NewProvenance {
     record: usize,
     version: i32,
@@ -494,64 +566,7 @@ async fn write_chunk<C: ConnectionTrait>(
 ) -> Result<()> {
     let keys: Vec<&str> = records.iter().map(|r| r.source_key.as_str()).collect();
     let mut states = load_states(db, source, &keys).await?;
-    let mut provenance: Vec<NewProvenance> = Vec::new();
-    let mut order: Vec<String> = Vec::new();
-
-    for (i, r) in records.iter().enumerate() {
-        let hash = sha256(&r.payload);
-        let state = states.entry(r.source_key.clone()).or_default();
-        let exists = state.case_id.is_some() || state.content.is_some();
-        let unseen = !state.hashes.contains(&hash);
-        let (newer, version) = match r.version {
-            Some(v) => (v > state.version, v),
-            // Without versions, content already seen for this key is not new: reloading an
-            // older export must not bring old content back.
-            None => (unseen, state.version + 1),
-        };
-        let keep_provenance = |state: &mut KeyState, provenance: &mut Vec<NewProvenance>| {
-            if state.hashes.insert(hash.clone()) {
-                provenance.push(NewProvenance {
-                    record: i,
-                    version,
-                    hash: hash.clone(),
-                });
-            }
-        };
-        if r.tombstone {
-            keep_provenance(state, &mut provenance);
-            if !exists || state.deleted || version < state.version {
-                report.unchanged += 1;
-            } else {
-                state.deleted = true;
-                state.version = version;
-                state.changed = true;
-                report.deleted += 1;
-            }
-        } else if !exists {
-            keep_provenance(state, &mut provenance);
-            state.version = version;
-            state.content = Some(i);
-            state.shown_hash = Some(hash.clone());
-            state.changed = true;
-            report.inserted += 1;
-        } else if newer {
-            keep_provenance(state, &mut provenance);
-            state.version = version;
-            state.deleted = false;
-            state.content = Some(i);
-            state.shown_hash = Some(hash.clone());
-            state.changed = true;
-            report.updated += 1;
-        } else {
-            if r.version.is_some() && version < state.version {
-                keep_provenance(state, &mut provenance);
-            }
-            report.unchanged += 1;
-        }
-        if state.changed && !order.contains(&r.source_key) {
-            order.push(r.source_key.clone());
-        }
-    }
+    let Plan { provenance, order } = plan(records, &mut states, report);
 
     // Provenance, with the ids the cases will point at.
     let now = Utc::now();
@@ -867,4 +882,86 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod plan_tests {
+    //! Ingestion planning on in-memory states: the rules of sources/README.md for versions,
+    //! duplicates, unversioned content and tombstones, without a database.
+    use super::*;
+
+    fn record(key: &str, version: Option<i32>, payload: &str) -> UnifiedRecord {
+        let mut r = UnifiedRecord::new(Source::Enforcement, key.into(), payload.into(), Default::default());
+        r.version = version;
+        r
+    }
+
+    fn tombstone(key: &str, version: i32) -> UnifiedRecord {
+        let mut r = record(key, Some(version), &format!("deleted {version}"));
+        r.tombstone = true;
+        r
+    }
+
+    fn stored(version: i32, payload: &str) -> KeyState {
+        KeyState {
+            case_id: Some(7),
+            version,
+            hashes: HashSet::from([sha256(payload)]),
+            ..KeyState::default()
+        }
+    }
+
+    fn counts(r: &FileReport) -> (u64, u64, u64, u64) {
+        (r.inserted, r.updated, r.unchanged, r.deleted)
+    }
+
+    #[test]
+    fn a_new_key_is_inserted_once_even_when_a_chunk_repeats_it() {
+        let mut states = HashMap::new();
+        let mut report = FileReport::default();
+        let records = [record("A", Some(1), "a1"), record("A", Some(1), "a1")];
+        let p = plan(&records, &mut states, &mut report);
+        assert_eq!(counts(&report), (1, 0, 1, 0));
+        assert_eq!(p.order, vec!["A".to_string()]);
+        assert_eq!(p.provenance.len(), 1);
+    }
+
+    #[test]
+    fn a_higher_version_updates_a_lower_one_is_kept_as_provenance_only() {
+        let mut states = HashMap::from([("A".to_string(), stored(2, "a2"))]);
+        let mut report = FileReport::default();
+        let p = plan(
+            &[record("A", Some(1), "a1"), record("A", Some(3), "a3")],
+            &mut states,
+            &mut report,
+        );
+        assert_eq!(counts(&report), (0, 1, 1, 0));
+        assert_eq!(p.provenance.iter().map(|n| n.version).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(states["A"].version, 3);
+        assert_eq!(states["A"].content, Some(1));
+    }
+
+    #[test]
+    fn unversioned_content_seen_before_is_not_new() {
+        let mut states = HashMap::from([("A".to_string(), stored(1, "old"))]);
+        let mut report = FileReport::default();
+        let p = plan(&[record("A", None, "old")], &mut states, &mut report);
+        assert_eq!(counts(&report), (0, 0, 1, 0));
+        assert!(p.order.is_empty());
+        let p = plan(&[record("A", None, "new")], &mut states, &mut report);
+        assert_eq!(counts(&report), (0, 1, 1, 0));
+        assert_eq!(p.provenance[0].version, 2);
+    }
+
+    #[test]
+    fn a_tombstone_deletes_a_stored_case_and_nothing_else() {
+        let mut states = HashMap::from([("A".to_string(), stored(1, "a1"))]);
+        let mut report = FileReport::default();
+        plan(&[tombstone("A", 2), tombstone("B", 1)], &mut states, &mut report);
+        assert_eq!(counts(&report), (0, 0, 1, 1));
+        assert!(states["A"].deleted);
+        let mut again = FileReport::default();
+        plan(&[tombstone("A", 1)], &mut states, &mut again);
+        assert_eq!(counts(&again), (0, 0, 1, 0), "an older tombstone changes nothing");
+    }
 }

@@ -274,7 +274,7 @@ fn build(item: ItemBuilder, raw: String, position: Position) -> Item {
         r.add_case_number("SJAJ/AH", number);
     }
     if let Some(text) = r.summary.clone() {
-        r.scan_free_text(&text);
+        crate::text::scan_free_text(&mut r, &text);
     }
     for (i, d) in item.deputies.iter().enumerate() {
         let fields = PartyFields {

@@ -140,7 +140,7 @@ fn record<'a>(
         }
     }
     if let Some(text) = r.summary.clone() {
-        r.scan_free_text(&text);
+        crate::text::scan_free_text(&mut r, &text);
     }
     let name = get("被反映人").unwrap_or_default();
     let fields = PartyFields {

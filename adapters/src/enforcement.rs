@@ -86,7 +86,7 @@ fn record(raw: &str, position: Position) -> std::result::Result<UnifiedRecord, (
         r.add_case_number("AJBH", &number);
     }
     if let Some(text) = r.summary.clone() {
-        r.scan_free_text(&text);
+        crate::text::scan_free_text(&mut r, &text);
     }
     let agency_code = string(&v, "BLDWDM");
     for (i, officer) in list(&v, "BLR").into_iter().enumerate() {

@@ -11,7 +11,6 @@ mod json_fields;
 pub mod procuratorate;
 pub mod record;
 pub mod segment;
-pub mod segment_xml;
 pub mod social;
 pub mod text;
 

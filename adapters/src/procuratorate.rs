@@ -104,7 +104,7 @@ fn record(v: &Value, raw: String, position: Position) -> std::result::Result<Uni
         }
     }
     if let Some(text) = r.summary.clone() {
-        r.scan_free_text(&text);
+        crate::text::scan_free_text(&mut r, &text);
     }
     for (i, p) in list(v, "procurators").into_iter().enumerate() {
         let name = string(p, "name").unwrap_or_default();

@@ -143,22 +143,6 @@ impl UnifiedRecord {
             Err(e) => self.issue(field, raw, e.code()),
         }
     }
-
-    /// Scans free text for exact identifiers and adds them as keys.
-    pub fn scan_free_text(&mut self, text: &str) {
-        if text.trim().is_empty() {
-            return;
-        }
-        for (kind, value) in crate::text::scan_identifiers(text) {
-            if kind == LinkKind::CaseNo && !self.case_numbers.contains(&value) {
-                self.case_numbers.push(value.clone());
-            }
-            if !self.keys.contains(&(kind, value.clone())) {
-                self.keys.push((kind, value));
-            }
-        }
-        self.free_text.push(text.to_string());
-    }
 }
 
 impl UnifiedRecord {

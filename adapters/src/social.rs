@@ -73,7 +73,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
         r.closed_on = date_field(&mut r, "办结时间", get("办结时间"));
         r.satisfaction = satisfaction_field(&mut r, "满意度", get("满意度"));
         if let Some(text) = r.summary.clone() {
-            r.scan_free_text(&text);
+            crate::text::scan_free_text(&mut r, &text);
         }
         if let Some(name) = get("诉求人").filter(|n| !is_placeholder_name(n)) {
             let fields = PartyFields {
@@ -92,7 +92,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed> {
             }
         }
         if let Some(subject) = get("被反映对象") {
-            r.scan_free_text(subject);
+            crate::text::scan_free_text(&mut r, subject);
             if !is_placeholder_name(subject) {
                 let organization = looks_like_org_name(subject);
                 let fields = PartyFields {

@@ -181,6 +181,23 @@ fn is_known_agency(s: &str) -> bool {
         })
 }
 
+/// Scans a record's free text for exact identifiers and adds them as keys (case numbers also
+/// as the record's case numbers); keeps the text for organization-name linking.
+pub fn scan_free_text(record: &mut UnifiedRecord, text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    for (kind, value) in scan_identifiers(text) {
+        if kind == LinkKind::CaseNo && !record.case_numbers.contains(&value) {
+            record.case_numbers.push(value.clone());
+        }
+        if !record.keys.contains(&(kind, value.clone())) {
+            record.keys.push((kind, value));
+        }
+    }
+    record.free_text.push(text.to_string());
+}
+
 /// Exact identifiers in free text, each taken only as a whole token (sources/README.md).
 pub fn scan_identifiers(text: &str) -> Vec<(LinkKind, String)> {
     let cs: Vec<char> = text.chars().map(fold_width).collect();

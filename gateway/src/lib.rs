@@ -7,7 +7,9 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ingest_cli;
+pub mod rate_limit;
 pub mod state;
+pub mod telemetry;
 
 pub use graphql::{build_schema, Limits, QianchuanSchema};
 pub use http::{router, serve};

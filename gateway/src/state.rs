@@ -8,8 +8,8 @@ use hub::db::{Db, DbOptions};
 use crate::auth::{Revocations, Verifier};
 use crate::config::Config;
 use crate::graphql::{build_schema, Limits, QianchuanSchema};
-use crate::http::metrics::Metrics;
-use crate::http::rate_limit::RateLimiter;
+use crate::rate_limit::RateLimiter;
+use crate::telemetry::Metrics;
 use hub::cache::RedisHandle;
 
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, SimpleObject};
 
-use super::query::CaseFilter;
+use super::filter::CaseFilter;
 use super::stats::SMALL_CELL;
 use super::store;
 use crate::error::ApiError;

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, SimpleObject};
 
 use super::aggregates;
-use super::query::CaseFilter;
+use super::filter::CaseFilter;
 use super::types::{LoopStage, Source};
 use hub::store::Dimension;
 

@@ -13,8 +13,8 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::chain::{chain_of, walk_params, ChainGrowth};
+use super::filter::CaseFilter;
 use super::governance::{compute, GovernanceLevel, GovernanceScore, Window};
-use super::query::CaseFilter;
 use super::scalars::{parse_id_of, NodeKind};
 use super::tasks::SupervisionTask;
 use super::types::{Case, LoopStage};

@@ -7,7 +7,7 @@ use async_graphql::{Context, SimpleObject};
 use chrono::{Datelike, NaiveDate};
 
 use super::aggregates;
-use super::query::CaseFilter;
+use super::filter::CaseFilter;
 use super::stats::{CaseDimension, SMALL_CELL};
 use crate::error::ApiError;
 use hub::store::{Bucket, Dimension};

@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<AppState>, request: Parts) -> (StatusCod
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    if !super::ops_allowed(&state, super::peer(&request), &request.headers) {
+    if !super::ops::ops_allowed(&state, super::ops::peer(&request), &request.headers) {
         return (
             status,
             Json(json!({ "database": if database { "up" } else { "down" } })),

@@ -3,49 +3,9 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::state::AppState;
-
-#[derive(Default)]
-pub struct Metrics {
-    /// (route, status) → (count, total seconds)
-    requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
-}
-
-impl Metrics {
-    fn record(&self, route: String, status: u16, seconds: f64) {
-        if let Ok(mut map) = self.requests.lock() {
-            let entry = map.entry((route, status)).or_default();
-            entry.0 += 1;
-            entry.1 += seconds;
-        }
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP qianchuan_http_requests_total HTTP requests by route and status.\n\
-             # TYPE qianchuan_http_requests_total counter\n",
-        );
-        let mut seconds = String::from(
-            "# HELP qianchuan_http_request_seconds_sum Time spent answering, by route and status.\n\
-             # TYPE qianchuan_http_request_seconds_sum counter\n",
-        );
-        if let Ok(map) = self.requests.lock() {
-            for ((route, status), (count, secs)) in map.iter() {
-                out.push_str(&format!(
-                    "qianchuan_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}\n"
-                ));
-                seconds.push_str(&format!(
-                    "qianchuan_http_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {secs:.6}\n"
-                ));
-            }
-        }
-        out + &seconds
-    }
-}
 
 pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
@@ -63,7 +23,7 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
 
 /// `/metrics`: on loopback, or with `QIANCHUAN_METRICS_TOKEN` (`super::ops_allowed`).
 pub async fn render(State(state): State<AppState>, request: axum::http::request::Parts) -> Response {
-    if !super::ops_allowed(&state, super::peer(&request), &request.headers) {
+    if !super::ops::ops_allowed(&state, super::ops::peer(&request), &request.headers) {
         return super::graphql::coded_response(
             axum::http::StatusCode::FORBIDDEN,
             "metrics are served on loopback, or with the metrics token",

@@ -4,15 +4,13 @@ pub mod graphql;
 mod health;
 mod ingest;
 pub mod metrics;
-pub mod rate_limit;
+mod ops;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
-use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -89,29 +87,4 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
     let _ = closing_tx.send(true);
     // Connections hold a receiver each: wait until they are gone (or the drain time is up).
     let _ = tokio::time::timeout(DRAIN, closing_tx.closed()).await;
-}
-
-/// Whether a request may read `/metrics` and the details of `/readyz`: from loopback (and not
-/// relayed by a proxy, whose requests all come from loopback), or with the metrics token.
-pub(crate) fn ops_allowed(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
-    if let Some(expected) = &state.config.metrics_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(graphql::bearer_token);
-        if given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.expose().as_bytes())) {
-            return true;
-        }
-    }
-    let relayed = headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for");
-    peer.is_some_and(|p| p.ip().is_loopback()) && !relayed
-}
-
-/// The address of the peer a request came from (set by `serve`).
-pub(crate) fn peer(request: &axum::http::request::Parts) -> Option<SocketAddr> {
-    request.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

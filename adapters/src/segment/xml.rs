@@ -9,7 +9,7 @@ use std::io::{self, BufRead, Read};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use crate::segment::Segment;
+use super::piece::Segment;
 
 /// A `BufRead` that keeps every byte its reader consumes, for cutting them into segments.
 struct Keeping<R> {

@@ -25,7 +25,12 @@ pub struct Revocations {
     local: Arc<Mutex<HashMap<String, u64>>>,
     /// A copy of the table into Redis is under way.
     loading: Arc<AtomicBool>,
+    /// Without Redis: `local` holds the whole table, as of at most a second ago.
+    synced: Arc<AtomicBool>,
 }
+
+/// How often a gateway without Redis re-reads the table.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn redis_key(jti: &str) -> String {
     format!("qianchuan:revoked:{jti}")
@@ -40,12 +45,51 @@ fn now() -> u64 {
 pub struct RevokeError(#[from] sea_orm::DbErr);
 
 impl Revocations {
+    /// Without Redis, keeps a copy of the table in this process, re-read every second, so a
+    /// request costs no database statement (a revocation made by another gateway then reaches
+    /// this one within a second; with Redis, at once).
     pub fn new(db: DatabaseConnection, redis: RedisHandle) -> Revocations {
-        Revocations {
+        let revocations = Revocations {
             db,
             redis,
             local: Arc::default(),
             loading: Arc::default(),
+            synced: Arc::default(),
+        };
+        if !revocations.redis.configured() {
+            let this = revocations.clone();
+            tokio::spawn(async move {
+                loop {
+                    this.sync_local().await;
+                    tokio::time::sleep(SYNC_EVERY).await;
+                }
+            });
+        }
+        revocations
+    }
+
+    /// Reads the unexpired revocations into this process's copy; until it succeeds (and while
+    /// it fails), requests ask the database.
+    async fn sync_local(&self) {
+        let t = now();
+        match revoked_token::Entity::find()
+            .filter(revoked_token::Column::Until.gt(t as i64))
+            .all(&self.db)
+            .await
+        {
+            Ok(rows) => {
+                if let Ok(mut local) = self.local.lock() {
+                    local.retain(|_, u| *u > t);
+                    for row in rows {
+                        local.insert(row.jti, u64::try_from(row.until).unwrap_or(u64::MAX));
+                    }
+                }
+                self.synced.store(true, Ordering::Release);
+            }
+            Err(e) => {
+                self.synced.store(false, Ordering::Release);
+                tracing::warn!(error = %e, "revocations could not be read; asking the database per request");
+            }
         }
     }
 
@@ -99,6 +143,9 @@ impl Revocations {
             .unwrap_or(false);
         if seen {
             return true;
+        }
+        if !self.redis.configured() && self.synced.load(Ordering::Acquire) {
+            return false;
         }
         let key = redis_key(jti);
         let in_redis = self

@@ -1070,3 +1070,42 @@ async fn a_response_reads_one_snapshot_while_files_load(app: TestApp) {
 }
 
 on_both_databases!(a_response_reads_one_snapshot_while_files_load);
+
+/// Without Redis, each gateway keeps the revocations table in memory, re-read every second:
+/// a request asks no database, and a revocation made elsewhere arrives within seconds.
+async fn without_redis_revocations_reach_every_gateway_within_seconds(app: TestApp) {
+    let a = app.twin_with(|c| c.redis_url = None).await;
+    let b = app.twin_with(|c| c.redis_url = None).await;
+    let me = "{ me { sub } }";
+    let token = mint_hs256(SECRET, "fourth", Role::Plc, &["33".into()], 600, (None, None)).unwrap();
+    assert_eq!(b.graphql(&token, me, json!({})).await.0, 200);
+    let jti = claims(&token)["jti"].as_str().unwrap().to_string();
+    a.data(
+        &app.token(Role::Admin, &[]),
+        "mutation($j: String!) { revokeToken(jti: $j) }",
+        json!({"j": jti}),
+    )
+    .await;
+    assert_eq!(
+        a.graphql(&token, me, json!({})).await.0,
+        401,
+        "at once where it was revoked"
+    );
+    let mut refused = false;
+    for _ in 0..40 {
+        if b.graphql(&token, me, json!({})).await.0 == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the other gateway refuses it within seconds");
+    let fresh = app.twin_with(|c| c.redis_url = None).await;
+    assert_eq!(
+        fresh.graphql(&token, me, json!({})).await.0,
+        401,
+        "and so does one started later"
+    );
+}
+
+on_both_databases!(without_redis_revocations_reach_every_gateway_within_seconds);

@@ -367,14 +367,13 @@ impl Window {
 }
 
 /// The index as `store` may see it (`Forbidden` for roles without aggregates); places are
-/// suppressed below `small_cell` problems for roles that see aggregates only.
+/// suppressed below `SMALL_CELL` problems for roles that see aggregates only.
 pub async fn compute(
     store: &crate::store::ScopedStore,
     g: &Governance,
     mut query: crate::store::CaseQuery,
     window: Window,
     level: Level,
-    small_cell: u64,
 ) -> crate::Result<Vec<Score>> {
     let aggregates = store.aggregates()?;
     let (from_m, to_m) = (window.from, window.to);
@@ -403,6 +402,9 @@ pub async fn compute(
             }),
         }
     }
-    let suppress = store.scope().suppresses_small_cells().then_some(small_cell);
+    let suppress = store
+        .scope()
+        .suppresses_small_cells()
+        .then_some(crate::suppression::SMALL_CELL);
     Ok(score(g, &signals, from_m, to_m, suppress))
 }

@@ -20,6 +20,10 @@
 
 use std::collections::HashMap;
 
+/// A bucket counting fewer records than this is suppressed for roles that see aggregates
+/// only (API.md, "Small cells").
+pub const SMALL_CELL: u64 = 5;
+
 /// The most suppressed cells solved exactly; beyond, the whole answer is suppressed.
 const MAX_EXACT: usize = 400;
 

@@ -146,8 +146,6 @@ pub async fn sweep(
             CaseQuery::default(),
             Window::between(start, to),
             Level::Town,
-            // The system viewer sees records: nothing is suppressed.
-            0,
         )
         .await?;
         for s in scores {

@@ -3,7 +3,6 @@
 use async_graphql::{Context, Enum, SimpleObject};
 
 use super::filter::CaseFilter;
-use super::stats::SMALL_CELL;
 use super::store;
 use crate::error::ApiError;
 pub(crate) use hub::governance::Window;
@@ -126,6 +125,6 @@ pub(crate) async fn compute(
     window: Window,
     level: GovernanceLevel,
 ) -> Result<Vec<GovernanceScore>, ApiError> {
-    let scores = hub::governance::compute(store, g, query, window, level.into(), SMALL_CELL).await?;
+    let scores = hub::governance::compute(store, g, query, window, level.into()).await?;
     Ok(scores.into_iter().map(GovernanceScore::from).collect())
 }

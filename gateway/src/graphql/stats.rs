@@ -7,8 +7,7 @@ use super::filter::CaseFilter;
 use super::types::{LoopStage, Source};
 use hub::store::Dimension;
 
-/// Fewer records than this in a bucket are suppressed for roles that see aggregates only.
-pub const SMALL_CELL: u64 = 5;
+pub use hub::suppression::SMALL_CELL;
 
 /// A dimension to group cases by.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -214,16 +214,16 @@ fn is_json_content_type(headers: &HeaderMap) -> Result<(), &'static str> {
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let media = Media::from_headers(&headers);
     if let Err(message) = is_json_content_type(&headers) {
-        return respond(
+        return closing(respond(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
             &error_body(message, "BAD_USER_INPUT"),
-        );
+        ));
     }
     // Decided from the headers alone: nothing of the body is read for a stranger.
     let viewer = match authenticate(&state, &headers).await {
         Ok(v) => v,
-        Err(refusal) => return refused(media, refusal),
+        Err(refusal) => return closing(refused(media, refusal)),
     };
     let body = match read_body(
         &state,
@@ -236,14 +236,14 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
-            return respond(
+            return closing(respond(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 media,
                 &error_body(
                     &format!("the request body is larger than {} bytes", state.config.max_body_bytes),
                     "LIMIT_EXCEEDED",
                 ),
-            )
+            ))
         }
         Err(BodyError::Slow) => {
             return respond(
@@ -265,6 +265,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Ok(params) => execute(&state, media, viewer, params, false).await,
         Err(message) => bad_request(media, message),
     }
+}
+
+/// A response sent before the request's body was read (or read whole): the connection is
+/// closed after it, and says so, so a client does not reuse it with the body still in flight.
+pub(crate) fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Why a request body was not read.

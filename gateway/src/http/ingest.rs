@@ -11,12 +11,15 @@ use crate::http::graphql::{authenticate, read_body, BodyError, Refusal};
 use crate::state::AppState;
 use hub::events::Event;
 
+/// An error answered before (or instead of) reading the file: the connection closes after it.
 fn error(status: StatusCode, message: &str, code: &str) -> Response {
-    (
-        status,
-        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    crate::http::graphql::closing(
+        (
+            status,
+            Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 pub async fn ingest(

@@ -3,6 +3,7 @@
 pub mod graphql;
 mod health;
 mod ingest;
+mod linger;
 pub mod metrics;
 mod ops;
 mod ws;
@@ -74,7 +75,10 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(read_timeout);
             let connection = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .serve_connection(
+                    TokioIo::new(linger::LingeringStream::new(stream)),
+                    TowerToHyperService::new(service),
+                )
                 .with_upgrades();
             let mut connection = std::pin::pin!(connection);
             tokio::select! {

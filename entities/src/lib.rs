@@ -8,4 +8,6 @@ pub mod vocab;
 pub mod workflow;
 
 pub use model::*;
-pub use vocab::{LinkKind, LoopStage, PartyKind, Satisfaction, Source};
+pub use vocab::{
+    LinkKind, LoopStage, PartyKind, Satisfaction, Source, SubjectKind, TaskAction, WarningAction, WarningColor,
+};

@@ -1,10 +1,17 @@
-//! The domain vocabulary shared by every crate. Stored as their `as_str()` text.
+//! The domain vocabulary shared by every crate. Each is a sea-orm active enum stored as its
+//! `as_str()` text (a `TEXT` column on both databases), so entities carry the enum itself and a
+//! stored value that is not in the vocabulary is a read error, never silently dropped.
 
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        pub enum $name { $($variant),+ }
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize,
+            sea_orm::EnumIter, sea_orm::DeriveActiveEnum,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name { $($(#[$vmeta])* #[sea_orm(string_value = $text)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -88,6 +95,49 @@ vocabulary! {
         Badge = "BADGE",
         OrgName = "ORG_NAME",
         PersonName = "PERSON_NAME",
+    }
+}
+
+vocabulary! {
+    /// The colour of a governance index (API.md): 绿 / 蓝 / 橙 / 红.
+    WarningColor {
+        Green = "GREEN",
+        Blue = "BLUE",
+        Orange = "ORANGE",
+        Red = "RED",
+    }
+}
+
+vocabulary! {
+    /// The step of a governance warning: 提醒 → 督办 → 约谈.
+    WarningAction {
+        Remind = "REMIND",
+        Supervise = "SUPERVISE",
+        Interview = "INTERVIEW",
+    }
+}
+
+vocabulary! {
+    /// What an audit entry returned: a case or a party.
+    SubjectKind {
+        Case = "CASE",
+        Party = "PARTY",
+    }
+}
+
+vocabulary! {
+    /// A step a person takes on a supervision task (see `workflow`).
+    TaskAction {
+        /// A supervisor opens the task: 督办通报.
+        Open = "OPEN",
+        /// The department answers with its rectification: 整改落实.
+        Answer = "ANSWER",
+        /// The supervisor revisits: 回访.
+        Revisit = "REVISIT",
+        /// The supervisor closes it: 销号.
+        Close = "CLOSE",
+        /// The supervisor sends it back for another rectification.
+        Return = "RETURN",
     }
 }
 

@@ -1,33 +1,9 @@
 //! The supervision loop of the hub's own tasks: which step may follow which.
 //! 督办 (NOTIFIED) → 整改 (RECTIFYING) → 回访 (REVISITED) → 销号 (CLOSED), or back to NOTIFIED.
 
-use crate::LoopStage;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskAction {
-    /// A supervisor opens the task: 督办通报.
-    Open,
-    /// The department answers with its rectification: 整改落实.
-    Answer,
-    /// The supervisor revisits: 回访.
-    Revisit,
-    /// The supervisor closes it: 销号.
-    Close,
-    /// The supervisor sends it back for another rectification.
-    Return,
-}
+use crate::vocab::{LoopStage, TaskAction};
 
 impl TaskAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskAction::Open => "OPEN",
-            TaskAction::Answer => "ANSWER",
-            TaskAction::Revisit => "REVISIT",
-            TaskAction::Close => "CLOSE",
-            TaskAction::Return => "RETURN",
-        }
-    }
-
     /// The stage an action leads to from `from`, or `None` when it is not allowed there.
     pub fn next(self, from: Option<LoopStage>) -> Option<LoopStage> {
         use LoopStage::*;

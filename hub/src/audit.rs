@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use entities::audit_log;
+use entities::{audit_log, SubjectKind};
 use sea_orm::{DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -196,8 +196,12 @@ async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(),
         .flat_map(|(audit, (cases, parties))| {
             cases
                 .iter()
-                .map(move |id| json!([audit, "CASE", id]))
-                .chain(parties.iter().map(move |id| json!([audit, "PARTY", id])))
+                .map(move |id| json!([audit, SubjectKind::Case.as_str(), id]))
+                .chain(
+                    parties
+                        .iter()
+                        .map(move |id| json!([audit, SubjectKind::Party.as_str(), id])),
+                )
         })
         .collect();
     entities::sql::insert_json(

@@ -66,21 +66,21 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
     pub async fn case(&self, c: NewCase) -> Result<i64, DbErr> {
         let model = case::ActiveModel {
             masked_text: Set(case::masked_text(Some(&c.title), c.summary.as_deref())),
-            source: Set(c.source.as_str().into()),
+            source: Set(c.source),
             source_key: Set(c.source_key),
             version: Set(1),
             title: Set(Some(c.title)),
             summary: Set(c.summary.clone()),
             category: Set(c.category),
             status: Set(c.status),
-            stage: Set(c.stage.map(|s| s.as_str().to_string())),
+            stage: Set(c.stage),
             region_code: Set(c.region_code),
             town: Set(c.town),
             agency: Set(c.agency),
             opened_on: Set(c.opened_on),
             closed_on: Set(c.closed_on),
             deadline_on: Set(c.deadline_on),
-            satisfaction: Set(c.satisfaction.map(|s| s.as_str().to_string())),
+            satisfaction: Set(c.satisfaction),
             case_numbers: Set(json!(c.case_numbers)),
             transferred: Set(c.transferred),
             deleted: Set(false),
@@ -112,7 +112,7 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
             _ => format!("NAME:{name}:{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()),
         };
         let model = party::ActiveModel {
-            kind: Set(kind.as_str().into()),
+            kind: Set(kind),
             name: Set(name.into()),
             id_number: Set(id_number.map(str::to_string)),
             credit_code: Set(credit_code.map(str::to_string)),
@@ -160,7 +160,7 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
     pub async fn key(&self, case_id: i64, kind: LinkKind, value: &str) -> Result<(), DbErr> {
         case_key::ActiveModel {
             case_id: Set(case_id),
-            kind: Set(kind.as_str().into()),
+            kind: Set(kind),
             value: Set(value.into()),
             score: Set(kind.score()),
             ..Default::default()

@@ -2,6 +2,7 @@
 //! four colours at configurable thresholds, and escalation — RED, or ORANGE for N consecutive
 //! months, raises a warning that steps from REMIND to SUPERVISE to INTERVIEW.
 
+use entities::{WarningAction, WarningColor};
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
@@ -96,29 +97,14 @@ impl Governance {
         (v * 100.0).round() / 100.0
     }
 
-    pub fn color(&self, index: f64) -> Color {
+    pub fn color(&self, index: f64) -> WarningColor {
         match index {
-            i if i >= self.thresholds[2] => Color::Red,
-            i if i >= self.thresholds[1] => Color::Orange,
-            i if i >= self.thresholds[0] => Color::Blue,
-            _ => Color::Green,
+            i if i >= self.thresholds[2] => WarningColor::Red,
+            i if i >= self.thresholds[1] => WarningColor::Orange,
+            i if i >= self.thresholds[0] => WarningColor::Blue,
+            _ => WarningColor::Green,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Color {
-    Green,
-    Blue,
-    Orange,
-    Red,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Remind,
-    Supervise,
-    Interview,
 }
 
 /// One place in one month.
@@ -130,8 +116,8 @@ pub struct Score {
     /// `None` when suppressed.
     pub signals: Option<Signals>,
     pub index: Option<f64>,
-    pub color: Option<Color>,
-    pub warning: Option<Action>,
+    pub color: Option<WarningColor>,
+    pub warning: Option<WarningAction>,
     /// Consecutive months with a warning, this one included.
     pub warning_months: u32,
 }
@@ -198,18 +184,18 @@ pub fn score(g: &Governance, signals: &[Signals], from: NaiveDate, to: NaiveDate
                 found.map(|s| g.index(s)).unwrap_or(0.0)
             };
             let color = g.color(index);
-            hot = if matches!(color, Color::Orange | Color::Red) {
+            hot = if matches!(color, WarningColor::Orange | WarningColor::Red) {
                 hot + 1
             } else {
                 0
             };
-            let warning_now = color == Color::Red || (color == Color::Orange && hot >= g.escalate_after);
+            let warning_now = color == WarningColor::Red || (color == WarningColor::Orange && hot >= g.escalate_after);
             warned = if warning_now { warned + 1 } else { 0 };
             let warning = match warned {
                 0 => None,
-                1 => Some(Action::Remind),
-                2 => Some(Action::Supervise),
-                _ => Some(Action::Interview),
+                1 => Some(WarningAction::Remind),
+                2 => Some(WarningAction::Supervise),
+                _ => Some(WarningAction::Interview),
             };
             out.push(Score {
                 region: region.clone(),
@@ -262,12 +248,12 @@ mod tests {
         let g = Governance::default();
         // 4 + 5×1 + 3×0 + 2×1 + 1×2 = 13 → BLUE (10 ≤ 13 < 25).
         assert_eq!(g.index(&s("2022-01", 4, 1, 0, 1, 2)), 13.0);
-        assert_eq!(g.color(13.0), Color::Blue);
+        assert_eq!(g.color(13.0), WarningColor::Blue);
         // 10 + 5×4 + 3×2 + 2×3 + 1×8 = 50 → RED.
         assert_eq!(g.index(&s("2022-01", 10, 4, 2, 3, 8)), 50.0);
         assert_eq!(
             (g.color(9.99), g.color(25.0), g.color(50.0)),
-            (Color::Green, Color::Orange, Color::Red)
+            (WarningColor::Green, WarningColor::Orange, WarningColor::Red)
         );
     }
 
@@ -284,21 +270,21 @@ mod tests {
             s("2022-07", 10, 8, 0, 0, 0),
         ];
         let scores = score(&g, &signals, d("2022-01-01"), d("2022-07-31"), None);
-        let w: Vec<Option<Action>> = scores.iter().map(|x| x.warning).collect();
+        let w: Vec<Option<WarningAction>> = scores.iter().map(|x| x.warning).collect();
         assert_eq!(
             w,
             vec![
                 None,
                 None,
-                Some(Action::Remind),
-                Some(Action::Supervise),
-                Some(Action::Interview),
+                Some(WarningAction::Remind),
+                Some(WarningAction::Supervise),
+                Some(WarningAction::Interview),
                 None,
-                Some(Action::Remind)
+                Some(WarningAction::Remind)
             ],
             "three ORANGE months warn; the streak steps up; a quiet June resets it; RED warns at once"
         );
-        assert_eq!(scores[5].color, Some(Color::Green));
+        assert_eq!(scores[5].color, Some(WarningColor::Green));
     }
 
     #[test]

@@ -357,7 +357,7 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
     let file = adapters::record::storable(file);
     let file = file.as_ref();
     let exists = quarantine::Entity::find()
-        .filter(quarantine::Column::Source.eq(source.as_str()))
+        .filter(quarantine::Column::Source.eq(source))
         .filter(quarantine::Column::File.eq(file))
         .filter(quarantine::Column::Position.eq(position.as_str()))
         .filter(quarantine::Column::Reason.eq(q.reason))
@@ -365,7 +365,7 @@ async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str
         .await?;
     if exists.is_none() {
         quarantine::ActiveModel {
-            source: Set(source.as_str().into()),
+            source: Set(source),
             file: Set(file.into()),
             position: Set(position),
             reason: Set(q.reason.into()),
@@ -529,14 +529,14 @@ async fn load_states<C: ConnectionTrait>(db: &C, source: Source, keys: &[&str]) 
         .query_all_raw(rows_with_keys(backend, "cases", &columns, source, keys))
         .await?
     {
-        let stage: Option<String> = row.try_get("", "stage")?;
+        let stage: Option<LoopStage> = row.try_get("", "stage")?;
         states.insert(
             row.try_get::<String>("", "source_key")?,
             KeyState {
                 case_id: Some(row.try_get("", "id")?),
                 version: row.try_get("", "version")?,
                 deleted: row.try_get("", "deleted")?,
-                stage: stage.as_deref().and_then(LoopStage::parse),
+                stage,
                 ..Default::default()
             },
         );
@@ -575,7 +575,7 @@ async fn write_chunk<C: ConnectionTrait>(
         let rows = batch.iter().map(|p| {
             let r = &records[p.record];
             source_record::ActiveModel {
-                source: Set(source.as_str().into()),
+                source: Set(source),
                 source_key: Set(r.source_key.clone()),
                 version: Set(p.version),
                 content_hash: Set(p.hash.clone()),
@@ -664,7 +664,7 @@ async fn write_chunk<C: ConnectionTrait>(
 
 fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::ActiveModel {
     case::ActiveModel {
-        source: Set(r.source.as_str().into()),
+        source: Set(r.source),
         source_key: Set(r.source_key.clone()),
         version: Set(version),
         title: Set(r.title.clone()),
@@ -672,14 +672,14 @@ fn case_model(r: &UnifiedRecord, version: i32, record_id: Option<i64>) -> case::
         masked_text: Set(case::masked_text(r.title.as_deref(), r.summary.as_deref())),
         category: Set(r.category.clone()),
         status: Set(r.status.clone()),
-        stage: Set(r.stage.map(|s| s.as_str().to_string())),
+        stage: Set(r.stage),
         region_code: Set(r.region_code.clone()),
         town: Set(r.town.clone()),
         agency: Set(r.agency.clone()),
         opened_on: Set(r.opened_on),
         closed_on: Set(r.closed_on),
         deadline_on: Set(r.deadline_on),
-        satisfaction: Set(r.satisfaction.map(|s| s.as_str().to_string())),
+        satisfaction: Set(r.satisfaction),
         case_numbers: Set(json!(r.case_numbers)),
         transferred: Set(r.transferred),
         deleted: Set(false),
@@ -781,7 +781,7 @@ async fn resolve_parties<C: ConnectionTrait>(
     let new: Vec<(String, &PartyMention)> = new.into_iter().collect();
     for batch in new.chunks(ROWS_PER_INSERT / 2) {
         let rows = batch.iter().map(|(identity, m)| party::ActiveModel {
-            kind: Set(m.kind.as_str().into()),
+            kind: Set(m.kind),
             name: Set(m.name.clone()),
             id_number: Set(m.id_number.clone()),
             credit_code: Set(m.credit_code.clone()),
@@ -842,7 +842,7 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
         }
         for issue in &r.issues {
             issues.push(data_quality_issue::ActiveModel {
-                source: Set(r.source.as_str().into()),
+                source: Set(r.source),
                 source_key: Set(r.source_key.clone()),
                 case_id: Set(Some(*case_id)),
                 field: Set(issue.field.clone()),

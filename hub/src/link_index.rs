@@ -290,20 +290,16 @@ struct CaseRow {
     region: Option<String>,
 }
 
-type CaseTuple = (i64, String, bool, bool, Option<String>);
+type CaseTuple = (i64, Source, bool, bool, Option<String>);
 
-fn case_row((id, source, transferred, deleted, region): CaseTuple) -> Option<(i64, CaseRow)> {
-    Source::parse(&source).map(|source| {
-        (
-            id,
-            CaseRow {
-                source,
-                transferred,
-                deleted,
-                region,
-            },
-        )
-    })
+fn case_row((id, source, transferred, deleted, region): CaseTuple) -> (i64, CaseRow) {
+    let row = CaseRow {
+        source,
+        transferred,
+        deleted,
+        region,
+    };
+    (id, row)
 }
 
 #[derive(Default)]
@@ -633,28 +629,28 @@ impl LinkIndex {
                  ORDER BY value, kind, case_id LIMIT "
             }
         };
-        let mut after: Option<(String, String, i64)> = None;
-        let mut group: Option<(String, String, Vec<i64>)> = None;
+        let mut after: Option<(String, LinkKind, i64)> = None;
+        let mut group: Option<(String, LinkKind, Vec<i64>)> = None;
         loop {
             let statement = match &after {
                 None => Statement::from_string(backend, format!("{first}{PAGE}")),
                 Some((v, k, c)) => Statement::from_sql_and_values(
                     backend,
                     format!("{next}{PAGE}"),
-                    [v.clone().into(), k.clone().into(), (*c).into()],
+                    [v.clone().into(), (*k).into(), (*c).into()],
                 ),
             };
             let rows = self.db.query_all_raw(statement).await?;
             let count = rows.len();
             for row in rows {
                 let value: String = row.try_get_by_index(0)?;
-                let kind: String = row.try_get_by_index(1)?;
+                let kind: LinkKind = row.try_get_by_index(1)?;
                 let case_id: i64 = row.try_get_by_index(2)?;
                 match &mut group {
                     Some((v, k, cases)) if *v == value && *k == kind => cases.push(case_id),
                     _ => {
                         keep_if_shared(graph, group.take());
-                        group = Some((value.clone(), kind.clone(), vec![case_id]));
+                        group = Some((value.clone(), kind, vec![case_id]));
                     }
                 }
                 after = Some((value, kind, case_id));
@@ -682,7 +678,7 @@ impl LinkIndex {
             if let Some(last) = rows.last() {
                 after = last.0;
             }
-            for (id, row) in rows.into_iter().filter_map(case_row) {
+            for (id, row) in rows.into_iter().map(case_row) {
                 if let Some(id) = slot_id(id).filter(|id| graph.cases.get(*id).is_some()) {
                     graph.set_row(id, &row);
                 }
@@ -791,7 +787,7 @@ impl LinkIndex {
         let backend = self.db.get_database_backend();
         let mut delta = Delta::default();
         for chunk in changed.chunks(CHUNK) {
-            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+            let rows: Vec<(i64, LinkKind, String)> = case_key::Entity::find()
                 .select_only()
                 .column(case_key::Column::CaseId)
                 .column(case_key::Column::Kind)
@@ -801,9 +797,7 @@ impl LinkIndex {
                 .all(&self.db)
                 .await?;
             for (id, kind, value) in rows {
-                if let Some(kind) = LinkKind::parse(&kind) {
-                    delta.keys_of.entry(id).or_default().push((kind, value));
-                }
+                delta.keys_of.entry(id).or_default().push((kind, value));
             }
         }
         let unknown: Vec<Key> = {
@@ -819,7 +813,7 @@ impl LinkIndex {
                 .collect()
         };
         for chunk in unknown.chunks(CHUNK) {
-            let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+            let rows: Vec<(i64, LinkKind, String)> = case_key::Entity::find()
                 .select_only()
                 .column(case_key::Column::CaseId)
                 .column(case_key::Column::Kind)
@@ -830,9 +824,7 @@ impl LinkIndex {
                 .await?;
             let mut carriers: BTreeMap<Key, BTreeSet<i64>> = BTreeMap::new();
             for (id, kind, value) in rows {
-                if let Some(kind) = LinkKind::parse(&kind) {
-                    carriers.entry((kind, value)).or_default().insert(id);
-                }
+                carriers.entry((kind, value)).or_default().insert(id);
             }
             delta
                 .new_shared
@@ -856,7 +848,7 @@ impl LinkIndex {
                 .into_tuple()
                 .all(&self.db)
                 .await?;
-            delta.rows.extend(rows.into_iter().filter_map(case_row));
+            delta.rows.extend(rows.into_iter().map(case_row));
         }
         delta.changed = changed;
         Ok(delta)
@@ -870,10 +862,9 @@ impl LinkIndex {
 
 /// Adds a key read while building, with its cases, if two or more cases carry it. A case
 /// is invisible (deleted) until its row is read.
-fn keep_if_shared(graph: &mut Graph, group: Option<(String, String, Vec<i64>)>) {
+fn keep_if_shared(graph: &mut Graph, group: Option<(String, LinkKind, Vec<i64>)>) {
     let Some((value, kind, mut cases)) = group else { return };
     cases.dedup();
-    let Some(kind) = LinkKind::parse(&kind) else { return };
     if cases.len() < 2 {
         return;
     }

@@ -94,7 +94,7 @@ impl NameBatches {
                 .select_only()
                 .column(party::Column::Id)
                 .column(party::Column::Name)
-                .filter(party::Column::Kind.eq(PartyKind::Organization.as_str()))
+                .filter(party::Column::Kind.eq(PartyKind::Organization))
                 .filter(party::Column::Id.gt(self.after));
             if self.unscanned_only {
                 query = query.filter(Expr::cust(
@@ -147,7 +147,7 @@ async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Resu
             .select_only()
             .column(case_key::Column::CaseId)
             .column(case_key::Column::Value)
-            .filter(case_key::Column::Kind.eq(LinkKind::OrgName.as_str()))
+            .filter(case_key::Column::Kind.eq(LinkKind::OrgName))
             .filter(case_key::Column::CaseId.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(db)
@@ -165,7 +165,7 @@ async fn add_keys<C: ConnectionTrait>(db: &C, found: Vec<(i64, String)>) -> Resu
         .into_iter()
         .map(|(case_id, value)| case_key::ActiveModel {
             case_id: Set(case_id),
-            kind: Set(LinkKind::OrgName.as_str().into()),
+            kind: Set(LinkKind::OrgName),
             value: Set(value),
             score: Set(LinkKind::OrgName.score()),
             ..Default::default()

@@ -116,12 +116,12 @@ impl Scope {
     pub fn case_condition(&self) -> Condition {
         let mut sources = Condition::any();
         if !self.sources.is_empty() {
-            sources = sources.add(case::Column::Source.is_in(self.sources.iter().map(|s| s.as_str())));
+            sources = sources.add(case::Column::Source.is_in(self.sources.iter().copied()));
         }
         if self.transferred_discipline {
             sources = sources.add(
                 Condition::all()
-                    .add(case::Column::Source.eq(Source::Discipline.as_str()))
+                    .add(case::Column::Source.eq(Source::Discipline))
                     .add(case::Column::Transferred.eq(true)),
             );
         }

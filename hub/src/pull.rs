@@ -72,17 +72,15 @@ pub struct PullReport {
 }
 
 pub async fn watermark(db: &DatabaseConnection) -> Result<Option<String>, sea_orm::DbErr> {
-    Ok(
-        pull_state::Entity::find_by_id(Source::Procuratorate.as_str().to_string())
-            .one(db)
-            .await?
-            .map(|s| s.watermark),
-    )
+    Ok(pull_state::Entity::find_by_id(Source::Procuratorate)
+        .one(db)
+        .await?
+        .map(|s| s.watermark))
 }
 
 async fn save_watermark(db: &DatabaseConnection, value: &str) -> Result<(), sea_orm::DbErr> {
     let row = pull_state::ActiveModel {
-        source: Set(Source::Procuratorate.as_str().into()),
+        source: Set(Source::Procuratorate),
         watermark: Set(value.into()),
         updated_at: Set(Utc::now()),
     };

@@ -18,10 +18,11 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::Result;
 use crate::events::{Event, EventBus};
 use crate::governance::Governance;
-use crate::governance::{compute, Action, Color, Level, Window};
+use crate::governance::{compute, Level, Window};
 use crate::policy::Scope;
 use crate::store::{CaseQuery, NewTask, ScopedStore};
 use crate::viewer::{Role, Viewer};
+use entities::{WarningAction, WarningColor};
 
 /// The subject recorded as the opener of tasks raised by warnings.
 pub const OPENER: &str = "qianchuan:governance-index";
@@ -97,20 +98,11 @@ async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> Resul
     Ok(months)
 }
 
-fn action_label(a: Action) -> (&'static str, &'static str) {
+fn action_label(a: WarningAction) -> &'static str {
     match a {
-        Action::Remind => ("REMIND", "提醒"),
-        Action::Supervise => ("SUPERVISE", "督办"),
-        Action::Interview => ("INTERVIEW", "约谈"),
-    }
-}
-
-fn color_name(c: Option<Color>) -> &'static str {
-    match c {
-        Some(Color::Green) => "GREEN",
-        Some(Color::Blue) => "BLUE",
-        Some(Color::Orange) => "ORANGE",
-        Some(Color::Red) | None => "RED",
+        WarningAction::Remind => "提醒",
+        WarningAction::Supervise => "督办",
+        WarningAction::Interview => "约谈",
     }
 }
 
@@ -158,13 +150,13 @@ pub async fn sweep(
             if !months.contains(&month) || !seen.insert((region.clone(), town.clone(), s.month.clone())) {
                 continue;
             }
-            let (action_code, action_zh) = action_label(action);
+            let action_zh = action_label(action);
             let row = governance_warning::ActiveModel {
                 region_code: Set(region.clone()),
                 town: Set(town.clone()),
                 month: Set(s.month.clone()),
-                action: Set(action_code.into()),
-                color: Set(color_name(s.color).into()),
+                action: Set(action),
+                color: Set(s.color.unwrap_or(WarningColor::Red)),
                 index: Set(s.index.unwrap_or_default()),
                 task_id: Set(None),
                 raised_at: Set(Utc::now()),
@@ -187,7 +179,7 @@ pub async fn sweep(
                 .add(governance_warning::Column::RegionCode.eq(region.clone()))
                 .add(governance_warning::Column::Town.eq(town.clone()))
                 .add(governance_warning::Column::Month.eq(s.month.clone()))
-                .add(governance_warning::Column::Action.eq(action_code));
+                .add(governance_warning::Column::Action.eq(action));
             if inserted == 0 {
                 // Raised before, by this gateway or another — unless its task was never opened
                 // (that gateway failed or stopped in between): such a claim is taken over.
@@ -218,11 +210,11 @@ pub async fn sweep(
                         title: format!(
                             "治理指数预警 {town} {}：{}，{action_zh}",
                             s.month,
-                            color_name(s.color)
+                            s.color.unwrap_or(WarningColor::Red)
                         ),
                         deadline,
                         note: Some(format!(
-                            "Raised by the governance index (一镇一指数): {} in {} reached {action_code}; governanceIndex shows the figures.",
+                            "Raised by the governance index (一镇一指数): {} in {} reached {action}; governanceIndex shows the figures.",
                             town, s.month
                         )),
                     },

@@ -8,8 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub audit_id: i64,
-    /// `CASE` or `PARTY`.
-    pub kind: String,
+    pub kind: crate::SubjectKind,
     pub subject_id: i64,
 }
 

@@ -7,16 +7,16 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `Source::as_str()`.
-    pub source: String,
+    /// Which of the five systems holds the record.
+    pub source: crate::Source,
     pub source_key: String,
     pub version: i32,
     pub title: Option<String>,
     pub summary: Option<String>,
     pub category: Option<String>,
     pub status: Option<String>,
-    /// `LoopStage::as_str()`, where the source has a loop.
-    pub stage: Option<String>,
+    /// The loop stage, where the source has a loop.
+    pub stage: Option<crate::LoopStage>,
     pub region_code: Option<String>,
     pub town: Option<String>,
     pub agency: Option<String>,
@@ -35,7 +35,7 @@ pub struct Model {
     /// and organization names.
     pub free_text: Option<String>,
     /// SATISFIED, FAIRLY_SATISFIED or DISSATISFIED, as the complainant or deputy recorded it.
-    pub satisfaction: Option<String>,
+    pub satisfaction: Option<crate::Satisfaction>,
     /// Title and summary with every identifier masked (`masked_text`): what masking roles search.
     pub masked_text: Option<String>,
 }

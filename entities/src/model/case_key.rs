@@ -8,8 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub case_id: i64,
-    /// `LinkKind::as_str()`.
-    pub kind: String,
+    pub kind: crate::LinkKind,
     /// The normalized value.
     pub value: String,
     pub score: f64,

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub source: String,
+    pub source: crate::Source,
     pub source_key: String,
     pub case_id: Option<i64>,
     /// The field as the source names it (`ZJHM`, `身份证号`, …).

@@ -12,10 +12,8 @@ pub struct Model {
     pub town: String,
     /// `YYYY-MM`.
     pub month: String,
-    /// REMIND, SUPERVISE or INTERVIEW.
-    pub action: String,
-    /// GREEN, BLUE, ORANGE or RED.
-    pub color: String,
+    pub action: crate::WarningAction,
+    pub color: crate::WarningColor,
     pub index: f64,
     /// The supervision task the warning opened.
     pub task_id: Option<i64>,

@@ -7,8 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `PartyKind::as_str()`.
-    pub kind: String,
+    pub kind: crate::PartyKind,
     pub name: String,
     /// Normalized valid resident ID number.
     pub id_number: Option<String>,

@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "pull_state")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub source: String,
+    pub source: crate::Source,
     /// The largest `updatedAt` stored, RFC 3339, as the source wrote it.
     pub watermark: String,
     pub updated_at: DateTimeUtc,

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub source: String,
+    pub source: crate::Source,
     pub source_key: String,
     pub version: i32,
     /// SHA-256 of the raw payload, hex.

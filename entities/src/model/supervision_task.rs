@@ -15,8 +15,8 @@ pub struct Model {
     pub department: String,
     pub title: String,
     pub deadline: Date,
-    /// `LoopStage::as_str()`: NOTIFIED, RECTIFYING, REVISITED or CLOSED.
-    pub stage: String,
+    /// NOTIFIED, RECTIFYING, REVISITED or CLOSED (a task is never DISCOVERED).
+    pub stage: crate::LoopStage,
     pub opened_by: String,
     pub opened_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -11,10 +11,9 @@ pub struct Model {
     pub at: DateTimeUtc,
     pub actor: String,
     pub role: String,
-    /// OPEN, ANSWER, REVISIT, CLOSE, RETURN.
-    pub action: String,
-    pub from_stage: Option<String>,
-    pub to_stage: String,
+    pub action: crate::TaskAction,
+    pub from_stage: Option<crate::LoopStage>,
+    pub to_stage: crate::LoopStage,
     pub note: Option<String>,
 }
 

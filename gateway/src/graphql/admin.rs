@@ -4,8 +4,9 @@ use async_graphql::{Context, SimpleObject};
 use entities::{quarantine, source_record};
 
 use super::audit_log::DateTime;
-use super::scalars::{decode_cursor, encode_cursor};
-use super::types::{PageInfo, Source};
+use super::connection::Connection;
+use super::scalars::decode_cursor;
+use super::types::Source;
 use super::{limits, store};
 
 /// One stored version of a source record, verbatim (admin only).
@@ -48,22 +49,12 @@ pub struct QuarantinedRecord {
     pub ingested_at: DateTime,
 }
 
-#[derive(SimpleObject)]
-pub struct QuarantineEdge {
-    pub cursor: String,
-    pub node: QuarantinedRecord,
-}
-
-#[derive(SimpleObject)]
-pub struct QuarantineConnection {
-    pub edges: Vec<QuarantineEdge>,
-    pub page_info: PageInfo,
-    pub total_count: i64,
-}
+/// Quarantined records, newest first (Relay connection).
+pub type QuarantineConnection = Connection<QuarantinedRecord>;
 
 fn record(m: quarantine::Model) -> QuarantinedRecord {
     QuarantinedRecord {
-        source: entities::Source::parse(&m.source).map(Source::from),
+        source: Some(m.source.into()),
         file: m.file,
         position: m.position,
         reason: m.reason,
@@ -82,26 +73,10 @@ pub async fn quarantine(
 ) -> async_graphql::Result<QuarantineConnection> {
     let (first, _) = limits(ctx)?.page(first, None)?;
     let before = after.as_deref().map(decode_cursor).transpose()?;
-    let source = source.map(|s| entities::Source::from(s).as_str());
+    let source = source.map(entities::Source::from);
     let page = store(ctx)?
         .quarantined(source, file.as_deref(), first, before)
         .await
         .map_err(crate::error::ApiError::from)?;
-    let edges: Vec<QuarantineEdge> = page
-        .items
-        .into_iter()
-        .map(|m| QuarantineEdge {
-            cursor: encode_cursor(m.id),
-            node: record(m),
-        })
-        .collect();
-    Ok(QuarantineConnection {
-        page_info: PageInfo::of(
-            &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
-            page.has_next,
-            before.is_some(),
-        ),
-        edges,
-        total_count: page.total as i64,
-    })
+    Ok(QuarantineConnection::of_page(page, before.is_some(), |m| m.id, record))
 }

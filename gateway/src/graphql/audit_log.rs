@@ -5,8 +5,8 @@ use async_graphql::{
 };
 use entities::audit_log;
 
-use super::scalars::{decode_cursor, encode_cursor, global_id, parse_id_of, NodeKind};
-use super::types::PageInfo;
+use super::connection::Connection;
+use super::scalars::{decode_cursor, global_id, parse_id_of, NodeKind};
 use super::{limits, store};
 use hub::store::AuditQuery;
 
@@ -59,19 +59,8 @@ pub struct AuditEntry {
     pub party_ids: Vec<ID>,
 }
 
-#[derive(SimpleObject)]
-pub struct AuditEntryEdge {
-    pub cursor: String,
-    pub node: AuditEntry,
-}
-
 /// Audit entries, newest first (Relay connection).
-#[derive(SimpleObject)]
-pub struct AuditEntryConnection {
-    pub edges: Vec<AuditEntryEdge>,
-    pub page_info: PageInfo,
-    pub total_count: i64,
-}
+pub type AuditEntryConnection = Connection<AuditEntry>;
 
 fn ids(value: &serde_json::Value, kind: NodeKind) -> Vec<ID> {
     value
@@ -126,21 +115,5 @@ pub async fn audit_log(
         .audit_entries(&query, first, before)
         .await
         .map_err(crate::error::ApiError::from)?;
-    let edges: Vec<AuditEntryEdge> = page
-        .items
-        .into_iter()
-        .map(|m| AuditEntryEdge {
-            cursor: encode_cursor(m.id),
-            node: entry(m),
-        })
-        .collect();
-    Ok(AuditEntryConnection {
-        page_info: PageInfo::of(
-            &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
-            page.has_next,
-            before.is_some(),
-        ),
-        edges,
-        total_count: page.total as i64,
-    })
+    Ok(AuditEntryConnection::of_page(page, before.is_some(), |m| m.id, entry))
 }

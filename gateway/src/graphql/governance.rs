@@ -21,7 +21,7 @@ pub enum GovernanceLevel {
 
 /// The four warning colours, from the configured thresholds.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "hub::governance::Color")]
+#[graphql(remote = "entities::WarningColor")]
 pub enum WarningColor {
     Green,
     Blue,
@@ -31,7 +31,7 @@ pub enum WarningColor {
 
 /// What a warning asks for, stepping up month after month.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "hub::governance::Action")]
+#[graphql(remote = "entities::WarningAction")]
 pub enum WarningAction {
     /// 提醒
     Remind,

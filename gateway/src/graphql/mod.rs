@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit_log;
 pub mod budget;
 pub mod chain;
+pub mod connection;
 pub mod filter;
 pub mod governance;
 pub mod loaders;

@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, ID};
 use super::tasks::{OpenTaskInput, SupervisionTask};
 use crate::auth::Revocations;
 use crate::error::ApiError;
-use entities::workflow::TaskAction;
+use entities::TaskAction;
 
 pub struct Mutation;
 

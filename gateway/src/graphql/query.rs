@@ -80,7 +80,7 @@ impl Query {
             .cases(&query, first, after_id)
             .await
             .map_err(crate::error::ApiError::from)?;
-        Ok(CaseConnection::build(page, after_id.is_some()))
+        Ok(CaseConnection::of_page(page, after_id.is_some(), |c| c.id, Case))
     }
 
     /// One party by ID; `null` unless it takes part in a case you may see.

@@ -1,12 +1,13 @@
 //! Supervision tasks (督办) in the schema: the loop 督办 → 整改 → 回访 → 销号.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use entities::workflow::TaskAction;
+use entities::TaskAction;
 use entities::{supervision_task, LoopStage as Stage};
 
 use super::audit_log::DateTime;
-use super::scalars::{encode_cursor, global_id, parse_id_of, Date, NodeKind};
-use super::types::{Case, LoopStage, PageInfo};
+use super::connection::Connection;
+use super::scalars::{global_id, parse_id_of, Date, NodeKind};
+use super::types::{Case, LoopStage};
 use super::{limits, readable_store, store, viewer};
 use hub::events::{Event, EventBus};
 use hub::store::{NewTask, TaskQuery};
@@ -25,10 +26,6 @@ pub struct TaskEvent {
     pub from_stage: Option<LoopStage>,
     pub to_stage: LoopStage,
     pub note: Option<String>,
-}
-
-fn stage(s: &str) -> Option<LoopStage> {
-    Stage::parse(s).map(LoopStage::from)
 }
 
 #[Object]
@@ -65,11 +62,11 @@ impl SupervisionTask {
     }
     /// NOTIFIED (督办), RECTIFYING (整改), REVISITED (回访) or CLOSED (销号).
     async fn stage(&self) -> Option<LoopStage> {
-        stage(&self.0.stage)
+        Some(self.0.stage.into())
     }
     /// Past the deadline and not closed.
     async fn overdue(&self) -> bool {
-        self.0.deadline < chrono::Utc::now().date_naive() && self.0.stage != Stage::Closed.as_str()
+        self.0.deadline < chrono::Utc::now().date_naive() && self.0.stage != Stage::Closed
     }
     async fn opened_by(&self) -> &str {
         &self.0.opened_by
@@ -88,27 +85,17 @@ impl SupervisionTask {
                 at: DateTime(e.at),
                 actor: e.actor,
                 role: e.role,
-                action: e.action,
-                from_stage: e.from_stage.as_deref().and_then(stage),
-                to_stage: stage(&e.to_stage).unwrap_or(LoopStage::Notified),
+                action: e.action.as_str().to_string(),
+                from_stage: e.from_stage.map(LoopStage::from),
+                to_stage: e.to_stage.into(),
                 note: e.note,
             })
             .collect())
     }
 }
 
-#[derive(SimpleObject)]
-pub struct SupervisionTaskEdge {
-    pub cursor: String,
-    pub node: SupervisionTask,
-}
-
-#[derive(SimpleObject)]
-pub struct SupervisionTaskConnection {
-    pub edges: Vec<SupervisionTaskEdge>,
-    pub page_info: PageInfo,
-    pub total_count: i64,
-}
+/// Supervision tasks (Relay connection).
+pub type SupervisionTaskConnection = Connection<SupervisionTask>;
 
 /// Which tasks to list. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -157,23 +144,12 @@ pub async fn list(
         .tasks(&q, first, after_id)
         .await
         .map_err(crate::error::ApiError::from)?;
-    let edges: Vec<SupervisionTaskEdge> = page
-        .items
-        .into_iter()
-        .map(|t| SupervisionTaskEdge {
-            cursor: encode_cursor(t.id),
-            node: SupervisionTask(t),
-        })
-        .collect();
-    Ok(SupervisionTaskConnection {
-        page_info: PageInfo::of(
-            &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
-            page.has_next,
-            after_id.is_some(),
-        ),
-        edges,
-        total_count: page.total as i64,
-    })
+    Ok(SupervisionTaskConnection::of_page(
+        page,
+        after_id.is_some(),
+        |t| t.id,
+        SupervisionTask,
+    ))
 }
 
 pub async fn open(ctx: &Context<'_>, input: OpenTaskInput) -> async_graphql::Result<SupervisionTask> {

@@ -1,14 +1,14 @@
 //! The object types of the schema. Values leave through here, so masking happens here.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, Interface, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
 use entities::ids::{id_number::mask_id_number, phone::mask_phone};
-use entities::{case, party, LoopStage as Stage, PartyKind as Kind, Source as Src};
+use entities::{case, party};
 
+use super::connection::Connection;
 use super::loaders::PartiesByCase;
-use super::scalars::{encode_cursor, global_id, Date, NodeKind};
+use super::scalars::{global_id, Date, NodeKind};
 use super::{limits, readable_store, store};
-use crate::error::ApiError;
 
 /// The five source systems.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -81,10 +81,8 @@ impl Case {
         global_id(NodeKind::Case, self.0.id)
     }
     /// The system the record comes from.
-    async fn source(&self) -> async_graphql::Result<Source> {
-        Ok(Src::parse(&self.0.source)
-            .map(Source::from)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("stored source {:?} unknown", self.0.source)))?)
+    async fn source(&self) -> Source {
+        self.0.source.into()
     }
     /// The record's key in its source: JDBH, 线索编号, SXBH, id or 工单编号.
     async fn source_key(&self) -> &str {
@@ -110,15 +108,11 @@ impl Case {
     }
     /// The loop stage, normalized where the source has a loop.
     async fn stage(&self) -> Option<LoopStage> {
-        self.0.stage.as_deref().and_then(Stage::parse).map(LoopStage::from)
+        self.0.stage.map(LoopStage::from)
     }
     /// The satisfaction the complainant (SOCIAL 满意度) or deputy (CONGRESS) recorded.
     async fn satisfaction(&self) -> Option<Satisfaction> {
-        self.0
-            .satisfaction
-            .as_deref()
-            .and_then(entities::Satisfaction::parse)
-            .map(Satisfaction::from)
+        self.0.satisfaction.map(Satisfaction::from)
     }
     /// The 6-digit region code (GB/T 2260).
     async fn region_code(&self) -> Option<&str> {
@@ -157,7 +151,7 @@ impl Case {
     /// Every stored version of the source record, verbatim, newest first (admin only).
     async fn provenance(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<super::admin::SourceRecord>>> {
         let rows = store(ctx)?
-            .provenance(&self.0.source, &self.0.source_key)
+            .provenance(self.0.source, &self.0.source_key)
             .await
             .map_err(crate::error::ApiError::from)?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
@@ -198,10 +192,7 @@ impl Party {
         global_id(NodeKind::Party, self.0.id)
     }
     async fn kind(&self) -> PartyKind {
-        match Kind::parse(&self.0.kind) {
-            Some(Kind::Organization) => PartyKind::Organization,
-            _ => PartyKind::Person,
-        }
+        self.0.kind.into()
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -242,80 +233,12 @@ impl Party {
             .cases_of_party(self.0.id, first, after)
             .await
             .map_err(crate::error::ApiError::from)?;
-        Ok(CaseConnection::from_page(page))
+        Ok(CaseConnection::of_page(page, false, |c| c.id, Case))
     }
-}
-
-/// Relay page information.
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
-}
-
-impl PageInfo {
-    /// The page information of a page whose edges carry these cursors.
-    pub fn of(cursors: &[&String], has_next_page: bool, has_previous_page: bool) -> PageInfo {
-        PageInfo {
-            has_next_page,
-            has_previous_page,
-            start_cursor: cursors.first().map(|c| (*c).clone()),
-            end_cursor: cursors.last().map(|c| (*c).clone()),
-        }
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct CaseEdge {
-    pub cursor: String,
-    pub node: Case,
 }
 
 /// A page of cases (Relay connection).
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct CaseConnection {
-    pub edges: Vec<CaseEdge>,
-    pub page_info: PageInfo,
-    /// All matching cases the viewer may see, across pages.
-    pub total_count: i64,
-}
-
-#[ComplexObject]
-impl CaseConnection {
-    /// The cases of this page, without cursors.
-    async fn nodes(&self) -> Vec<&Case> {
-        self.edges.iter().map(|e| &e.node).collect()
-    }
-}
-
-impl CaseConnection {
-    pub fn from_page(page: hub::store::Page<case::Model>) -> Self {
-        Self::build(page, false)
-    }
-
-    pub fn build(page: hub::store::Page<case::Model>, had_after: bool) -> Self {
-        let edges: Vec<CaseEdge> = page
-            .items
-            .into_iter()
-            .map(|c| CaseEdge {
-                cursor: encode_cursor(c.id),
-                node: Case(c),
-            })
-            .collect();
-        CaseConnection {
-            page_info: PageInfo::of(
-                &edges.iter().map(|e| &e.cursor).collect::<Vec<_>>(),
-                page.has_next,
-                had_after,
-            ),
-            edges,
-            total_count: page.total as i64,
-        }
-    }
-}
+pub type CaseConnection = Connection<Case>;
 
 /// Who the token says you are.
 #[derive(SimpleObject)]

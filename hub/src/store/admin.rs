@@ -1,6 +1,6 @@
 //! Admin-only reads: provenance and quarantine.
 
-use entities::{quarantine, source_record};
+use entities::{quarantine, source_record, Source};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::page::keyset_page;
@@ -18,7 +18,7 @@ impl ScopedStore {
     }
 
     /// Every stored version of a case's source record, newest version first.
-    pub async fn provenance(&self, source: &str, source_key: &str) -> Result<Vec<source_record::Model>> {
+    pub async fn provenance(&self, source: Source, source_key: &str) -> Result<Vec<source_record::Model>> {
         self.admin_only()?;
         Ok(source_record::Entity::find()
             .filter(source_record::Column::Source.eq(source))
@@ -32,7 +32,7 @@ impl ScopedStore {
     /// Quarantined input records, newest first.
     pub async fn quarantined(
         &self,
-        source: Option<&str>,
+        source: Option<Source>,
         file: Option<&str>,
         first: u64,
         before: Option<i64>,

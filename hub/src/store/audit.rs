@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use entities::{audit_log, audit_subject, case, case_party};
+use entities::{audit_log, audit_subject, case, case_party, SubjectKind};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 
@@ -20,7 +20,7 @@ pub struct AuditQuery {
     pub case_id: Option<i64>,
 }
 
-fn returned(kind: &str, id: i64) -> Condition {
+fn returned(kind: SubjectKind, id: i64) -> Condition {
     Condition::all().add(
         audit_log::Column::Id.in_subquery(
             Query::select()
@@ -55,10 +55,10 @@ impl ScopedStore {
             c = c.add(audit_log::Column::At.lte(to));
         }
         if let Some(id) = q.party_id {
-            c = c.add(returned("PARTY", id));
+            c = c.add(returned(SubjectKind::Party, id));
         }
         if let Some(id) = q.case_id {
-            c = c.add(returned("CASE", id));
+            c = c.add(returned(SubjectKind::Case, id));
         }
         if let Some(in_regions) = self.auditor_condition() {
             c = c.add(in_regions);
@@ -84,7 +84,7 @@ impl ScopedStore {
             .from(case_party::Entity)
             .and_where(case_party::Column::CaseId.in_subquery(cases_in_regions.clone()))
             .to_owned();
-        let citing = |kind: &str, subjects: sea_orm::sea_query::SelectStatement| {
+        let citing = |kind: SubjectKind, subjects: sea_orm::sea_query::SelectStatement| {
             audit_log::Column::Id.in_subquery(
                 Query::select()
                     .column(audit_subject::Column::AuditId)
@@ -95,8 +95,8 @@ impl ScopedStore {
             )
         };
         let mut visible = Condition::any()
-            .add(citing("CASE", cases_in_regions))
-            .add(citing("PARTY", parties_in_regions));
+            .add(citing(SubjectKind::Case, cases_in_regions))
+            .add(citing(SubjectKind::Party, parties_in_regions));
         if self.scope.region_prefixes().is_some_and(crate::policy::sees_regionless) {
             visible = visible.add(Expr::cust(
                 r#"NOT EXISTS (SELECT 1 FROM "audit_subjects" WHERE "audit_subjects"."audit_id" = "audit_log"."id")"#,

@@ -28,7 +28,7 @@ impl Records<'_> {
 
     pub async fn case_by_source_key(&self, source: Source, key: &str) -> Result<Option<case::Model>> {
         let found = case::Entity::find()
-            .filter(case::Column::Source.eq(source.as_str()))
+            .filter(case::Column::Source.eq(source))
             .filter(case::Column::SourceKey.eq(key))
             .filter(self.visible())
             .one(&self.0.db)

@@ -29,7 +29,7 @@ impl CaseQuery {
     pub fn condition(&self) -> Result<Condition> {
         let mut c = Condition::all();
         if let Some(sources) = &self.sources {
-            c = c.add(case::Column::Source.is_in(sources.iter().map(|s| s.as_str())));
+            c = c.add(case::Column::Source.is_in(sources.iter().copied()));
         }
         if let Some(prefix) = &self.region_prefix {
             if !entities::ids::region::is_region_prefix(prefix) {
@@ -82,7 +82,7 @@ impl CaseQuery {
             c = c.add(case::Column::OpenedOn.lte(to));
         }
         if let Some(stages) = &self.stages {
-            c = c.add(case::Column::Stage.is_in(stages.iter().map(|s| s.as_str())));
+            c = c.add(case::Column::Stage.is_in(stages.iter().copied()));
         }
         Ok(c)
     }
@@ -93,7 +93,7 @@ fn cases_with_keys(keys: &[(entities::LinkKind, String)]) -> Condition {
     for (kind, value) in keys {
         any = any.add(
             Condition::all()
-                .add(case_key::Column::Kind.eq(kind.as_str()))
+                .add(case_key::Column::Kind.eq(*kind))
                 .add(case_key::Column::Value.eq(value.as_str())),
         );
     }

@@ -104,7 +104,7 @@ impl Aggregates<'_> {
     ) -> Result<Vec<(Option<String>, Option<String>, String)>> {
         let today = chrono::Utc::now().date_naive();
         let mut c = Condition::all()
-            .add(supervision_task::Column::Stage.ne(LoopStage::Closed.as_str()))
+            .add(supervision_task::Column::Stage.ne(LoopStage::Closed))
             .add(supervision_task::Column::Deadline.lt(today))
             .add(supervision_task::Column::Deadline.gte(from))
             .add(supervision_task::Column::Deadline.lte(to));

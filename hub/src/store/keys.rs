@@ -20,7 +20,7 @@ fn to_case() -> RelationDef {
 impl ScopedStore {
     /// `(case, key)` rows of visible cases matching `condition` (one query).
     async fn scoped_keys(&self, condition: Condition) -> Result<Vec<(i64, Key)>> {
-        let rows: Vec<(i64, String, String)> = case_key::Entity::find()
+        let rows: Vec<(i64, LinkKind, String)> = case_key::Entity::find()
             .select_only()
             .column(case_key::Column::CaseId)
             .column(case_key::Column::Kind)
@@ -31,10 +31,7 @@ impl ScopedStore {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, k, v)| LinkKind::parse(&k).map(|k| (id, (k, v))))
-            .collect())
+        Ok(rows.into_iter().map(|(id, k, v)| (id, (k, v))).collect())
     }
 
     /// The keys of the given cases (which the caller already knows to be visible).
@@ -90,10 +87,9 @@ impl ScopedStore {
             .to_owned();
         for row in self.db.query_all_raw(backend.build(&outer)).await? {
             let case_id: i64 = row.try_get("", "case_id")?;
-            let kind: String = row.try_get("", "kind")?;
+            let kind: LinkKind = row.try_get("", "kind")?;
             let value: String = row.try_get("", "value")?;
             let count: i64 = row.try_get("", "n")?;
-            let Some(kind) = LinkKind::parse(&kind) else { continue };
             if count > limit {
                 out.hubs.insert((kind, value), u64::try_from(count).unwrap_or(0));
             } else {

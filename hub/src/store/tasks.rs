@@ -1,7 +1,7 @@
 //! Supervision tasks (督办): who may open, answer and close them, and who may see them.
 
 use chrono::{NaiveDate, Utc};
-use entities::workflow::TaskAction;
+use entities::TaskAction;
 use entities::{case, supervision_task, task_event, LoopStage};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
@@ -73,13 +73,13 @@ impl ScopedStore {
     pub async fn tasks(&self, q: &TaskQuery, first: u64, after: Option<i64>) -> Result<Page<supervision_task::Model>> {
         let mut c = self.visible_tasks()?;
         if let Some(stages) = &q.stages {
-            c = c.add(supervision_task::Column::Stage.is_in(stages.iter().map(|s| s.as_str())));
+            c = c.add(supervision_task::Column::Stage.is_in(stages.iter().copied()));
         }
         if let Some(overdue) = q.overdue {
             let today = Utc::now().date_naive();
             let late = Condition::all()
                 .add(supervision_task::Column::Deadline.lt(today))
-                .add(supervision_task::Column::Stage.ne(LoopStage::Closed.as_str()));
+                .add(supervision_task::Column::Stage.ne(LoopStage::Closed));
             c = c.add(if overdue { late } else { late.not() });
         }
         if let Some(d) = &q.department {
@@ -153,7 +153,7 @@ impl ScopedStore {
             department: Set(t.department.trim().to_string()),
             title: Set(t.title.trim().to_string()),
             deadline: Set(t.deadline),
-            stage: Set(LoopStage::Notified.as_str().into()),
+            stage: Set(LoopStage::Notified),
             opened_by: Set(viewer.sub.clone()),
             opened_at: Set(now),
             updated_at: Set(now),
@@ -194,7 +194,7 @@ impl ScopedStore {
         if action == TaskAction::Answer && note.as_deref().map(str::trim).unwrap_or("").is_empty() {
             return Err(Error::bad_input("an answer states the rectification in `note`"));
         }
-        let from = LoopStage::parse(&task.stage);
+        let from = Some(task.stage);
         let to = action.next(from).ok_or_else(|| {
             Error::bad_input(format!(
                 "cannot {} a task that is {}",
@@ -205,10 +205,10 @@ impl ScopedStore {
         let txn = self.pool.begin().await?;
         // Compare-and-set on the stage: of concurrent steps from one stage, one succeeds.
         let moved = supervision_task::Entity::update_many()
-            .col_expr(supervision_task::Column::Stage, Expr::value(to.as_str()))
+            .col_expr(supervision_task::Column::Stage, Expr::value(to))
             .col_expr(supervision_task::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(supervision_task::Column::Id.eq(id))
-            .filter(supervision_task::Column::Stage.eq(task.stage.as_str()))
+            .filter(supervision_task::Column::Stage.eq(task.stage))
             .exec(&txn)
             .await?;
         if moved.rows_affected != 1 {
@@ -241,9 +241,9 @@ async fn record_event<C: sea_orm::ConnectionTrait>(
         at: Set(Utc::now()),
         actor: Set(viewer.sub.clone()),
         role: Set(viewer.role.as_str().into()),
-        action: Set(action.as_str().into()),
-        from_stage: Set(from.map(|s| s.as_str().to_string())),
-        to_stage: Set(to.as_str().into()),
+        action: Set(action),
+        from_stage: Set(from),
+        to_stage: Set(to),
         note: Set(note),
         ..Default::default()
     }

@@ -238,7 +238,7 @@ async fn all_chains(app: &TestApp) -> Vec<((String, String), ChainSignature)> {
         cases
             .iter()
             .find(|c| c.id == id)
-            .map(|c| (c.source.clone(), c.source_key.clone()))
+            .map(|c| (c.source.as_str().to_string(), c.source_key.clone()))
             .unwrap()
     };
     let mut out = Vec::new();
@@ -256,7 +256,7 @@ async fn all_chains(app: &TestApp) -> Vec<((String, String), ChainSignature)> {
                 (a, b, l.kind.as_str().to_string(), l.key.clone())
             })
             .collect();
-        out.push(((c.source.clone(), c.source_key.clone()), (nodes, links)));
+        out.push(((c.source.as_str().to_string(), c.source_key.clone()), (nodes, links)));
     }
     out.sort();
     out
@@ -308,7 +308,7 @@ async fn the_walk_finds_the_true_chains_of_a_generated_world() {
     let id_of = |source: &str, key: &str| {
         cases
             .iter()
-            .find(|c| c.source == source && c.source_key == key && !c.deleted)
+            .find(|c| c.source.as_str() == source && c.source_key == key && !c.deleted)
             .map(|c| c.id)
     };
     let truth = std::fs::read_to_string(dir.0.join("truth.jsonl")).unwrap();

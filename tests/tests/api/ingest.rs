@@ -338,7 +338,7 @@ async fn concurrent_ingests_all_land(app: TestApp) {
 /// on SQLite) keeps every character of every value, across statements.
 async fn bulk_inserts_keep_every_value(app: TestApp) {
     use entities::audit_subject;
-    use sea_orm::QueryOrder;
+    use sea_orm::{QueryOrder, QuerySelect};
     let texts = [
         "CASE",
         "a,b",
@@ -358,15 +358,21 @@ async fn bulk_inserts_keep_every_value(app: TestApp) {
     )
     .await
     .unwrap();
-    let stored = audit_subject::Entity::find()
+    // Read as plain text: the column's values here are not `SubjectKind`s.
+    let stored: Vec<(i64, String, i64)> = audit_subject::Entity::find()
+        .select_only()
+        .column(audit_subject::Column::AuditId)
+        .column(audit_subject::Column::Kind)
+        .column(audit_subject::Column::SubjectId)
         .order_by_asc(audit_subject::Column::AuditId)
+        .into_tuple()
         .all(&app.db)
         .await
         .unwrap();
     assert_eq!(stored.len(), 12_000);
-    for (n, row) in stored.iter().enumerate() {
+    for (n, (audit_id, kind, subject_id)) in stored.iter().enumerate() {
         assert_eq!(
-            (row.audit_id, row.kind.as_str(), row.subject_id),
+            (*audit_id, kind.as_str(), *subject_id),
             (n as i64, texts[n % texts.len()], n as i64 * 3)
         );
     }

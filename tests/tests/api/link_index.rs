@@ -177,9 +177,7 @@ async fn a_chain_request_sees_what_another_writer_just_stored(app: TestApp) {
         ))
         .await
         .unwrap();
-    s.key(new, entities::LinkKind::parse(&key.kind).unwrap(), &key.value)
-        .await
-        .unwrap();
+    s.key(new, key.kind, &key.value).await.unwrap();
     let data = app.data(&token, query, json!({"id": format!("Case:{}", any.id)})).await;
     assert_eq!(nodes(data.clone()), alone + 1, "{data}");
     assert!(data.to_string().contains("NEW-1"));

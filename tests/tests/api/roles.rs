@@ -17,8 +17,8 @@ fn may_see(role: Role, regions: &[&str], c: &case::Model) -> bool {
     }
     let source_ok = match role {
         Role::Admin | Role::Discipline => true,
-        Role::Plc | Role::Congress => c.source != "DISCIPLINE",
-        Role::Procurator => c.source != "DISCIPLINE" || c.transferred,
+        Role::Plc | Role::Congress => c.source != Source::Discipline,
+        Role::Procurator => c.source != Source::Discipline || c.transferred,
         Role::Analyst | Role::Auditor | Role::Ingestor | Role::Agency => false,
     };
     let region_ok = role == Role::Admin
@@ -127,7 +127,7 @@ async fn no_role_reaches_anything_outside_its_scope(app: TestApp) {
                 .graphql(
                     &token,
                     "query($id: ID!, $s: Source!, $k: String!) { case(id: $id) { sourceKey provenance { payload } } node(id: $id) { ... on Case { sourceKey } } caseBySourceKey(source: $s, sourceKey: $k) { sourceKey } caseChain(caseId: $id) { nodes { case { sourceKey } } links { key } } }",
-                    json!({"id": id, "s": c.source, "k": c.source_key}),
+                    json!({"id": id, "s": c.source.as_str(), "k": c.source_key}),
                 )
                 .await;
             let visible = may_see(role, &regions, c);

@@ -30,24 +30,20 @@ async fn fragments_select_exactly_what_they_name(app: TestApp) {
     assert!(none.is_empty());
 
     let keys = case_key::Entity::find().all(&app.db).await.unwrap();
-    let mut asked: Vec<(LinkKind, String)> = keys
-        .iter()
-        .step_by(7)
-        .filter_map(|k| LinkKind::parse(&k.kind).map(|kind| (kind, k.value.clone())))
-        .collect();
+    let mut asked: Vec<(LinkKind, String)> = keys.iter().step_by(7).map(|k| (k.kind, k.value.clone())).collect();
     asked.push((LinkKind::OrgName, "不存在的\"公司'名\\".into()));
     let rows = case_key::Entity::find()
         .filter(keys_condition(backend, &asked))
         .all(&app.db)
         .await
         .unwrap();
-    let mut got: Vec<(String, String)> = rows.iter().map(|k| (k.kind.clone(), k.value.clone())).collect();
+    let mut got: Vec<(LinkKind, String)> = rows.iter().map(|k| (k.kind, k.value.clone())).collect();
     got.sort();
     got.dedup();
-    let mut want: Vec<(String, String)> = keys
+    let mut want: Vec<(LinkKind, String)> = keys
         .iter()
-        .filter(|k| asked.iter().any(|(kind, v)| kind.as_str() == k.kind && v == &k.value))
-        .map(|k| (k.kind.clone(), k.value.clone()))
+        .filter(|k| asked.iter().any(|(kind, v)| *kind == k.kind && v == &k.value))
+        .map(|k| (k.kind, k.value.clone()))
         .collect();
     want.sort();
     want.dedup();

@@ -1,6 +1,7 @@
 //! What an adapter produces: unified records and quarantined items.
 
 use chrono::NaiveDate;
+use entities::ids::{CreditCode, IdNumber, Phone};
 use entities::{LinkKind, LoopStage, PartyKind, Satisfaction, Source};
 
 /// Where in a file an input record was found.
@@ -39,9 +40,9 @@ pub struct PartyMention {
     pub name_as_recorded: String,
     /// The role as recorded.
     pub role: String,
-    pub id_number: Option<String>,
-    pub credit_code: Option<String>,
-    pub phones: Vec<String>,
+    pub id_number: Option<IdNumber>,
+    pub credit_code: Option<CreditCode>,
+    pub phones: Vec<Phone>,
     /// `agency code:badge` of an officer.
     pub badge: Option<String>,
 }
@@ -165,9 +166,10 @@ impl UnifiedRecord {
         if let Some((name, _)) = named.iter().find(|(_, nul)| *nul) {
             return Some(name);
         }
-        let party = self.parties.iter().any(|p| {
-            has(&p.name) || has(&p.name_as_recorded) || has(&p.role) || opt(&p.badge) || p.phones.iter().any(|x| has(x))
-        });
+        let party = self
+            .parties
+            .iter()
+            .any(|p| has(&p.name) || has(&p.name_as_recorded) || has(&p.role) || opt(&p.badge));
         if party {
             return Some("party");
         }

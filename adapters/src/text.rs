@@ -132,16 +132,16 @@ pub fn party(record: &mut UnifiedRecord, field: &str, p: PartyFields<'_>) -> Opt
     if let Some(number) = p.document_number.map(str::trim).filter(|n| !n.is_empty()) {
         match (kind, p.document_type) {
             (PartyKind::Organization, _) => match CreditCode::parse(number) {
-                Ok(code) => mention.credit_code = Some(code.as_str().to_string()),
+                Ok(code) => mention.credit_code = Some(code),
                 Err(e) => record.issue(&format!("{field}.ZJHM"), number, e.code()),
             },
             (PartyKind::Person, Some("居民身份证")) => match IdNumber::parse(number) {
-                Ok(id) => mention.id_number = Some(id.as_str().to_string()),
+                Ok(id) => mention.id_number = Some(id),
                 Err(e) => record.issue(&format!("{field}.ZJHM"), number, e.code()),
             },
             (PartyKind::Person, None | Some("PERSON")) => match IdNumber::parse(number) {
                 // Without a document type, a number that validates as an ID number is one.
-                Ok(id) => mention.id_number = Some(id.as_str().to_string()),
+                Ok(id) => mention.id_number = Some(id),
                 Err(IdError::Format) => {}
                 Err(e) => record.issue(&format!("{field}.ZJHM"), number, e.code()),
             },
@@ -150,7 +150,7 @@ pub fn party(record: &mut UnifiedRecord, field: &str, p: PartyFields<'_>) -> Opt
     }
     if let Some(phone) = p.phone.map(str::trim).filter(|n| !n.is_empty()) {
         match Phone::parse(phone) {
-            Ok(ph) => mention.phones.push(ph.as_str().to_string()),
+            Ok(ph) => mention.phones.push(ph),
             Err(e) => record.issue(&format!("{field}.LXDH"), phone, e.code()),
         }
     }

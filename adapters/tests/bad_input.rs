@@ -56,7 +56,7 @@ fn enforcement_quarantines_structural_errors_and_keeps_value_errors() {
     assert_eq!(rs.len(), 2);
     assert_eq!(rs[0].version, Some(2), "BBH as a string is accepted");
     assert_eq!(
-        rs[0].parties[0].id_number.as_deref(),
+        rs[0].parties[0].id_number.as_ref().map(|i| i.as_str()),
         Some(GOOD_ID),
         "DSR as one object; ZJLX missing but the number validates"
     );
@@ -89,7 +89,7 @@ fn discipline_maps_by_header_and_quarantines_wrong_field_counts() {
     assert!(rs[0].transferred);
     assert_eq!(rs[0].region_code.as_deref(), Some("330110"));
     assert_eq!(
-        rs[0].parties[0].id_number.as_deref(),
+        rs[0].parties[0].id_number.as_ref().map(|i| i.as_str()),
         Some(GOOD_ID),
         "legacy 15-digit numbers convert"
     );
@@ -152,7 +152,10 @@ fn congress_reads_namespaces_cdata_escapes_and_attributes() {
         r.case_numbers,
         vec!["(2022)浙0110执124号".to_string(), "(2022)浙0110执123号".to_string()]
     );
-    assert_eq!(r.parties[0].phones, vec!["13805711234".to_string()]);
+    assert_eq!(
+        r.parties[0].phones.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        ["13805711234"]
+    );
     assert!(r.issues.iter().any(|i| i.issue == "bad_checksum"), "{:?}", r.issues);
     let bare = xml.replace(" xmlns=\"urn:rd:sfjd:1.0\"", "");
     assert_eq!(
@@ -199,7 +202,10 @@ fn procuratorate_pages_quarantine_items_and_read_tombstones() {
         ]
     );
     assert_eq!(rs[0].parties[0].name, "杭州某某(集团)有限公司");
-    assert_eq!(rs[0].parties[0].credit_code.as_deref(), Some("91350100M000100Y43"));
+    assert_eq!(
+        rs[0].parties[0].credit_code.as_ref().map(|c| c.as_str()),
+        Some("91350100M000100Y43")
+    );
     assert!(rs[1].tombstone);
     assert!(parse(Source::Procuratorate, "p.json", b"{\"items\": [").is_err());
 }

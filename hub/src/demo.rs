@@ -5,6 +5,7 @@
 
 use crate::ingest::Link;
 use chrono::{NaiveDate, Utc};
+use entities::ids::{CreditCode, IdNumber};
 use entities::{case, case_key, case_party, party, LinkKind, PartyKind, Source};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set, TransactionTrait};
 use serde_json::json;
@@ -114,8 +115,8 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
         let model = party::ActiveModel {
             kind: Set(kind),
             name: Set(name.into()),
-            id_number: Set(id_number.map(str::to_string)),
-            credit_code: Set(credit_code.map(str::to_string)),
+            id_number: Set(id_number.and_then(|v| IdNumber::parse(v).ok())),
+            credit_code: Set(credit_code.and_then(|v| CreditCode::parse(v).ok())),
             phones: Set(json!(phones)),
             identity: Set(identity),
             updated_at: Set(Utc::now()),

@@ -750,8 +750,8 @@ async fn resolve_parties<C: ConnectionTrait>(
                 out.insert(identity.clone(), p.id);
                 let phones = merged_phones.entry(identity.clone()).or_insert_with(|| p.phone_list());
                 for ph in &m.phones {
-                    if !phones.contains(ph) {
-                        phones.push(ph.clone());
+                    if !phones.iter().any(|x| x == ph.as_str()) {
+                        phones.push(ph.as_str().to_string());
                     }
                 }
             }
@@ -759,8 +759,8 @@ async fn resolve_parties<C: ConnectionTrait>(
                 new.entry(identity.clone()).or_insert(m);
                 let phones = merged_phones.entry(identity.clone()).or_default();
                 for ph in &m.phones {
-                    if !phones.contains(ph) {
-                        phones.push(ph.clone());
+                    if !phones.iter().any(|x| x == ph.as_str()) {
+                        phones.push(ph.as_str().to_string());
                     }
                 }
             }
@@ -819,16 +819,16 @@ async fn write_children<C: ConnectionTrait>(db: &C, records: &[UnifiedRecord], c
                 links.push((*case_id, *party_id, n as i32, p));
             }
             if let Some(id) = &p.id_number {
-                case_keys.insert((LinkKind::PersonId, id.clone()), ());
+                case_keys.insert((LinkKind::PersonId, id.as_str().to_string()), ());
             }
             if let Some(code) = &p.credit_code {
-                case_keys.insert((LinkKind::OrgUscc, code.clone()), ());
+                case_keys.insert((LinkKind::OrgUscc, code.as_str().to_string()), ());
             }
             if let Some(b) = &p.badge {
                 case_keys.insert((LinkKind::Badge, b.clone()), ());
             }
             for ph in &p.phones {
-                case_keys.insert((LinkKind::Phone, ph.clone()), ());
+                case_keys.insert((LinkKind::Phone, ph.as_str().to_string()), ());
             }
             let name_kind = if p.kind == PartyKind::Organization {
                 LinkKind::OrgName

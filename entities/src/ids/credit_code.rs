@@ -7,7 +7,10 @@ const CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 /// A valid 18-character USCC in uppercase ASCII.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Stored as its text (a sea-orm value type); only values made by `parse` are written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, sea_orm::DeriveValueType)]
+#[serde(transparent)]
 pub struct CreditCode(String);
 
 impl CreditCode {

@@ -8,7 +8,10 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 const CHECK: &[u8; 11] = b"10X98765432";
 
 /// A valid 18-character resident ID number: ASCII digits and an uppercase `X` check character.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Stored as its text (a sea-orm value type); only values made by `parse` are written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, sea_orm::DeriveValueType)]
+#[serde(transparent)]
 pub struct IdNumber(String);
 
 impl IdNumber {
@@ -42,6 +45,11 @@ impl IdNumber {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The masked spelling shown to masking roles.
+    pub fn masked(&self) -> String {
+        mask_id_number(&self.0)
     }
 
     pub fn birth_date(&self) -> Option<NaiveDate> {

@@ -5,7 +5,10 @@ use super::IdError;
 
 /// A full phone number as digits only, without a country prefix:
 /// `13805711234` (mobile) or `057185310013` (landline with area code).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Stored as its text (a sea-orm value type); only values made by `parse` are written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, sea_orm::DeriveValueType)]
+#[serde(transparent)]
 pub struct Phone(String);
 
 impl Phone {
@@ -56,6 +59,11 @@ impl Phone {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The masked spelling shown to masking roles.
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
     }
 
     pub fn is_mobile(&self) -> bool {

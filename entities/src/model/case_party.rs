@@ -17,9 +17,9 @@ pub struct Model {
     /// The party as this record names it (normalized).
     pub name: Option<String>,
     /// The ID number this record gives for the party.
-    pub id_number: Option<String>,
+    pub id_number: Option<crate::ids::IdNumber>,
     /// The credit code this record gives for the party.
-    pub credit_code: Option<String>,
+    pub credit_code: Option<crate::ids::CreditCode>,
     /// The full phones this record gives for the party, a JSON array of strings.
     pub phones: Option<Json>,
 }

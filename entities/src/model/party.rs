@@ -10,9 +10,9 @@ pub struct Model {
     pub kind: crate::PartyKind,
     pub name: String,
     /// Normalized valid resident ID number.
-    pub id_number: Option<String>,
+    pub id_number: Option<crate::ids::IdNumber>,
     /// Normalized valid USCC.
-    pub credit_code: Option<String>,
+    pub credit_code: Option<crate::ids::CreditCode>,
     /// Normalized full phone numbers, as a JSON array of strings.
     pub phones: Json,
     /// The exact key the party was resolved on (`PERSON_ID:…`, `ORG_USCC:…`, `BADGE:…`),

@@ -2,7 +2,7 @@
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, Interface, Object, SimpleObject, ID};
-use entities::ids::{id_number::mask_id_number, phone::mask_phone};
+use entities::ids::phone::mask_phone;
 use entities::{case, party};
 
 use super::connection::Connection;
@@ -203,12 +203,12 @@ impl Party {
         Ok(self
             .0
             .id_number
-            .as_deref()
-            .map(|v| if masked { mask_id_number(v) } else { v.to_string() }))
+            .as_ref()
+            .map(|v| if masked { v.masked() } else { v.to_string() }))
     }
     /// Unified social credit code.
     async fn credit_code(&self) -> Option<&str> {
-        self.0.credit_code.as_deref()
+        self.0.credit_code.as_ref().map(|c| c.as_str())
     }
     /// Full phone numbers; masked (`138****1234`) for masking roles.
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {

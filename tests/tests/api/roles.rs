@@ -52,7 +52,7 @@ async fn no_role_reaches_anything_outside_its_scope(app: TestApp) {
     let parties = party::Entity::find().all(&app.db).await.unwrap();
     let clear: Vec<String> = parties
         .iter()
-        .flat_map(|p| p.id_number.iter().cloned().chain(p.phone_list()))
+        .flat_map(|p| p.id_number.iter().map(|i| i.to_string()).chain(p.phone_list()))
         .collect();
     // A spread of cases: every source, in and out of the regions below, deleted ones too.
     let mut by_source: BTreeMap<&str, Vec<&case::Model>> = BTreeMap::new();

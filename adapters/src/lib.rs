@@ -7,6 +7,7 @@ pub mod csv;
 pub mod demo;
 pub mod discipline;
 pub mod enforcement;
+pub mod inspections;
 mod json_fields;
 pub mod procuratorate;
 pub mod record;

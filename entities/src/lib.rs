@@ -9,5 +9,5 @@ pub mod workflow;
 
 pub use model::*;
 pub use vocab::{
-    LinkKind, LoopStage, PartyKind, Satisfaction, Source, SubjectKind, TaskAction, WarningAction, WarningColor,
+    Feed, LinkKind, LoopStage, PartyKind, Satisfaction, Source, SubjectKind, TaskAction, WarningAction, WarningColor,
 };

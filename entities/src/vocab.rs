@@ -47,6 +47,43 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Every feed files are loaded from: the five sources, and 平安督 inspections. Quarantined
+    /// rows name their feed.
+    Feed {
+        Enforcement = "ENFORCEMENT",
+        Discipline = "DISCIPLINE",
+        Congress = "CONGRESS",
+        Procuratorate = "PROCURATORATE",
+        Social = "SOCIAL",
+        Inspections = "INSPECTIONS",
+    }
+}
+
+impl From<Source> for Feed {
+    fn from(s: Source) -> Feed {
+        match s {
+            Source::Enforcement => Feed::Enforcement,
+            Source::Discipline => Feed::Discipline,
+            Source::Congress => Feed::Congress,
+            Source::Procuratorate => Feed::Procuratorate,
+            Source::Social => Feed::Social,
+        }
+    }
+}
+
+impl Feed {
+    /// The source system a feed is, if it is one.
+    pub fn source(self) -> Option<Source> {
+        Source::ALL.iter().copied().find(|s| Feed::from(*s) == self)
+    }
+
+    /// The lowercase name used on the command line and in `/ingest/{feed}`.
+    pub fn slug(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
+vocabulary! {
     /// The supervision loop: 发现 → 督办 → 整改 → 回访 → 销号.
     LoopStage {
         Discovered = "DISCOVERED",

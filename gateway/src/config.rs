@@ -66,6 +66,10 @@ pub struct Config {
     pub hub_threshold: u64,
     /// Days a town has to answer a task opened by a governance warning; 0: warnings open no tasks.
     pub warning_task_days: u32,
+    /// Days a town has to fix a problem a 平安督 inspection found (the task's deadline).
+    pub inspection_task_days: u32,
+    /// Weights of the 平安督查指数: `problems,overdue,unrectified`.
+    pub inspection_weights: String,
     /// The Redis pub/sub channel gateways of one deployment share for live events.
     pub events_channel: String,
     /// Walk chains on an in-memory linkage index (built at start, kept current from the
@@ -110,6 +114,8 @@ impl Default for Config {
             max_ingest_bytes: 256 << 20,
             hub_threshold: 50,
             warning_task_days: 15,
+            inspection_task_days: 15,
+            inspection_weights: "1,5,20".into(),
             events_channel: "qianchuan:events".into(),
             link_index: true,
             log: "info".into(),
@@ -241,6 +247,8 @@ impl Config {
             "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
             "EVENTS_CHANNEL" => self.events_channel = value,
             "WARNING_TASK_DAYS" => self.warning_task_days = number(&value)? as u32,
+            "INSPECTION_TASK_DAYS" => self.inspection_task_days = number(&value)? as u32,
+            "INSPECTION_WEIGHTS" => self.inspection_weights = value,
             "LINK_INDEX" => {
                 self.link_index = match value.to_ascii_lowercase().as_str() {
                     "on" | "true" | "1" => true,
@@ -292,6 +300,8 @@ impl Config {
             self.governance_escalate_after,
         )
         .map_err(|e| ConfigError::Invalid(format!("governance: {e}")))?;
+        hub::inspections::index::Weights::parse(&self.inspection_weights)
+            .map_err(|e| ConfigError::Invalid(format!("inspection weights: {e}")))?;
         if self.request_timeout_ms == 0 || self.max_concurrent_requests == 0 || self.read_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "request_timeout_ms, max_concurrent_requests and read_timeout_ms must be at least 1".into(),

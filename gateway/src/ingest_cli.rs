@@ -28,6 +28,40 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Loads 平安督 inspection files (small by nature: read whole); returns how many were rejected.
+pub async fn run_inspections(db: &hub::Db, paths: &[PathBuf], json: bool, task_days: u32) -> anyhow::Result<usize> {
+    let mut rejected = 0;
+    let mut total = FileReport {
+        file: "total".into(),
+        ..Default::default()
+    };
+    for path in expand(paths)? {
+        let name = display_name(&path);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let report = hub::inspections::load::load_file(db, &name, &bytes, task_days)
+            .await
+            .map_err(|e| anyhow::anyhow!("storing {}: {e:?}", path.display()))?;
+        rejected += usize::from(report.rejected.is_some());
+        for (t, v) in [
+            (&mut total.read, report.read),
+            (&mut total.inserted, report.inserted),
+            (&mut total.unchanged, report.unchanged),
+            (&mut total.quarantined, report.quarantined),
+        ] {
+            *t += v;
+        }
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!("{}", summary(&report));
+        }
+    }
+    if !json {
+        println!("{}", summary(&total));
+    }
+    Ok(rejected)
+}
+
 /// A one-line human summary of a file's counts.
 pub fn summary(r: &FileReport) -> String {
     if let Some(reason) = &r.rejected {

@@ -39,9 +39,9 @@ enum Command {
     },
     /// Apply the database migrations.
     Migrate,
-    /// Load export files of one source; a folder means every file in it, in name order.
+    /// Load export files of one feed; a folder means every file in it, in name order.
     Ingest {
-        /// enforcement, discipline, congress, procuratorate or social.
+        /// enforcement, discipline, congress, procuratorate, social, or inspections (平安督 CSV).
         source: String,
         /// Files or folders.
         #[arg(required = true)]
@@ -179,21 +179,28 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Ingest { source, paths, json } => {
             init_tracing(&config.log);
-            let source = entities::Source::parse(&source).with_context(|| {
-                format!("unknown source {source:?}: enforcement, discipline, congress, procuratorate or social")
+            let feed = entities::Feed::parse(&source).with_context(|| {
+                format!(
+                    "unknown feed {source:?}: enforcement, discipline, congress, procuratorate, social or inspections"
+                )
             })?;
             let db = connect_and_migrate(&config).await?;
-            let rejected = gateway::ingest_cli::run(
-                &db,
-                source,
-                &paths,
-                json,
-                config
-                    .redis_url
-                    .as_deref()
-                    .map(|url| (url, config.events_channel.as_str())),
-            )
-            .await?;
+            let rejected = match feed.source() {
+                Some(source) => {
+                    gateway::ingest_cli::run(
+                        &db,
+                        source,
+                        &paths,
+                        json,
+                        config
+                            .redis_url
+                            .as_deref()
+                            .map(|url| (url, config.events_channel.as_str())),
+                    )
+                    .await?
+                }
+                None => gateway::ingest_cli::run_inspections(&db, &paths, json, config.inspection_task_days).await?,
+            };
             if rejected > 0 {
                 bail!("{rejected} file(s) rejected whole");
             }

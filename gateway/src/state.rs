@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub redis: RedisHandle,
     pub governance: hub::governance::Governance,
+    /// 平安督 task days and index weights.
+    pub inspections: hub::inspections::Settings,
     pub events: hub::events::EventBus,
     pub audit: hub::audit::AuditWriter,
     /// The in-memory linkage index chains are walked on (`None`: `QIANCHUAN_LINK_INDEX=off`).
@@ -62,6 +64,11 @@ impl AppState {
             config.governance_escalate_after,
         )
         .map_err(|e| anyhow::anyhow!("governance: {e}"))?;
+        let inspections = hub::inspections::Settings {
+            task_days: config.inspection_task_days,
+            weights: hub::inspections::index::Weights::parse(&config.inspection_weights)
+                .map_err(|e| anyhow::anyhow!("QIANCHUAN_INSPECTION_WEIGHTS: {e}"))?,
+        };
         let events = hub::events::EventBus::start(redis.clone(), &config.events_channel);
         if config.warning_task_days > 0 {
             tokio::spawn(hub::warnings::follow(
@@ -75,6 +82,7 @@ impl AppState {
         Ok(AppState {
             links,
             shared_states: Default::default(),
+            inspections,
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),
             audit: hub::audit::AuditWriter::start(db.clone()),
             events,

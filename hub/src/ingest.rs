@@ -352,7 +352,13 @@ fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-async fn store_quarantine<C: ConnectionTrait>(db: &C, source: Source, file: &str, q: &Quarantined) -> Result<()> {
+pub(crate) async fn store_quarantine<C: ConnectionTrait>(
+    db: &C,
+    feed: impl Into<entities::Feed>,
+    file: &str,
+    q: &Quarantined,
+) -> Result<()> {
+    let source: entities::Feed = feed.into();
     let position = q.position.to_string();
     let file = adapters::record::storable(file);
     let file = file.as_ref();

@@ -12,6 +12,7 @@ pub mod events;
 pub mod governance;
 pub mod ingest;
 pub mod ingest_error;
+pub mod inspections;
 pub mod link_index;
 pub mod linkage;
 pub mod masking;

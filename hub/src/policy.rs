@@ -42,7 +42,7 @@ impl Scope {
             Role::Procurator => (ALL_BUT_DISCIPLINE, true, true, true, false),
             Role::Congress => (ALL_BUT_DISCIPLINE, false, true, true, true),
             Role::Analyst => (ALL_BUT_DISCIPLINE, false, false, true, false),
-            Role::Auditor | Role::Ingestor | Role::Agency => (&[], false, false, false, false),
+            Role::Auditor | Role::Ingestor | Role::Agency | Role::Inspector => (&[], false, false, false, false),
         };
         Scope {
             role: viewer.role,
@@ -64,9 +64,31 @@ impl Scope {
         )
     }
 
-    /// Reads supervision tasks: supervisors, and an `agency` with a `unit`.
+    /// Reads supervision tasks: supervisors, an `agency` with a `unit`, and an `inspector`
+    /// (the tasks inspections in its regions opened).
     pub fn reads_tasks(&self) -> bool {
-        self.supervises() || self.agency_unit().is_some()
+        self.supervises() || self.agency_unit().is_some() || self.role == Role::Inspector
+    }
+
+    /// Records 平安督 inspections (in its regions): `admin` and `inspector`.
+    pub fn records_inspections(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Inspector)
+    }
+
+    /// Reads recorded inspections (in its regions): `admin` and `inspector`.
+    pub fn reads_inspections(&self) -> bool {
+        self.records_inspections()
+    }
+
+    /// Whether this is an inspector's scope: its tasks are those its inspections opened.
+    pub fn inspects(&self) -> bool {
+        self.role == Role::Inspector
+    }
+
+    /// Reads the 平安督查指数 (API.md): every role that reads records or aggregates, an
+    /// `agency` (its own town's rows), and `inspector`.
+    pub fn reads_inspection_index(&self) -> bool {
+        self.aggregates || self.agency_unit().is_some() || self.role == Role::Inspector
     }
 
     /// The department an `agency` token works the tasks of (`None` for other roles).

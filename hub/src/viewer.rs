@@ -8,7 +8,7 @@ pub struct Viewer {
     pub role: Role,
     /// Region-code prefixes; ignored for `admin`.
     pub regions: Vec<String>,
-    /// The organizational unit of an `agency` token.
+    /// The organizational unit of an `agency` token (an `inspector`'s team).
     pub unit: Option<String>,
 }
 
@@ -24,6 +24,8 @@ pub enum Role {
     Auditor,
     Ingestor,
     Agency,
+    /// 平安督 inspectors: record inspections in their regions (`unit`: their team).
+    Inspector,
 }
 
 impl Role {
@@ -37,6 +39,7 @@ impl Role {
         Role::Auditor,
         Role::Ingestor,
         Role::Agency,
+        Role::Inspector,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Ingestor => "ingestor",
             Role::Agency => "agency",
+            Role::Inspector => "inspector",
         }
     }
 

@@ -15,6 +15,7 @@ mod m20261129_000010_audit_subjects_unchecked;
 mod m20261201_000011_case_masked_text;
 mod m20261201_000012_mention_attributes;
 mod m20261201_000013_revoked_tokens;
+mod m20261202_000014_inspections;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_case_masked_text::Migration),
             Box::new(m20261201_000012_mention_attributes::Migration),
             Box::new(m20261201_000013_revoked_tokens::Migration),
+            Box::new(m20261202_000014_inspections::Migration),
         ]
     }
 }

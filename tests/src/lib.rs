@@ -338,6 +338,21 @@ impl TestApp {
         .expect("mint")
     }
 
+    /// A valid token for `role` over `regions` with a `unit` claim (an `inspector`'s team).
+    pub fn unit_token(&self, role: Role, unit: &str, regions: &[&str]) -> String {
+        let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+        gateway::auth::mint_hs256_for_unit(
+            SECRET,
+            &format!("{role}-{unit}"),
+            role,
+            &regions,
+            Some(unit),
+            600,
+            (None, None),
+        )
+        .expect("mint")
+    }
+
     /// POSTs a query as `application/json` with the given bearer token.
     pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
         let response = self

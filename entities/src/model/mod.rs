@@ -7,6 +7,8 @@ pub mod case_key;
 pub mod case_party;
 pub mod data_quality_issue;
 pub mod governance_warning;
+pub mod inspection;
+pub mod inspection_problem;
 pub mod linkage_journal;
 pub mod org_name_scanned;
 pub mod org_scan_queue;

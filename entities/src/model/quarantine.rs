@@ -7,7 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub source: crate::Source,
+    /// The feed the file belongs to (a source, or `INSPECTIONS`).
+    pub source: crate::Feed,
     pub file: String,
     /// Where in the file: `line 5`, `row 2`, `item 6`.
     pub position: String,

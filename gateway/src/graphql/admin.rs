@@ -3,9 +3,9 @@
 use async_graphql::{Context, SimpleObject};
 use entities::{quarantine, source_record};
 
-use super::audit_log::DateTime;
 use super::connection::Connection;
 use super::scalars::decode_cursor;
+use super::scalars::DateTime;
 use super::types::Source;
 use super::{limits, store};
 
@@ -39,7 +39,10 @@ impl From<source_record::Model> for SourceRecord {
 /// An input record refused for a structural error (admin only).
 #[derive(SimpleObject)]
 pub struct QuarantinedRecord {
+    /// The source system (`null` for a feed that is not one, such as `inspections`).
     pub source: Option<Source>,
+    /// The feed the file was loaded as: `enforcement` … `social`, or `inspections`.
+    pub feed: String,
     pub file: String,
     pub position: String,
     /// `invalid_json`, `missing_key`, `missing_version`, `wrong_field_count`, `unterminated_quote`, …
@@ -54,7 +57,8 @@ pub type QuarantineConnection = Connection<QuarantinedRecord>;
 
 fn record(m: quarantine::Model) -> QuarantinedRecord {
     QuarantinedRecord {
-        source: Some(m.source.into()),
+        source: m.source.source().map(Source::from),
+        feed: m.source.slug(),
         file: m.file,
         position: m.position,
         reason: m.reason,
@@ -73,7 +77,7 @@ pub async fn quarantine(
 ) -> async_graphql::Result<QuarantineConnection> {
     let (first, _) = limits(ctx)?.page(first, None)?;
     let before = after.as_deref().map(decode_cursor).transpose()?;
-    let source = source.map(entities::Source::from);
+    let source = source.map(|s| entities::Feed::from(entities::Source::from(s)));
     let page = store(ctx)?
         .quarantined(source, file.as_deref(), first, before)
         .await

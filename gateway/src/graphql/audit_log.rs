@@ -1,35 +1,12 @@
 //! `auditLog`: who looked at which cases and parties, for `admin` and `auditor`.
 
-use async_graphql::{
-    Context, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value, ID,
-};
+use async_graphql::{Context, InputObject, SimpleObject, ID};
 use entities::audit_log;
 
 use super::connection::Connection;
-use super::scalars::{decode_cursor, global_id, parse_id_of, NodeKind};
+use super::scalars::{decode_cursor, global_id, parse_id_of, DateTime, NodeKind};
 use super::{limits, store};
 use hub::store::AuditQuery;
-
-/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
-#[derive(Debug, Clone, Copy)]
-pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
-
-/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
-#[Scalar(name = "DateTime")]
-impl ScalarType for DateTime {
-    fn parse(value: Value) -> InputValueResult<Self> {
-        match &value {
-            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|d| DateTime(d.with_timezone(&chrono::Utc)))
-                .map_err(|_| InputValueError::custom(format!("{s:?} is not an RFC 3339 instant"))),
-            _ => Err(InputValueError::expected_type(value)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        Value::String(self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    }
-}
 
 /// Which audit entries to list. All given conditions must hold.
 #[derive(InputObject, Default)]

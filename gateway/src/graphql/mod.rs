@@ -7,6 +7,7 @@ pub mod chain;
 pub mod connection;
 pub mod filter;
 pub mod governance;
+pub mod inspections;
 pub mod loaders;
 pub mod mutation;
 pub mod query;

@@ -11,6 +11,17 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Records a 平安督 inspection (`inspector` in its regions, or admin); each problem opens a
+    /// supervision task on the town's own unit, due `QIANCHUAN_INSPECTION_TASK_DAYS` after the
+    /// inspection. Immutable: the same `id` with other content is `BAD_USER_INPUT`.
+    async fn record_inspection(
+        &self,
+        ctx: &Context<'_>,
+        input: super::inspections::InspectionInput,
+    ) -> async_graphql::Result<super::inspections::Inspection> {
+        super::inspections::record(ctx, input).await
+    }
+
     /// Opens a supervision task (督办通报) on a case you may see or on a town in your regions.
     /// Roles with a supervisory duty: admin, plc, procurator, discipline, congress.
     async fn open_supervision_task(

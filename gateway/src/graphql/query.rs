@@ -148,6 +148,28 @@ impl Query {
         super::tasks::list(ctx, filter, first.unwrap_or(20), after).await
     }
 
+    /// The 平安督查指数 per town and month from `from` to `to` (`YYYY-MM`), ranked per month
+    /// (月度晾晒). Scoped by region; `analyst`: towns with fewer than 5 places suppressed;
+    /// `agency`: its own town's rows.
+    async fn inspection_index(
+        &self,
+        ctx: &Context<'_>,
+        from: String,
+        to: String,
+        region_prefix: Option<String>,
+    ) -> async_graphql::Result<Vec<super::inspections::InspectionScore>> {
+        super::inspections::index(ctx, from, to, region_prefix).await
+    }
+
+    /// A recorded 平安督 inspection (`inspector` in its regions, or admin).
+    async fn inspection(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> async_graphql::Result<Option<super::inspections::Inspection>> {
+        super::inspections::inspection(ctx, id).await
+    }
+
     /// The governance index (一镇一指数) per region or town and month, from `from` to `to`
     /// (`YYYY-MM`), with colour and escalating warning; weights and thresholds are configured.
     async fn governance_index(

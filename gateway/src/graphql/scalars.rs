@@ -6,6 +6,27 @@ use chrono::NaiveDate;
 
 use crate::error::ApiError;
 
+/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
+#[derive(Debug, Clone, Copy)]
+pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
+
+/// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| DateTime(d.with_timezone(&chrono::Utc)))
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not an RFC 3339 instant"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);

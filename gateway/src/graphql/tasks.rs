@@ -4,8 +4,8 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use entities::TaskAction;
 use entities::{supervision_task, LoopStage as Stage};
 
-use super::audit_log::DateTime;
 use super::connection::Connection;
+use super::scalars::DateTime;
 use super::scalars::{global_id, parse_id_of, Date, NodeKind};
 use super::types::{Case, LoopStage};
 use super::{limits, readable_store, store, viewer};
@@ -175,7 +175,7 @@ pub async fn open(ctx: &Context<'_>, input: OpenTaskInput) -> async_graphql::Res
 }
 
 /// Tells subscribers (on every instance) that the task moved.
-async fn announce(ctx: &Context<'_>, task_id: i64) {
+pub(crate) async fn announce(ctx: &Context<'_>, task_id: i64) {
     if let Ok(bus) = ctx.data::<EventBus>() {
         bus.publish(Event::TaskChanged { task_id }).await;
     }

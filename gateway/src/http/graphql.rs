@@ -577,6 +577,7 @@ pub(crate) fn prepare(
     let request = with_viewer(request, viewer.clone(), store)
         .data(state.revocations.clone())
         .data(state.governance.clone())
+        .data(state.inspections)
         .data(state.events.clone())
         .data(state.shared_states.clone());
     (request, trail, masked)

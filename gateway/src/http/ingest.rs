@@ -1,4 +1,5 @@
-//! `POST /ingest/{source}`: one export file (or one procuratorate page) in the body.
+//! `POST /ingest/{feed}`: one export file (or one procuratorate page, or one inspections CSV)
+//! in the body.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -48,10 +49,10 @@ pub async fn ingest(
     if !hub::policy::Scope::for_viewer(&viewer).ingests() {
         return error(StatusCode::FORBIDDEN, "only admin and ingestor may ingest", "FORBIDDEN");
     }
-    let Some(source) = entities::Source::parse(&source) else {
+    let Some(feed) = entities::Feed::parse(&source) else {
         return error(
             StatusCode::NOT_FOUND,
-            "unknown source: enforcement, discipline, congress, procuratorate or social",
+            "unknown feed: enforcement, discipline, congress, procuratorate, social or inspections",
             "NOT_FOUND",
         );
     };
@@ -94,7 +95,15 @@ pub async fn ingest(
         .filter(|v| !v.is_empty())
         .unwrap_or("upload")
         .to_string();
-    match hub::ingest::ingest_file(&state.db, source, &file, &body).await {
+    let loaded = match feed.source() {
+        Some(source) => hub::ingest::ingest_file(&state.db, source, &file, &body)
+            .await
+            .map_err(|e| e.to_string()),
+        None => hub::inspections::load::load_file(&state.db, &file, &body, state.inspections.task_days)
+            .await
+            .map_err(|e| format!("{e:?}")),
+    };
+    match loaded {
         Ok(report) if report.rejected.is_some() => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
         Ok(report) => {
             if !report.changes.is_empty() {

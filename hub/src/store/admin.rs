@@ -32,7 +32,7 @@ impl ScopedStore {
     /// Quarantined input records, newest first.
     pub async fn quarantined(
         &self,
-        source: Option<Source>,
+        source: Option<entities::Feed>,
         file: Option<&str>,
         first: u64,
         before: Option<i64>,

@@ -107,7 +107,9 @@ impl Aggregates<'_> {
             .add(supervision_task::Column::Stage.ne(LoopStage::Closed))
             .add(supervision_task::Column::Deadline.lt(today))
             .add(supervision_task::Column::Deadline.gte(from))
-            .add(supervision_task::Column::Deadline.lte(to));
+            .add(supervision_task::Column::Deadline.lte(to))
+            // 平安督 tasks count in the inspection index only (MODELS.md).
+            .add(supervision_task::Column::Id.not_in_subquery(crate::inspections::task_ids()));
         if let Some(prefixes) = self.0.scope.region_prefixes() {
             let mut any = Condition::any().add(Expr::cust("1 = 0"));
             for p in prefixes {

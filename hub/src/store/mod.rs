@@ -7,6 +7,7 @@ mod cases;
 mod chain;
 mod filter;
 mod governance;
+mod inspections;
 mod keys;
 mod page;
 mod parties;
@@ -19,6 +20,7 @@ pub use filter::CaseQuery;
 pub use governance::Signals;
 pub use page::Page;
 pub use stats::{Bucket, Dimension};
+pub(crate) use tasks::insert_task;
 pub use tasks::{NewTask, TaskQuery};
 
 use crate::audit::Trail;

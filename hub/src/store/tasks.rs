@@ -53,6 +53,10 @@ impl ScopedStore {
             // Its business: its department, in its regions (API.md).
             return Ok(c.add(supervision_task::Column::Department.eq(unit)));
         }
+        if scope.inspects() {
+            // The progress of what inspections found, in its regions.
+            return Ok(c.add(supervision_task::Column::Id.in_subquery(crate::inspections::task_ids())));
+        }
         let visible_cases = Query::select()
             .column(case::Column::Id)
             .from(case::Entity)
@@ -138,39 +142,14 @@ impl ScopedStore {
                 if !self.scope.holds_region(&region) {
                     return Err(Error::Forbidden);
                 }
-                (Some(region), t.town)
+                (Some(region), t.town.clone())
             }
         };
         if t.department.trim().is_empty() || t.title.trim().is_empty() {
             return Err(Error::bad_input("department and title must not be empty"));
         }
-        let now = Utc::now();
         let txn = self.pool.begin().await?;
-        let task = supervision_task::ActiveModel {
-            case_id: Set(t.case_id),
-            region_code: Set(region),
-            town: Set(town),
-            department: Set(t.department.trim().to_string()),
-            title: Set(t.title.trim().to_string()),
-            deadline: Set(t.deadline),
-            stage: Set(LoopStage::Notified),
-            opened_by: Set(viewer.sub.clone()),
-            opened_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        record_event(
-            &txn,
-            viewer,
-            task.id,
-            TaskAction::Open,
-            None,
-            LoopStage::Notified,
-            t.note,
-        )
-        .await?;
+        let task = insert_task(&txn, viewer, region, town, t).await?;
         txn.commit().await?;
         Ok(task)
     }
@@ -225,6 +204,35 @@ impl ScopedStore {
         txn.commit().await?;
         Ok(task)
     }
+}
+
+/// Opens a task (stage NOTIFIED, with its OPEN event) inside the caller's transaction; the
+/// caller has decided that `viewer` may open it.
+pub(crate) async fn insert_task<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    region: Option<String>,
+    town: Option<String>,
+    t: NewTask,
+) -> Result<supervision_task::Model> {
+    let now = Utc::now();
+    let task = supervision_task::ActiveModel {
+        case_id: Set(t.case_id),
+        region_code: Set(region),
+        town: Set(town),
+        department: Set(t.department.trim().to_string()),
+        title: Set(t.title.trim().to_string()),
+        deadline: Set(t.deadline),
+        stage: Set(LoopStage::Notified),
+        opened_by: Set(viewer.sub.clone()),
+        opened_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    record_event(db, viewer, task.id, TaskAction::Open, None, LoopStage::Notified, t.note).await?;
+    Ok(task)
 }
 
 async fn record_event<C: sea_orm::ConnectionTrait>(

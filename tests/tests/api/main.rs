@@ -4,6 +4,7 @@ mod chain;
 mod governance;
 mod http_contract;
 mod ingest;
+mod inspections;
 mod link_index;
 mod pull;
 mod queries;

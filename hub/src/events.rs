@@ -24,6 +24,8 @@ pub enum Event {
     CasesChanged { changes: Vec<CaseChange> },
     /// A supervision task was opened or took a step.
     TaskChanged { task_id: i64 },
+    /// A 平安督 inspection was recorded.
+    InspectionRecorded { inspection_id: String },
 }
 
 /// Publishes events and hands out receivers for them.

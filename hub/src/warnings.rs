@@ -74,6 +74,7 @@ async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> Resul
         match event.as_ref() {
             Event::CasesChanged { changes } => cases.extend(changes.iter().map(|c| c.case_id)),
             Event::TaskChanged { task_id } => tasks.push(*task_id),
+            Event::InspectionRecorded { .. } => {}
         }
     }
     let mut months = BTreeSet::new();

@@ -191,6 +191,12 @@ pub async fn record(ctx: &Context<'_>, input: InspectionInput) -> async_graphql:
         for task_id in view.problems.iter().filter_map(|p| p.task_id) {
             super::tasks::announce(ctx, task_id).await;
         }
+        if let Ok(bus) = ctx.data::<hub::events::EventBus>() {
+            bus.publish(hub::events::Event::InspectionRecorded {
+                inspection_id: view.inspection.id.clone(),
+            })
+            .await;
+        }
     }
     Ok(Inspection(view))
 }

@@ -73,7 +73,7 @@ fn bus<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a EventBus> {
 fn changes(events: &[Arc<Event>]) -> impl Iterator<Item = &hub::ingest::CaseChange> {
     events.iter().flat_map(|e| match e.as_ref() {
         Event::CasesChanged { changes } => changes.as_slice(),
-        Event::TaskChanged { .. } => &[],
+        Event::TaskChanged { .. } | Event::InspectionRecorded { .. } => &[],
     })
 }
 
@@ -154,6 +154,35 @@ impl Watch for TaskWatch {
                     if let Some(task) = self.store.task(*task_id).await.map_err(crate::error::ApiError::from)? {
                         out.push(SupervisionTask(task));
                     }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct InspectionWatch {
+    store: ScopedStore,
+    region_prefix: Option<String>,
+}
+
+impl Watch for InspectionWatch {
+    type Item = super::inspections::Inspection;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
+        let mut out = Vec::new();
+        for event in &events {
+            if let Event::InspectionRecorded { inspection_id } = event.as_ref() {
+                let view = self
+                    .store
+                    .inspection(inspection_id)
+                    .await
+                    .map_err(crate::error::ApiError::from)?;
+                if let Some(view) = view.filter(|v| {
+                    self.region_prefix
+                        .as_deref()
+                        .is_none_or(|p| v.inspection.region_code.starts_with(p))
+                }) {
+                    out.push(super::inspections::Inspection(view));
                 }
             }
         }
@@ -349,6 +378,21 @@ impl Subscription {
         store.may_read_tasks().map_err(crate::error::ApiError::from)?;
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), TaskWatch { store }))
+    }
+
+    /// 平安督 inspections as they are recorded (`inspector` in its regions, or admin),
+    /// optionally only those in `regionPrefix`.
+    async fn inspection_recorded(
+        &self,
+        ctx: &Context<'_>,
+        region_prefix: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<super::inspections::Inspection>>> {
+        let store = store(ctx)?.clone();
+        if !store.scope().reads_inspections() {
+            return Err(crate::error::ApiError::Forbidden.into());
+        }
+        let bus = bus(ctx)?;
+        Ok(follow(bus, bus.subscribe(), InspectionWatch { store, region_prefix }))
     }
 
     /// Watches the chain of a case: each time cases you may see join it (a case ingested

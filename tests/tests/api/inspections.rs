@@ -311,7 +311,42 @@ async fn bad_input_and_scope_are_refused(app: TestApp) {
     assert_eq!(code(&body), "FORBIDDEN");
 }
 
+async fn a_recorded_inspection_reaches_subscribers_in_scope(app: TestApp) {
+    let query = "subscription($p: String) { inspectionRecorded(regionPrefix: $p) { town problems { category } } }";
+    let inspector = app.unit_token(Role::Inspector, "余杭区平安督查组", &["330110"]);
+    let mut own = app.ws(&inspector).await;
+    own.subscribe("i", query, json!({})).await;
+    let mut elsewhere = app
+        .ws(&app.unit_token(Role::Inspector, "西湖区督查组", &["330106"]))
+        .await;
+    elsewhere.subscribe("i", query, json!({})).await;
+    let mut town = app.ws(&app.agency_token("崇贤街道")).await;
+    town.subscribe("t", "subscription { taskChanged { department stage } }", json!({}))
+        .await;
+    app.wait_subscriptions(3).await;
+    let at = Utc::now() - Duration::hours(1);
+    let one = json!([{"category": "消防", "description": "灭火器过期", "severity": 3}]);
+    app.data(&inspector, RECORD, json!({"i": inspection("崇贤街道", "p", at, one)}))
+        .await;
+    let soon = std::time::Duration::from_secs(5);
+    let message = own.next_within(soon).await.expect("the inspection");
+    assert_eq!(
+        message["payload"]["data"]["inspectionRecorded"],
+        json!({"town": "崇贤街道", "problems": [{"category": "消防"}]})
+    );
+    let task = town.next_within(soon).await.expect("the task");
+    assert_eq!(
+        task["payload"]["data"]["taskChanged"],
+        json!({"department": "崇贤街道", "stage": "NOTIFIED"})
+    );
+    assert!(elsewhere
+        .next_within(std::time::Duration::from_millis(500))
+        .await
+        .is_none());
+}
+
 on_both_databases!(
+    a_recorded_inspection_reaches_subscribers_in_scope,
     an_inspection_opens_tasks_the_town_answers_and_the_ranking_shows,
     offline_files_load_with_exact_counts_and_last_years_ranking,
     bad_input_and_scope_are_refused,

@@ -327,6 +327,22 @@ pub async fn load_generated_world(
             );
         }
     }
+    for file in summary.files.iter().filter(|f| {
+        f.parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "inspections")
+    }) {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let report =
+            crate::inspections::load::load_file(db, &name, &bytes, crate::inspections::Settings::default().task_days)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading {name}: {e:?}"))?;
+        reports.push(report);
+    }
     crate::org_names::link_pending(db).await?;
     Ok(reports)
 }

@@ -1,7 +1,9 @@
 //! `qianchuan demo`: a synthetic world written as export files of all five sources,
 //! in their delivery formats, with the spelling variations of the interface documents,
-//! some bad input, and `truth.jsonl`: the records of every incident (the true chains).
+//! some bad input, and `truth.jsonl`: the records of every incident (the true chains); and a
+//! year of 平安督 inspections of the demo towns (`inspections/`).
 
+mod inspections;
 mod rng;
 mod spell;
 mod world;
@@ -394,6 +396,7 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
     summary.files.extend(congress.finish()?);
     summary.files.extend(page_files);
     summary.files.extend(social.finish()?);
+    summary.files.push(inspections::write(out, seed)?);
     Ok(summary)
 }
 
@@ -426,12 +429,20 @@ mod tests {
             assert_eq!(std::fs::read(fa).unwrap(), std::fs::read(fb).unwrap());
         }
         for file in &a.files {
-            let source = match file.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) {
-                Some(dir) => entities::Source::parse(dir).unwrap(),
+            let bytes = std::fs::read(file).unwrap();
+            match file.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) {
+                Some("inspections") => {
+                    let parsed = crate::inspections::parse("f", &bytes).unwrap();
+                    assert!(parsed.inspections.len() > 100 && parsed.quarantined.is_empty());
+                    assert!(parsed.inspections.iter().any(|i| i.problems.is_empty()));
+                    assert!(parsed.inspections.iter().any(|i| !i.problems.is_empty()));
+                }
+                Some(dir) => {
+                    let source = entities::Source::parse(dir).unwrap();
+                    assert!(!crate::parse(source, "f", &bytes).unwrap().items.is_empty());
+                }
                 None => panic!(),
-            };
-            let parsed = crate::parse(source, "f", &std::fs::read(file).unwrap()).unwrap();
-            assert!(!parsed.items.is_empty());
+            }
         }
         let _ = std::fs::remove_dir_all(&base);
     }

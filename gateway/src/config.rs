@@ -104,8 +104,9 @@ impl Default for Config {
             jwt_algorithms: None,
             rate_limit_per_minute: 600,
             introspection: "admin".into(),
-            governance_weights: "problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1,dissatisfied=3"
-                .into(),
+            governance_weights:
+                "problems=1,overdue=5,repeat_complaints=3,court_disputes=2,unclosed=1,dissatisfied=3,inspection_problems=1"
+                    .into(),
             governance_thresholds: "10,25,50".into(),
             governance_escalate_after: 3,
             bind: "127.0.0.1:8080".into(),

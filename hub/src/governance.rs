@@ -18,6 +18,8 @@ pub struct Governance {
     pub court_disputes: f64,
     pub unclosed: f64,
     pub dissatisfied: f64,
+    /// Per problem a 平安督 inspection found in the place that month.
+    pub inspection_problems: f64,
     /// Lower bounds of BLUE, ORANGE and RED.
     pub thresholds: [f64; 3],
     /// Consecutive ORANGE (or worse) months that raise a warning.
@@ -33,6 +35,7 @@ impl Default for Governance {
             court_disputes: 2.0,
             unclosed: 1.0,
             dissatisfied: 3.0,
+            inspection_problems: 1.0,
             thresholds: [10.0, 25.0, 50.0],
             escalate_after: 3,
         }
@@ -61,9 +64,10 @@ impl Governance {
                 "court_disputes" => g.court_disputes = value,
                 "unclosed" => g.unclosed = value,
                 "dissatisfied" => g.dissatisfied = value,
+                "inspection_problems" => g.inspection_problems = value,
                 other => {
                     return Err(format!(
-                        "unknown weight {other:?} (problems, overdue, repeat_complaints, court_disputes, unclosed, dissatisfied)"
+                        "unknown weight {other:?} (problems, overdue, repeat_complaints, court_disputes, unclosed, dissatisfied, inspection_problems)"
                     ))
                 }
             }
@@ -93,7 +97,8 @@ impl Governance {
             + self.repeat_complaints * s.repeat_complaints as f64
             + self.court_disputes * s.court_disputes as f64
             + self.unclosed * s.unclosed as f64
-            + self.dissatisfied * s.dissatisfied as f64;
+            + self.dissatisfied * s.dissatisfied as f64
+            + self.inspection_problems * s.inspection_problems as f64;
         (v * 100.0).round() / 100.0
     }
 
@@ -384,6 +389,37 @@ pub async fn compute(
                 town,
                 month: Some(month),
                 overdue: 1,
+                ..Default::default()
+            }),
+        }
+    }
+    // The problems 平安督 inspections found (the inspection index feeds this one, MODELS.md),
+    // as the viewer may see them: a town suppressed there (analyst, < 5 places) adds nothing.
+    let month = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let inspections = store
+        .inspection_index(
+            &month(from_m),
+            &month(to_m),
+            query.region_prefix.as_deref(),
+            crate::inspections::day_of(chrono::Utc::now()),
+            crate::inspections::index::Weights::default(),
+        )
+        .await?;
+    for row in inspections {
+        let Some(found) = row.figures.map(|f| i64::from(f.problems)).filter(|n| *n > 0) else {
+            continue;
+        };
+        let (region, town) = (Some(row.region), if by_town { Some(row.town) } else { None });
+        match signals
+            .iter_mut()
+            .find(|s| s.region == region && s.town == town && s.month.as_deref() == Some(row.month.as_str()))
+        {
+            Some(s) => s.inspection_problems += found,
+            None => signals.push(Signals {
+                region,
+                town,
+                month: Some(row.month),
+                inspection_problems: found,
                 ..Default::default()
             }),
         }

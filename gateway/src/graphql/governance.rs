@@ -70,6 +70,9 @@ pub struct GovernanceScore {
     pub closure_rate: Option<f64>,
     /// Cases whose complainant or deputy recorded being dissatisfied (不满意).
     pub dissatisfied: Option<i32>,
+    /// Problems 平安督 inspections found in the place that month (问题数; for `analyst`, only
+    /// from towns with at least 5 places inspected).
+    pub inspection_problems: Option<i32>,
     /// Satisfied or fairly satisfied ÷ cases with a satisfaction recorded (`null`: none recorded).
     pub satisfaction_rate: Option<f64>,
     pub suppressed: bool,
@@ -109,6 +112,7 @@ impl From<Score> for GovernanceScore {
                 .filter(|x| x.problems > 0)
                 .map(|x| ((x.problems - x.unclosed) as f64 / x.problems as f64 * 1000.0).round() / 1000.0),
             dissatisfied: sig.and_then(|x| n(x.dissatisfied)),
+            inspection_problems: sig.and_then(|x| n(x.inspection_problems)),
             satisfaction_rate: sig
                 .filter(|x| x.rated > 0)
                 .map(|x| ((x.rated - x.dissatisfied) as f64 / x.rated as f64 * 1000.0).round() / 1000.0),

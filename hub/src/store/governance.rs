@@ -30,6 +30,8 @@ pub struct Signals {
     pub rated: i64,
     /// Recorded as dissatisfied (不满意).
     pub dissatisfied: i64,
+    /// Problems 平安督 inspections found (问题数), added by `governance::compute`.
+    pub inspection_problems: i64,
 }
 
 const OVERDUE: &str = "SUM(CASE WHEN \"cases\".\"deadline_on\" IS NOT NULL AND (\"cases\".\"closed_on\" IS NULL OR \"cases\".\"closed_on\" > \"cases\".\"deadline_on\") THEN 1 ELSE 0 END)";
@@ -76,6 +78,7 @@ impl Aggregates<'_> {
             .expr_as(Expr::cust(UNCLOSED), Alias::new("unclosed"))
             .expr_as(Expr::cust(RATED), Alias::new("rated"))
             .expr_as(Expr::cust(DISSATISFIED), Alias::new("dissatisfied"))
+            .expr_as(Expr::cust("CAST(0 AS BIGINT)"), Alias::new("inspection_problems"))
             .cond_where(self.0.scope.case_condition())
             .cond_where(query.condition()?)
             .and_where(Expr::col((case::Entity, case::Column::OpenedOn)).is_not_null())

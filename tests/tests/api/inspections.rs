@@ -205,6 +205,25 @@ async fn offline_files_load_with_exact_counts_and_last_years_ranking(app: TestAp
         "a tie shares a rank: {ranks:?}"
     );
     assert!(row(&rows, "仁和街道", "2025-03")["change"].is_null());
+    // The problems feed the governance index as a signal (weight 1); their overdue tasks do not.
+    let g = app
+        .data(
+            &admin,
+            "{ governanceIndex(from: \"2025-03\", to: \"2025-03\", level: TOWN) { town month index overdue inspectionProblems } }",
+            json!({}),
+        )
+        .await;
+    let chongxian = g["governanceIndex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["town"] == "崇贤街道")
+        .cloned()
+        .unwrap_or_else(|| panic!("{g}"));
+    assert_eq!(
+        chongxian,
+        json!({"town": "崇贤街道", "month": "2025-03", "index": 2.0, "overdue": 0, "inspectionProblems": 2})
+    );
     // Inspection tasks (all overdue here) stay out of the governance index's overdue tasks.
     let viewer = hub::Viewer {
         sub: "t".into(),

@@ -190,6 +190,59 @@ impl Watch for InspectionWatch {
     }
 }
 
+struct RankingWatch {
+    store: ScopedStore,
+    month: String,
+    region_prefix: Option<String>,
+    settings: hub::inspections::Settings,
+    last: Vec<(String, String, Option<u32>, Option<f64>)>,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl RankingWatch {
+    async fn ranking(&self) -> async_graphql::Result<Vec<hub::inspections::index::TownMonth>> {
+        Ok(self
+            .store
+            .inspection_index(
+                &self.month,
+                &self.month,
+                self.region_prefix.as_deref(),
+                hub::inspections::day_of(chrono::Utc::now()),
+                self.settings.weights,
+            )
+            .await
+            .map_err(crate::error::ApiError::from)?)
+    }
+
+    fn summary(rows: &[hub::inspections::index::TownMonth]) -> Vec<(String, String, Option<u32>, Option<f64>)> {
+        rows.iter()
+            .map(|r| {
+                let f = r.figures.as_ref();
+                (r.region.clone(), r.town.clone(), f.map(|f| f.rank), f.map(|f| f.index))
+            })
+            .collect()
+    }
+}
+
+impl Watch for RankingWatch {
+    type Item = Vec<super::inspections::InspectionScore>;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
+        let relevant = events
+            .iter()
+            .any(|e| matches!(e.as_ref(), Event::InspectionRecorded { .. } | Event::TaskChanged { .. }));
+        if !relevant {
+            return Ok(Vec::new());
+        }
+        let rows = self.ranking().await?;
+        let now = Self::summary(&rows);
+        if now == self.last {
+            return Ok(Vec::new());
+        }
+        self.last = now;
+        Ok(vec![rows.into_iter().map(Into::into).collect()])
+    }
+}
+
 struct ChainWatch {
     store: ScopedStore,
     root: i64,
@@ -393,6 +446,45 @@ impl Subscription {
         }
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), InspectionWatch { store, region_prefix }))
+    }
+
+    /// The 平安督 ranking of `month` (`YYYY-MM`) in `regionPrefix`, each time it changes
+    /// (月度晾晒 live): after an inspection is recorded or one of their tasks takes a step, the
+    /// month's rows as `inspectionIndex` gives them, when a town's rank or index moved.
+    async fn inspection_ranking(
+        &self,
+        ctx: &Context<'_>,
+        month: String,
+        region_prefix: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Vec<super::inspections::InspectionScore>>>>
+    {
+        let store = store(ctx)?.clone();
+        if !store.scope().reads_inspection_index() {
+            return Err(ApiError::Forbidden.into());
+        }
+        let turn = match ctx.data_opt::<ExpensiveTurns>() {
+            Some(turns) => Some(turns.0.clone().try_acquire_owned().map_err(|_| {
+                ApiError::LimitExceeded(format!(
+                    "at most {MAX_EXPENSIVE_PER_CONNECTION} aggregate subscriptions per connection"
+                ))
+            })?),
+            None => None,
+        };
+        let bus = bus(ctx)?;
+        let rx = bus.subscribe();
+        let mut watch = RankingWatch {
+            store,
+            month,
+            region_prefix,
+            settings: ctx
+                .data_opt::<hub::inspections::Settings>()
+                .copied()
+                .unwrap_or_default(),
+            last: Vec::new(),
+            _turn: turn,
+        };
+        watch.last = RankingWatch::summary(&watch.ranking().await?);
+        Ok(follow(bus, rx, watch))
     }
 
     /// Watches the chain of a case: each time cases you may see join it (a case ingested

@@ -332,6 +332,9 @@ async fn bad_input_and_scope_are_refused(app: TestApp) {
 
 async fn a_recorded_inspection_reaches_subscribers_in_scope(app: TestApp) {
     let query = "subscription($p: String) { inspectionRecorded(regionPrefix: $p) { town problems { category } } }";
+    let ranking =
+        "subscription($m: String!) { inspectionRanking(month: $m, regionPrefix: \"330110\") { town rank problems } }";
+    let at = Utc::now() - Duration::hours(1);
     let inspector = app.unit_token(Role::Inspector, "余杭区平安督查组", &["330110"]);
     let mut own = app.ws(&inspector).await;
     own.subscribe("i", query, json!({})).await;
@@ -342,8 +345,9 @@ async fn a_recorded_inspection_reaches_subscribers_in_scope(app: TestApp) {
     let mut town = app.ws(&app.agency_token("崇贤街道")).await;
     town.subscribe("t", "subscription { taskChanged { department stage } }", json!({}))
         .await;
-    app.wait_subscriptions(3).await;
-    let at = Utc::now() - Duration::hours(1);
+    let mut board = app.ws(&app.token(Role::Plc, &["3301"])).await;
+    board.subscribe("r", ranking, json!({"m": month_of(at)})).await;
+    app.wait_subscriptions(4).await;
     let one = json!([{"category": "消防", "description": "灭火器过期", "severity": 3}]);
     app.data(&inspector, RECORD, json!({"i": inspection("崇贤街道", "p", at, one)}))
         .await;
@@ -358,6 +362,27 @@ async fn a_recorded_inspection_reaches_subscribers_in_scope(app: TestApp) {
         task["payload"]["data"]["taskChanged"],
         json!({"department": "崇贤街道", "stage": "NOTIFIED"})
     );
+    let first = board.next_within(soon).await.expect("the ranking");
+    assert_eq!(
+        first["payload"]["data"]["inspectionRanking"],
+        json!([{"town": "崇贤街道", "rank": 1, "problems": 1}])
+    );
+    // A clean town overtakes it.
+    app.data(
+        &inspector,
+        RECORD,
+        json!({"i": inspection("仁和街道", "q", at, json!([]))}),
+    )
+    .await;
+    let second = board.next_within(soon).await.expect("the new ranking");
+    let mut rows: Vec<(String, i64)> = second["payload"]["data"]["inspectionRanking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["town"].as_str().unwrap().to_string(), r["rank"].as_i64().unwrap()))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, [("仁和街道".to_string(), 1), ("崇贤街道".to_string(), 2)]);
     assert!(elsewhere
         .next_within(std::time::Duration::from_millis(500))
         .await

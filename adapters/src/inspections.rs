@@ -1,7 +1,8 @@
 //! 平安督 offline inspections: a UTF-8 CSV (a BOM is allowed) whose header names the fields
 //! of `recordInspection` — `id, regionCode, town, point, pointType, inspectedAt, category,
 //! description, severity` — one row per problem, rows of one inspection sharing its `id`; an
-//! inspection without problems is one row with the three problem fields empty.
+//! inspection without problems is one row with the three problem fields empty. An optional
+//! column `corrects` names the inspection a row's inspection corrects.
 
 use std::collections::HashMap;
 
@@ -35,6 +36,8 @@ pub struct InspectionRecord {
     pub point_type: String,
     pub inspected_at: DateTime<Utc>,
     pub problems: Vec<ProblemRecord>,
+    /// The id of the inspection this one corrects (optional column `corrects`).
+    pub corrects: Option<String>,
     /// Each row's position and raw text, in file order (a problem-less inspection has one).
     pub rows: Vec<(Position, String)>,
 }
@@ -82,6 +85,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<InspectionFile> {
             .get(name)
             .ok_or_else(|| reject(format!("column {name} missing (columns: {})", COLUMNS.join(", "))))?;
     }
+    let corrects_at = column.get("corrects").copied();
     let mut out = InspectionFile::default();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (n, item) in items.enumerate() {
@@ -174,6 +178,9 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<InspectionFile> {
             point_type: field(4),
             inspected_at,
             problems: problem.into_iter().collect(),
+            corrects: corrects_at
+                .map(|i| row.fields[i].trim().to_string())
+                .filter(|c| !c.is_empty()),
             rows: vec![(position.clone(), row.raw.clone())],
         };
         match index_of.get(&id) {

@@ -19,6 +19,7 @@ enum Inspections {
     RecordedAt,
     File,
     ContentHash,
+    Corrects,
 }
 
 #[derive(DeriveIden)]
@@ -60,6 +61,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Inspections::File).text().not_null())
                     .col(ColumnDef::new(Inspections::ContentHash).string_len(64).not_null())
+                    .col(ColumnDef::new(Inspections::Corrects).string_len(128))
                     .to_owned(),
             )
             .await?;

@@ -23,6 +23,8 @@ pub struct Model {
     pub file: String,
     /// SHA-256 of the inspection's content, to tell a repeat from a conflict.
     pub content_hash: String,
+    /// The inspection this one corrects (which stays, as history, but no longer counts).
+    pub corrects: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

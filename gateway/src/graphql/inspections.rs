@@ -28,6 +28,9 @@ pub struct InspectionInput {
     /// The problems found (none: a clean inspection). Each opens a task on the town.
     #[graphql(default)]
     pub problems: Vec<ProblemInput>,
+    /// The id of an inspection (in the same region) this one corrects: the corrected one stays
+    /// as history and no longer counts in the index.
+    pub corrects: Option<String>,
 }
 
 /// A problem an inspection found.
@@ -48,6 +51,7 @@ impl From<InspectionInput> for hub::inspections::InspectionInput {
             point: i.point,
             point_type: i.point_type,
             inspected_at: i.inspected_at.0,
+            corrects: i.corrects,
             problems: i
                 .problems
                 .into_iter()
@@ -98,6 +102,14 @@ impl Inspection {
     /// Where it came from: `recordInspection`, or the file it was loaded from.
     async fn file(&self) -> &str {
         &self.0.inspection.file
+    }
+    /// The inspection this one corrects.
+    async fn corrects(&self) -> Option<&str> {
+        self.0.inspection.corrects.as_deref()
+    }
+    /// The inspections that correct this one (it then no longer counts in the index).
+    async fn corrected_by(&self) -> &[String] {
+        &self.0.corrected_by
     }
     async fn problems(&self) -> Vec<InspectionProblem> {
         self.0.problems.iter().cloned().map(InspectionProblem).collect()

@@ -268,6 +268,16 @@ pub async fn for_viewer<C: ConnectionTrait>(
     if let Some(unit) = scope.agency_unit() {
         place = place.add(inspection::Column::Town.eq(unit));
     }
+    // A corrected inspection stays as history but counts no more: its correction does.
+    place = place.add(
+        inspection::Column::Id.not_in_subquery(
+            Query::select()
+                .column(inspection::Column::Corrects)
+                .from(inspection::Entity)
+                .and_where(inspection::Column::Corrects.is_not_null())
+                .to_owned(),
+        ),
+    );
     let inspections: Vec<(String, String, String, String, chrono::DateTime<chrono::Utc>)> = inspection::Entity::find()
         .select_only()
         .column(inspection::Column::Id)

@@ -61,6 +61,7 @@ pub async fn load_file(db: &DatabaseConnection, file: &str, bytes: &[u8], task_d
             point: r.point.clone(),
             point_type: r.point_type.clone(),
             inspected_at: r.inspected_at,
+            corrects: r.corrects.clone(),
             problems: r
                 .problems
                 .iter()

@@ -36,6 +36,8 @@ pub struct InspectionInput {
     pub point_type: String,
     pub inspected_at: DateTime<Utc>,
     pub problems: Vec<ProblemInput>,
+    /// The id of an inspection this one corrects.
+    pub corrects: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +122,13 @@ impl InspectionInput {
                 severity: p.severity,
             });
         }
+        let corrects = self.corrects.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+        if corrects.is_some() && corrects == id {
+            return Err(InvalidField::new("corrects", "an inspection cannot correct itself"));
+        }
         Ok(InspectionInput {
             id,
+            corrects,
             region_code,
             town,
             point,
@@ -144,7 +151,8 @@ impl InspectionInput {
             self.point,
             self.point_type,
             self.inspected_at.timestamp(),
-            problems
+            problems,
+            self.corrects
         ]);
         hex::encode(Sha256::digest(content.to_string().as_bytes()))
     }
@@ -253,6 +261,15 @@ pub async fn record(
         ),
     };
     let txn = db.begin().await?;
+    if let Some(corrected) = &input.corrects {
+        let known = inspection::Entity::find_by_id(corrected.clone()).one(&txn).await?;
+        if known.is_none_or(|k| k.region_code != input.region_code) {
+            return Err(Error::bad_input(format!(
+                "corrects: no inspection {corrected} in region {}",
+                input.region_code
+            )));
+        }
+    }
     if let Some(existing) = inspection::Entity::find_by_id(id.clone()).one(&txn).await? {
         return Ok(if existing.content_hash == hash {
             Recorded::Unchanged(existing)
@@ -273,6 +290,7 @@ pub async fn record(
         recorded_at: Set(now),
         file: Set(origin.file.to_string()),
         content_hash: Set(hash),
+        corrects: Set(input.corrects.clone()),
     }
     .insert(&txn)
     .await?;
@@ -327,6 +345,8 @@ impl Scope {
 pub struct InspectionView {
     pub inspection: inspection::Model,
     pub problems: Vec<inspection_problem::Model>,
+    /// The inspections that correct this one.
+    pub corrected_by: Vec<String>,
 }
 
 /// The inspection `id` if `scope` may read it (inspection readers, in their regions).
@@ -345,7 +365,18 @@ pub async fn read<C: ConnectionTrait>(db: &C, scope: &Scope, id: &str) -> Result
         .order_by_asc(inspection_problem::Column::Seq)
         .all(db)
         .await?;
-    Ok(Some(InspectionView { inspection, problems }))
+    let corrected_by = inspection::Entity::find()
+        .select_only()
+        .column(inspection::Column::Id)
+        .filter(inspection::Column::Corrects.eq(id))
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    Ok(Some(InspectionView {
+        inspection,
+        problems,
+        corrected_by,
+    }))
 }
 
 /// The ids of the tasks inspections opened, as a subquery (the governance index leaves them out).
@@ -378,6 +409,7 @@ mod tests {
             point: "崇贤农贸市场".into(),
             point_type: "市场".into(),
             inspected_at: Utc::now() - Duration::hours(1),
+            corrects: None,
             problems: vec![ProblemInput {
                 category: "消防".into(),
                 description: "灭火器过期".into(),

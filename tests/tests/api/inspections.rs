@@ -297,6 +297,42 @@ async fn bad_input_and_scope_are_refused(app: TestApp) {
         .await;
     assert_eq!(tasks["supervisionTasks"]["totalCount"], 1, "one task, not three");
 
+    // A correction is a new inspection that names the one it corrects: both stay, and only
+    // the correction counts.
+    let mut fix = inspection("崇贤街道", "p", at, json!([]));
+    fix["id"] = json!("M-2");
+    fix["corrects"] = json!("M-1");
+    let fixed = app
+        .data(
+            &inspector,
+            "mutation($i: InspectionInput!) { recordInspection(input: $i) { id corrects } }",
+            json!({"i": fix}),
+        )
+        .await;
+    assert_eq!(fixed["recordInspection"], json!({"id": "M-2", "corrects": "M-1"}));
+    let old = app
+        .data(
+            &inspector,
+            "{ inspection(id: \"M-1\") { id correctedBy problems { seq } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        old["inspection"],
+        json!({"id": "M-1", "correctedBy": ["M-2"], "problems": [{"seq": 1}]})
+    );
+    let month = month_of(at);
+    let index = app.data(&admin, INDEX, json!({"f": month, "t": month})).await;
+    assert_eq!(
+        row(&index["inspectionIndex"], "崇贤街道", &month)["problems"],
+        0,
+        "{index}"
+    );
+    let mut wrong = inspection("崇贤街道", "p", at, json!([]));
+    wrong["corrects"] = json!("NO-SUCH");
+    let (_, body) = app.graphql(&inspector, RECORD, json!({"i": wrong})).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+
     // Who reads the index: scoped by region, an agency its own town, analyst suppressed.
     for n in 0..5 {
         app.data(

@@ -42,14 +42,7 @@ pub async fn run_inspections(db: &hub::Db, paths: &[PathBuf], json: bool, task_d
             .await
             .map_err(|e| anyhow::anyhow!("storing {}: {e:?}", path.display()))?;
         rejected += usize::from(report.rejected.is_some());
-        for (t, v) in [
-            (&mut total.read, report.read),
-            (&mut total.inserted, report.inserted),
-            (&mut total.unchanged, report.unchanged),
-            (&mut total.quarantined, report.quarantined),
-        ] {
-            *t += v;
-        }
+        add_counts(&mut total, &report);
         if json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -60,6 +53,20 @@ pub async fn run_inspections(db: &hub::Db, paths: &[PathBuf], json: bool, task_d
         println!("{}", summary(&total));
     }
     Ok(rejected)
+}
+
+/// Adds a file's counts to the run's total.
+fn add_counts(total: &mut FileReport, report: &FileReport) {
+    for (t, v) in [
+        (&mut total.read, report.read),
+        (&mut total.inserted, report.inserted),
+        (&mut total.updated, report.updated),
+        (&mut total.unchanged, report.unchanged),
+        (&mut total.deleted, report.deleted),
+        (&mut total.quarantined, report.quarantined),
+    ] {
+        *t += v;
+    }
 }
 
 /// A one-line human summary of a file's counts.
@@ -144,16 +151,7 @@ pub async fn run(
         if let Some((url, channel)) = announce {
             hub::events::announce_changes(Some(url), channel, report.changes.clone()).await;
         }
-        for (t, v) in [
-            (&mut total.read, report.read),
-            (&mut total.inserted, report.inserted),
-            (&mut total.updated, report.updated),
-            (&mut total.unchanged, report.unchanged),
-            (&mut total.deleted, report.deleted),
-            (&mut total.quarantined, report.quarantined),
-        ] {
-            *t += v;
-        }
+        add_counts(&mut total, &report);
         if json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

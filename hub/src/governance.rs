@@ -327,7 +327,8 @@ pub enum Level {
     Town,
 }
 
-fn month_start(s: &str) -> Option<NaiveDate> {
+/// The first day of month `YYYY-MM`.
+pub(crate) fn month_start(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()
 }
 
@@ -395,7 +396,7 @@ pub async fn compute(
     }
     // The problems 平安督 inspections found (the inspection index feeds this one, MODELS.md),
     // as the viewer may see them: a town suppressed there (analyst, < 5 places) adds nothing.
-    let month = |d: NaiveDate| format!("{:04}-{:02}", d.year(), d.month());
+    let month = crate::inspections::index::month_of;
     let inspections = store
         .inspection_index(
             &month(from_m),

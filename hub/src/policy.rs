@@ -75,6 +75,11 @@ impl Scope {
         matches!(self.role, Role::Admin | Role::Inspector)
     }
 
+    /// Records an inspection in `region`: `admin`, or an `inspector` in its regions.
+    pub fn may_record_inspection(&self, region: &str) -> bool {
+        self.records_inspections() && self.holds_region(region)
+    }
+
     /// Reads recorded inspections (in its regions): `admin` and `inspector`.
     pub fn reads_inspections(&self) -> bool {
         self.records_inspections()

@@ -13,6 +13,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 
 use super::day_of;
 use crate::error::{Error, Result};
+use crate::governance::month_start;
 use crate::policy::Scope;
 use crate::suppression::SMALL_CELL;
 
@@ -96,7 +97,8 @@ pub struct Figures {
     pub overdue: u32,
 }
 
-fn month_of(day: NaiveDate) -> String {
+/// `YYYY-MM` of a day.
+pub(crate) fn month_of(day: NaiveDate) -> String {
     format!("{:04}-{:02}", day.year(), day.month())
 }
 
@@ -200,16 +202,14 @@ pub fn compute(
 }
 
 fn previous_month(month: &str) -> Option<String> {
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
-    first.pred_opt().map(month_of)
+    month_start(month)?.pred_opt().map(month_of)
 }
 
 /// The months `from`..=`to` (`YYYY-MM`), as days: the first of `from` (and of the month before,
 /// for the change) and the last of `to`. At most 60 months.
 pub fn window(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate)> {
     let parse = |s: &str, name: &str| {
-        NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
-            .map_err(|_| Error::bad_input(format!("{name} must be a month, YYYY-MM")))
+        month_start(s).ok_or_else(|| Error::bad_input(format!("{name} must be a month, YYYY-MM")))
     };
     let (start, end) = (parse(from, "from")?, parse(to, "to")?);
     if end < start {
@@ -362,19 +362,15 @@ pub async fn for_viewer<C: ConnectionTrait>(
             })
         })
         .collect();
-    let first = window_first(from)?;
+    let first = month_start(from)
+        .map(month_of)
+        .ok_or_else(|| Error::bad_input("from must be a month, YYYY-MM"))?;
     Ok(
         compute(&visits, &problems, today, weights, scope.suppresses_small_cells())
             .into_iter()
             .filter(|r| r.month.as_str() >= first.as_str())
             .collect(),
     )
-}
-
-fn window_first(from: &str) -> Result<String> {
-    NaiveDate::parse_from_str(&format!("{from}-01"), "%Y-%m-%d")
-        .map(month_of)
-        .map_err(|_| Error::bad_input("from must be a month, YYYY-MM"))
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub async fn load_file(db: &DatabaseConnection, file: &str, bytes: &[u8], task_d
     let mut quarantined = parsed.quarantined;
     let now = Utc::now();
     let viewer = loader();
+    // Where each (region, town) of the file lies, asked once per pair, not once per inspection.
+    let mut elsewhere: std::collections::HashMap<(String, String), Option<String>> = Default::default();
     for r in &parsed.inspections {
         let rows = r.rows.len() as u64;
         let input = InspectionInput {
@@ -79,7 +81,16 @@ pub async fn load_file(db: &DatabaseConnection, file: &str, bytes: &[u8], task_d
                 continue;
             }
         };
-        if let Some(other) = town_elsewhere(db, &input.region_code, &input.town).await? {
+        let place = (input.region_code.clone(), input.town.clone());
+        let other = match elsewhere.get(&place) {
+            Some(known) => known.clone(),
+            None => {
+                let found = town_elsewhere(db, &input.region_code, &input.town).await?;
+                elsewhere.insert(place, found.clone());
+                found
+            }
+        };
+        if let Some(other) = other {
             let detail = format!("town {} lies in region {other}, not {}", input.town, input.region_code);
             quarantined.extend(all_rows(r, "invalid_value", &detail));
             continue;

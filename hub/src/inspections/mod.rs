@@ -5,7 +5,7 @@ pub mod index;
 pub mod load;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use entities::{inspection, inspection_problem, supervision_task};
+use entities::{inspection, inspection_problem};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -329,18 +329,6 @@ pub async fn record(
     Ok(Recorded::Inserted(stored))
 }
 
-impl Scope {
-    /// Whether this scope may record an inspection in `region` (`admin`, or an `inspector` in
-    /// its regions); `Forbidden` otherwise.
-    pub fn may_record_inspection(&self, region: &str) -> Result<()> {
-        if self.records_inspections() && self.holds_region(region) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
-    }
-}
-
 /// One stored inspection with its problems, for a viewer that may read it.
 pub struct InspectionView {
     pub inspection: inspection::Model,
@@ -386,15 +374,6 @@ pub fn task_ids() -> sea_orm::sea_query::SelectStatement {
         .from(inspection_problem::Entity)
         .and_where(inspection_problem::Column::TaskId.is_not_null())
         .to_owned()
-}
-
-/// Whether a task was opened by an inspection problem.
-pub async fn is_inspection_task<C: ConnectionTrait>(db: &C, task: &supervision_task::Model) -> Result<bool> {
-    Ok(inspection_problem::Entity::find()
-        .filter(inspection_problem::Column::TaskId.eq(task.id))
-        .one(db)
-        .await?
-        .is_some())
 }
 
 #[cfg(test)]

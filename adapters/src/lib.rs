@@ -11,6 +11,7 @@ pub mod inspections;
 mod json_fields;
 pub mod procuratorate;
 pub mod record;
+pub mod reference;
 pub mod segment;
 pub mod social;
 pub mod text;

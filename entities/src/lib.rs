@@ -9,5 +9,6 @@ pub mod workflow;
 
 pub use model::*;
 pub use vocab::{
-    Feed, LinkKind, LoopStage, PartyKind, Satisfaction, Source, SubjectKind, TaskAction, WarningAction, WarningColor,
+    CodeColor, Feed, FindingLevel, FindingStatus, LinkKind, LoopStage, PartyKind, Satisfaction, Source, SubjectKind,
+    TaskAction, Trade, WarningAction, WarningColor,
 };

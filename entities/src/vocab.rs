@@ -56,6 +56,16 @@ vocabulary! {
         Procuratorate = "PROCURATORATE",
         Social = "SOCIAL",
         Inspections = "INSPECTIONS",
+        /// 市场主体登记 (reference feed).
+        Registry = "REGISTRY",
+        /// 社会保险参保缴费 (reference feed).
+        Insurance = "INSURANCE",
+        /// 纳税申报 (reference feed).
+        Tax = "TAX",
+        /// 特定行业从业人员 (reference feed).
+        Practitioners = "PRACTITIONERS",
+        /// 生效刑事裁判 (reference feed).
+        Convictions = "CONVICTIONS",
     }
 }
 
@@ -80,6 +90,92 @@ impl Feed {
     /// The lowercase name used on the command line and in `/ingest/{feed}`.
     pub fn slug(self) -> String {
         self.as_str().to_ascii_lowercase()
+    }
+
+    /// The reference feeds of `sources/reference.md`: facts about parties, not cases.
+    pub const REFERENCE: &'static [Feed] = &[
+        Feed::Registry,
+        Feed::Insurance,
+        Feed::Tax,
+        Feed::Practitioners,
+        Feed::Convictions,
+    ];
+
+    pub fn is_reference(self) -> bool {
+        Feed::REFERENCE.contains(&self)
+    }
+}
+
+vocabulary! {
+    /// The five regulated trades of the 特定行业准入 model.
+    Trade {
+        /// 医疗卫生
+        Medical = "MEDICAL",
+        /// 食品药品
+        FoodDrug = "FOOD_DRUG",
+        /// 道路运输
+        RoadTransport = "ROAD_TRANSPORT",
+        /// 教育培训
+        Education = "EDUCATION",
+        /// 养老服务
+        ElderlyCare = "ELDERLY_CARE",
+    }
+}
+
+impl Trade {
+    /// The trade's name as the feeds write it.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Trade::Medical => "医疗卫生",
+            Trade::FoodDrug => "食品药品",
+            Trade::RoadTransport => "道路运输",
+            Trade::Education => "教育培训",
+            Trade::ElderlyCare => "养老服务",
+        }
+    }
+
+    pub fn from_chinese(name: &str) -> Option<Trade> {
+        Trade::ALL.iter().copied().find(|t| t.chinese() == name.trim())
+    }
+
+    /// The `hy` of a practitioners file name (`cyry_ylws_20230101.csv`).
+    pub fn file_code(self) -> &'static str {
+        match self {
+            Trade::Medical => "ylws",
+            Trade::FoodDrug => "spyp",
+            Trade::RoadTransport => "dlys",
+            Trade::Education => "jypx",
+            Trade::ElderlyCare => "ylfw",
+        }
+    }
+}
+
+vocabulary! {
+    /// The code a practitioner gets per trade: barred, to be reviewed, nothing found.
+    CodeColor {
+        Red = "RED",
+        Yellow = "YELLOW",
+        Blue = "BLUE",
+    }
+}
+
+vocabulary! {
+    /// How serious a supervision model's finding is.
+    FindingLevel {
+        High = "HIGH",
+        Medium = "MEDIUM",
+        Red = "RED",
+        Yellow = "YELLOW",
+    }
+}
+
+vocabulary! {
+    /// Where a finding stands in the closed loop.
+    FindingStatus {
+        New = "NEW",
+        Tasked = "TASKED",
+        Resolved = "RESOLVED",
+        Exempt = "EXEMPT",
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use anyhow::Context;
-use entities::Source;
+use entities::{Feed, Source};
 use hub::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 
 /// Expands folders into their files, in name order.
@@ -28,19 +28,33 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Loads 平安督 inspection files (small by nature: read whole); returns how many were rejected.
-pub async fn run_inspections(db: &hub::Db, paths: &[PathBuf], json: bool, task_days: u32) -> anyhow::Result<usize> {
+/// Loads files of 平安督 inspections or of a reference feed (read whole: reference files are
+/// daily or monthly deltas); returns how many were rejected. Every path is checked before
+/// anything is stored.
+pub async fn run_facts(
+    db: &hub::Db,
+    feed: Feed,
+    paths: &[PathBuf],
+    json: bool,
+    task_days: u32,
+) -> anyhow::Result<usize> {
     let mut rejected = 0;
     let mut total = FileReport {
         file: "total".into(),
         ..Default::default()
     };
-    for path in expand(paths)? {
+    let files = expand(paths)?;
+    for path in &files {
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    for path in files {
         let name = display_name(&path);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let report = hub::inspections::load::load_file(db, &name, &bytes, task_days)
-            .await
-            .map_err(|e| anyhow::anyhow!("storing {}: {e:?}", path.display()))?;
+        let loaded = match feed {
+            Feed::Inspections => hub::inspections::load::load_file(db, &name, &bytes, task_days).await,
+            _ => hub::reference::load_file(db, feed, &name, &bytes).await,
+        };
+        let report = loaded.map_err(|e| anyhow::anyhow!("storing {}: {e:?}", path.display()))?;
         rejected += usize::from(report.rejected.is_some());
         add_counts(&mut total, &report);
         if json {

@@ -41,7 +41,8 @@ enum Command {
     Migrate,
     /// Load export files of one feed; a folder means every file in it, in name order.
     Ingest {
-        /// enforcement, discipline, congress, procuratorate, social, or inspections (平安督 CSV).
+        /// enforcement, discipline, congress, procuratorate, social; inspections (平安督 CSV);
+        /// or a reference feed: registry, insurance, tax, practitioners, convictions.
         source: String,
         /// Files or folders.
         #[arg(required = true)]
@@ -181,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(&config.log);
             let feed = entities::Feed::parse(&source).with_context(|| {
                 format!(
-                    "unknown feed {source:?}: enforcement, discipline, congress, procuratorate, social or inspections"
+                    "unknown feed {source:?}: enforcement, discipline, congress, procuratorate, social, inspections, registry, insurance, tax, practitioners or convictions"
                 )
             })?;
             let db = connect_and_migrate(&config).await?;
@@ -199,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
                     )
                     .await?
                 }
-                None => gateway::ingest_cli::run_inspections(&db, &paths, json, config.inspection_task_days).await?,
+                None => gateway::ingest_cli::run_facts(&db, feed, &paths, json, config.inspection_task_days).await?,
             };
             if rejected > 0 {
                 bail!("{rejected} file(s) rejected whole");

@@ -19,6 +19,7 @@ pub mod masking;
 pub mod org_names;
 pub mod policy;
 pub mod pull;
+pub mod reference;
 pub mod revocation;
 pub mod sql;
 pub mod store;

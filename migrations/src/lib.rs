@@ -16,6 +16,7 @@ mod m20261201_000011_case_masked_text;
 mod m20261201_000012_mention_attributes;
 mod m20261201_000013_revoked_tokens;
 mod m20261202_000014_inspections;
+mod m20261202_000015_supervision_models;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_mention_attributes::Migration),
             Box::new(m20261201_000013_revoked_tokens::Migration),
             Box::new(m20261202_000014_inspections::Migration),
+            Box::new(m20261202_000015_supervision_models::Migration),
         ]
     }
 }

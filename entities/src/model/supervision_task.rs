@@ -20,6 +20,10 @@ pub struct Model {
     pub opened_by: String,
     pub opened_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The supervision model's finding the task was opened for.
+    pub finding_id: Option<i64>,
+    /// 处置结果 given when a finding's task was closed.
+    pub disposal: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -52,7 +52,7 @@ pub async fn ingest(
     let Some(feed) = entities::Feed::parse(&source) else {
         return error(
             StatusCode::NOT_FOUND,
-            "unknown feed: enforcement, discipline, congress, procuratorate, social or inspections",
+            "unknown feed: enforcement, discipline, congress, procuratorate, social, inspections, registry, insurance, tax, practitioners or convictions",
             "NOT_FOUND",
         );
     };
@@ -99,7 +99,12 @@ pub async fn ingest(
         Some(source) => hub::ingest::ingest_file(&state.db, source, &file, &body)
             .await
             .map_err(|e| e.to_string()),
-        None => hub::inspections::load::load_file(&state.db, &file, &body, state.inspections.task_days)
+        None if feed == entities::Feed::Inspections => {
+            hub::inspections::load::load_file(&state.db, &file, &body, state.inspections.task_days)
+                .await
+                .map_err(|e| format!("{e:?}"))
+        }
+        None => hub::reference::load_file(&state.db, feed, &file, &body)
             .await
             .map_err(|e| format!("{e:?}")),
     };

@@ -1,0 +1,32 @@
+//! `tax_rows`: the latest 纳税申报 of each taxpayer and period.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tax_rows")]
+pub struct Model {
+    /// The feed's key fields joined with `|`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub row_key: String,
+    pub credit_code: String,
+    /// `YYYY-MM`.
+    pub period: String,
+    pub taxpayer_name: Option<String>,
+    pub due_cents: i64,
+    pub paid_cents: i64,
+    pub declared_on: Date,
+    /// Sorts like the feed's version.
+    pub version: String,
+    pub content_hash: String,
+    pub file: String,
+    pub position: String,
+    pub raw: String,
+    /// Data-quality issues of the row (a JSON array of `{field, raw_value, issue}`).
+    pub issues: String,
+    pub loaded_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

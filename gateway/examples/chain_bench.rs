@@ -220,6 +220,7 @@ async fn walk_alone(db: &DatabaseConnection, roots: &[i64]) {
         role: Role::Discipline,
         regions: vec!["33".into()],
         unit: None,
+        own_id: None,
     };
     let scope = Scope::for_viewer(&viewer);
     let Ok(params) = WalkParams::new(3, 0.5, 200, 50) else {

@@ -88,6 +88,17 @@ pub struct Config {
     pub read_timeout_ms: u64,
     /// Bearer token that opens `/metrics` and the details of `/readyz` to callers off loopback.
     pub metrics_token: Option<Secret>,
+    /// A TOML file of supervision-model declarations replacing the shipped ones.
+    pub models: Option<std::path::PathBuf>,
+    /// Days a department has to answer a task a model's finding opened.
+    pub model_task_days: u32,
+    /// Seconds between a gateway's checks for changed model inputs (0: never; `qianchuan
+    /// ingest` still runs the models after its loads).
+    pub model_refresh_seconds: u64,
+    /// The date automatic model runs use instead of today in Asia/Shanghai (`YYYY-MM-DD`).
+    pub model_date: Option<chrono::NaiveDate>,
+    /// Code look-ups per employer and calendar day.
+    pub employer_daily_lookups: u32,
 }
 
 impl Default for Config {
@@ -125,6 +136,11 @@ impl Default for Config {
             database_acquire_timeout_ms: 2_000,
             read_timeout_ms: 10_000,
             metrics_token: None,
+            models: None,
+            model_task_days: 30,
+            model_refresh_seconds: 30,
+            model_date: None,
+            employer_daily_lookups: 100,
         }
     }
 }
@@ -182,6 +198,13 @@ const ENV_KEYS: &[&str] = &[
     "DATABASE_ACQUIRE_TIMEOUT_MS",
     "READ_TIMEOUT_MS",
     "METRICS_TOKEN",
+    "INSPECTION_TASK_DAYS",
+    "INSPECTION_WEIGHTS",
+    "MODELS",
+    "MODEL_TASK_DAYS",
+    "MODEL_REFRESH_SECONDS",
+    "MODEL_DATE",
+    "EMPLOYER_DAILY_LOOKUPS",
 ];
 
 impl Config {
@@ -268,6 +291,22 @@ impl Config {
             "DATABASE_ACQUIRE_TIMEOUT_MS" => self.database_acquire_timeout_ms = number(&value)?,
             "READ_TIMEOUT_MS" => self.read_timeout_ms = number(&value)?,
             "METRICS_TOKEN" => self.metrics_token = optional(value).map(Secret),
+            "MODELS" => self.models = optional(value).map(std::path::PathBuf::from),
+            "MODEL_TASK_DAYS" => self.model_task_days = number(&value)? as u32,
+            "MODEL_REFRESH_SECONDS" => self.model_refresh_seconds = number(&value)?,
+            "MODEL_DATE" => {
+                self.model_date =
+                    match optional(value) {
+                        None => None,
+                        Some(v) => Some(chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
+                            ConfigError::BadValue {
+                                name: name.to_string(),
+                                message: "expected a date YYYY-MM-DD".into(),
+                            }
+                        })?),
+                    }
+            }
+            "EMPLOYER_DAILY_LOOKUPS" => self.employer_daily_lookups = number(&value)? as u32,
             _ => {
                 let known = ENV_KEYS
                     .iter()
@@ -278,6 +317,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The supervision models declared (shipped, or `QIANCHUAN_MODELS`), with their settings.
+    pub fn supervision_models(&self) -> Result<hub::models::Models, ConfigError> {
+        let mut models = hub::models::Models::load(self.models.as_deref())
+            .map_err(|e| ConfigError::Invalid(format!("supervision models: {e}")))?;
+        models.task_days = self.model_task_days;
+        models.fixed_date = self.model_date;
+        models.employer_daily_limit = self.employer_daily_lookups;
+        Ok(models)
     }
 
     /// Checks what `serve` needs: a way to verify tokens, sane limits.
@@ -311,6 +360,7 @@ impl Config {
         if self.max_page_size == 0 {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
         }
+        self.supervision_models()?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use gateway::auth::{mint_hs256, Role};
+use gateway::auth::Role;
 use gateway::config::{Config, Secret};
 use gateway::{connect_and_migrate, AppState};
 
@@ -93,9 +93,15 @@ enum Command {
         /// Lifetime: 30s, 15m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
-        /// The unit an `agency` token answers supervision tasks for.
+        /// The unit an `agency` token answers supervision tasks for (an `inspector`'s team).
         #[arg(long)]
         unit: Option<String>,
+        /// A `citizen` token's own ID number.
+        #[arg(long)]
+        idn: Option<String>,
+        /// An `employer` token's credit code.
+        #[arg(long)]
+        uscc: Option<String>,
     },
 }
 
@@ -202,6 +208,30 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => gateway::ingest_cli::run_facts(&db, feed, &paths, json, config.inspection_task_days).await?,
             };
+            // The supervision models follow what was loaded (gateways would, within their
+            // refresh period; this makes it so when none is running).
+            let models = config.supervision_models()?;
+            let runs = hub::models::engine::refresh(&db, &models.declarations, models.today(), models.task_days)
+                .await
+                .map_err(|e| anyhow::anyhow!("running the supervision models: {e:?}"))?;
+            for ran in runs {
+                if !json {
+                    println!(
+                        "model {}: {} findings as of {} ({} raised)",
+                        ran.run.model,
+                        ran.run.finding_count,
+                        ran.run.as_of,
+                        ran.raised.len()
+                    );
+                }
+                if !ran.raised.is_empty() {
+                    let event = hub::events::Event::FindingsRaised {
+                        model: ran.run.model.clone(),
+                        finding_ids: ran.raised,
+                    };
+                    hub::events::announce(config.redis_url.as_deref(), &config.events_channel, event).await;
+                }
+            }
             if rejected > 0 {
                 bail!("{rejected} file(s) rejected whole");
             }
@@ -212,22 +242,34 @@ async fn main() -> anyhow::Result<()> {
             sub,
             ttl,
             unit,
+            idn,
+            uscc,
         } => {
             let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
             let regions: Vec<String> = regions.into_iter().filter(|r| !r.is_empty()).collect();
-            if role != Role::Admin && regions.is_empty() {
+            if role == Role::Citizen && idn.is_none() {
+                bail!("--idn is required for role citizen");
+            }
+            if role == Role::Employer && uscc.is_none() {
+                bail!("--uscc is required for role employer");
+            }
+            if !matches!(role, Role::Admin | Role::Citizen | Role::Employer) && regions.is_empty() {
                 bail!("--regions is required for role {role}");
             }
             let secret = config
                 .jwt_secret
                 .as_ref()
                 .context("QIANCHUAN_JWT_SECRET is not set: `token` signs with the configured HS256 secret")?;
-            let token = gateway::auth::mint_hs256_for_unit(
+            let token = gateway::auth::mint_hs256_with(
                 secret.expose(),
                 &sub,
                 role,
                 &regions,
-                unit.as_deref(),
+                gateway::auth::IdentityClaims {
+                    unit: unit.as_deref(),
+                    idn: idn.as_deref(),
+                    uscc: uscc.as_deref(),
+                },
                 parse_ttl(&ttl)?,
                 (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref()),
             )?;
@@ -241,16 +283,36 @@ async fn main() -> anyhow::Result<()> {
             if demo && config.jwt_secret.is_none() {
                 config.jwt_secret = Some(Secret::new(random_secret()));
             }
+            if demo && config.model_date.is_none() {
+                // The demo world's reference data are of 2023: its models run as of the date
+                // its truth file is written for.
+                config.model_date =
+                    chrono::NaiveDate::parse_from_str(adapters::demo::reference::AS_OF, "%Y-%m-%d").ok();
+            }
             config.validate_for_serve()?;
             let db = connect_and_migrate(&config).await?;
             if demo {
                 seed_demo_once(&db).await?;
+                let models = config.supervision_models()?;
+                for ran in hub::models::engine::refresh(&db, &models.declarations, models.today(), models.task_days)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("running the supervision models: {e:?}"))?
+                {
+                    eprintln!(
+                        "model {}: {} findings as of {}",
+                        ran.run.model, ran.run.finding_count, ran.run.as_of
+                    );
+                }
             }
             let addr: SocketAddr = config
                 .bind
                 .parse()
                 .with_context(|| format!("bind address {:?}", config.bind))?;
-            let demo_tokens = if demo { Some(demo_tokens(&config)?) } else { None };
+            let demo_tokens = if demo {
+                Some(demo_tokens(&config, &db).await?)
+            } else {
+                None
+            };
             let state = AppState::new(config, db).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -303,22 +365,38 @@ async fn seed_demo_once(db: &hub::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn demo_tokens(config: &Config) -> anyhow::Result<Vec<(Role, String)>> {
+/// A token per role: every region; the `agency` as the market regulator of 余杭区 (the
+/// receiver of its shell-company findings), the `citizen` as a practitioner with a
+/// conviction, the `employer` as a registered company of the demo world.
+async fn demo_tokens(config: &Config, db: &hub::Db) -> anyhow::Result<Vec<(Role, String)>> {
     let secret = config.jwt_secret.as_ref().context("no secret")?;
-    Role::ALL
-        .iter()
-        .map(|role| {
-            let token = mint_hs256(
-                secret.expose(),
-                &format!("demo-{role}"),
-                *role,
-                &["33".to_string()],
-                8 * 3600,
-                (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref()),
-            )?;
-            Ok((*role, token))
-        })
-        .collect()
+    let (person, company) = hub::demo::sample_identities(db).await?;
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let claims = gateway::auth::IdentityClaims {
+            unit: match role {
+                Role::Agency => Some("余杭区市场监督管理局"),
+                Role::Inspector => Some("平安督查组"),
+                _ => None,
+            },
+            idn: person.as_deref().filter(|_| *role == Role::Citizen),
+            uscc: company.as_deref().filter(|_| *role == Role::Employer),
+        };
+        if (*role == Role::Citizen && claims.idn.is_none()) || (*role == Role::Employer && claims.uscc.is_none()) {
+            continue;
+        }
+        let token = gateway::auth::mint_hs256_with(
+            secret.expose(),
+            &format!("demo-{role}"),
+            *role,
+            &["33".to_string()],
+            claims,
+            8 * 3600,
+            (config.jwt_issuer.as_deref(), config.jwt_audience.as_deref()),
+        )?;
+        tokens.push((*role, token));
+    }
+    Ok(tokens)
 }
 
 fn random_secret() -> String {

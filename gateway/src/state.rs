@@ -28,6 +28,8 @@ pub struct AppState {
     pub governance: hub::governance::Governance,
     /// 平安督 task days and index weights.
     pub inspections: hub::inspections::Settings,
+    /// The supervision models and their settings.
+    pub models: Arc<hub::models::Models>,
     pub events: hub::events::EventBus,
     pub audit: hub::audit::AuditWriter,
     /// The in-memory linkage index chains are walked on (`None`: `QIANCHUAN_LINK_INDEX=off`).
@@ -69,7 +71,16 @@ impl AppState {
             weights: hub::inspections::index::Weights::parse(&config.inspection_weights)
                 .map_err(|e| anyhow::anyhow!("QIANCHUAN_INSPECTION_WEIGHTS: {e}"))?,
         };
+        let models = Arc::new(config.supervision_models().map_err(|e| anyhow::anyhow!("{e}"))?);
         let events = hub::events::EventBus::start(redis.clone(), &config.events_channel);
+        if config.model_refresh_seconds > 0 {
+            tokio::spawn(hub::models::engine::follow(
+                db.clone(),
+                models.clone(),
+                events.clone(),
+                Duration::from_secs(config.model_refresh_seconds),
+            ));
+        }
         if config.warning_task_days > 0 {
             tokio::spawn(hub::warnings::follow(
                 db.clone(),
@@ -83,6 +94,7 @@ impl AppState {
             links,
             shared_states: Default::default(),
             inspections,
+            models,
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),
             audit: hub::audit::AuditWriter::start(db.clone()),
             events,

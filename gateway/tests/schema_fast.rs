@@ -30,6 +30,7 @@ async fn run(db: &Db, role: Role, regions: &[&str], query: &str) -> Value {
         role,
         regions: regions.iter().map(|r| r.to_string()).collect(),
         unit: None,
+        own_id: None,
     };
     let schema = build_schema(
         Limits {

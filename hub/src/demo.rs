@@ -294,6 +294,29 @@ pub async fn is_empty(db: &crate::Db) -> Result<bool, DbErr> {
     Ok(case::Entity::find().count(db).await? == 0)
 }
 
+/// A practitioner with a conviction (for a demo `citizen` token) and a registered company
+/// (for a demo `employer` token), if the database holds reference data.
+pub async fn sample_identities(db: &crate::Db) -> Result<(Option<String>, Option<String>), DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let person = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT MIN(p.id_number) AS v FROM practitioner_rows p JOIN conviction_rows c ON c.id_number = p.id_number \
+             WHERE p.in_post = true",
+        ))
+        .await?
+        .and_then(|r| r.try_get::<Option<String>>("", "v").ok().flatten());
+    let company = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT MIN(credit_code) AS v FROM registry_rows",
+        ))
+        .await?
+        .and_then(|r| r.try_get::<Option<String>>("", "v").ok().flatten());
+    Ok((person, company))
+}
+
 pub async fn load_generated_world(
     db: &sea_orm::DatabaseConnection,
     dir: &std::path::Path,
@@ -344,5 +367,28 @@ pub async fn load_generated_world(
         reports.push(report);
     }
     crate::org_names::link_pending(db).await?;
+    for feed in entities::Feed::REFERENCE {
+        let mut files: Vec<&std::path::PathBuf> = summary
+            .files
+            .iter()
+            .filter(|f| {
+                f.parent()
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|n| n.to_string_lossy() == feed.slug())
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let report = crate::reference::load_file(db, *feed, &name, &bytes)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading {name}: {e:?}"))?;
+            reports.push(report);
+        }
+    }
     Ok(reports)
 }

@@ -26,6 +26,8 @@ pub enum Event {
     TaskChanged { task_id: i64 },
     /// A 平安督 inspection was recorded.
     InspectionRecorded { inspection_id: String },
+    /// A supervision model's automatic run raised findings (new, or raised again).
+    FindingsRaised { model: String, finding_ids: Vec<i64> },
 }
 
 /// Publishes events and hands out receivers for them.
@@ -142,14 +144,20 @@ impl EventBus {
 /// For commands outside the gateway (`ingest`, `pull`): tells running gateways which cases
 /// changed, when Redis is configured. A failure is only logged: the data is stored either way.
 pub async fn announce_changes(redis_url: Option<&str>, channel: &str, changes: Vec<CaseChange>) {
-    let Some(url) = redis_url else { return };
     if changes.is_empty() {
         return;
     }
+    announce(redis_url, channel, Event::CasesChanged { changes }).await
+}
+
+/// Tells running gateways (through Redis, when configured) of `event`, from a process that
+/// has no bus of its own (`qianchuan ingest`).
+pub async fn announce(redis_url: Option<&str>, channel: &str, event: Event) {
+    let Some(url) = redis_url else { return };
     let publish = async {
         let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
-        let text = serde_json::to_string(&Event::CasesChanged { changes })
+        let text = serde_json::to_string(&event)
             .map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "encoding event", e.to_string())))?;
         redis::cmd("PUBLISH")
             .arg(channel)

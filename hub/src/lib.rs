@@ -16,6 +16,7 @@ pub mod inspections;
 pub mod link_index;
 pub mod linkage;
 pub mod masking;
+pub mod models;
 pub mod org_names;
 pub mod policy;
 pub mod pull;

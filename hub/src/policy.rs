@@ -3,7 +3,7 @@
 
 use crate::viewer::{Role, Viewer};
 use entities::{case, Source};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition};
 
 /// What a viewer may reach. Built once per request from the verified token.
@@ -42,7 +42,9 @@ impl Scope {
             Role::Procurator => (ALL_BUT_DISCIPLINE, true, true, true, false),
             Role::Congress => (ALL_BUT_DISCIPLINE, false, true, true, true),
             Role::Analyst => (ALL_BUT_DISCIPLINE, false, false, true, false),
-            Role::Auditor | Role::Ingestor | Role::Agency | Role::Inspector => (&[], false, false, false, false),
+            Role::Auditor | Role::Ingestor | Role::Agency | Role::Inspector | Role::Citizen | Role::Employer => {
+                (&[], false, false, false, false)
+            }
         };
         Scope {
             role: viewer.role,
@@ -175,6 +177,93 @@ impl Scope {
             regions = regions.add(case::Column::RegionCode.is_null());
         }
         Some(regions)
+    }
+}
+
+/// Who reads what of the supervision models (API.md, "Who reads the new fields").
+impl Scope {
+    /// `supervisionModels`: every role that reads records or aggregates, and `agency`.
+    pub fn reads_models(&self) -> bool {
+        self.aggregates || self.agency_unit().is_some()
+    }
+
+    /// Runs models, exempts findings and opens their tasks: the supervisors.
+    pub fn runs_models(&self) -> bool {
+        self.supervises()
+    }
+
+    /// Counts findings without reading them (`analyst`).
+    pub fn counts_findings_only(&self) -> bool {
+        self.suppresses_small_cells()
+    }
+
+    /// Reads conviction rows (as evidence, or on a party): admin, plc, procurator, discipline.
+    pub fn reads_convictions(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Plc | Role::Procurator | Role::Discipline)
+    }
+
+    /// `practitionerCodes`: admin, plc, procurator, discipline in their regions; an `agency`
+    /// that is the trade's regulator.
+    pub fn reads_practitioner_codes(&self) -> bool {
+        self.reads_convictions() || self.agency_unit().is_some()
+    }
+
+    /// Asks for its own practitioner code (`citizen`).
+    pub fn looks_up_own_code(&self) -> bool {
+        self.role == Role::Citizen
+    }
+
+    /// Verifies a candidate's code (`employer`).
+    pub fn verifies_codes(&self) -> bool {
+        self.role == Role::Employer
+    }
+
+    /// The findings (or codes) this scope reaches, as a condition on a table with `regions`
+    /// and `departments` columns (`,`-delimited lists), or `None` when it reaches none.
+    /// `organization_models`: the models a `congress` viewer may read (those finding companies).
+    pub fn subject_condition(
+        &self,
+        backend: sea_orm::DbBackend,
+        table: &str,
+        organization_models: Option<&[String]>,
+    ) -> Option<Condition> {
+        let mut c = Condition::all();
+        match self.role {
+            Role::Admin | Role::Plc | Role::Procurator | Role::Discipline => {}
+            Role::Congress => match organization_models {
+                Some(models) => {
+                    let column = (
+                        sea_orm::sea_query::Alias::new(table),
+                        sea_orm::sea_query::Alias::new("model"),
+                    );
+                    c = c.add(Expr::col(column).is_in(models.iter().cloned()));
+                }
+                None => return None,
+            },
+            Role::Agency => {
+                let unit = self.agency_unit()?;
+                // `,unit,` inside the delimited list; `instr`/`strpos`, so no character of the
+                // unit is a pattern.
+                let sql = match backend {
+                    sea_orm::DbBackend::Postgres => format!("strpos(\"{table}\".\"departments\", $1) > 0"),
+                    _ => format!("instr(\"{table}\".\"departments\", ?) > 0"),
+                };
+                c = c.add(Expr::cust_with_values(sql, [format!(",{unit},")]));
+            }
+            _ => return None,
+        }
+        if let Some(prefixes) = self.region_prefixes() {
+            let mut regions = Condition::any().add(nothing());
+            for p in prefixes {
+                // Region prefixes are digits (checked when the token was read).
+                regions = regions.add(Expr::cust(format!("\"{table}\".\"regions\" LIKE '%,{p}%'")));
+            }
+            if sees_regionless(prefixes) {
+                regions = regions.add(Expr::cust(format!("\"{table}\".\"regions\" = ',,'")));
+            }
+            c = c.add(regions);
+        }
+        Some(c)
     }
 }
 

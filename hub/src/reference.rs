@@ -327,7 +327,7 @@ pub async fn stamp<C: ConnectionTrait>(db: &C) -> Result<String> {
         .query_one_raw(Statement::from_string(
             backend,
             "SELECT (SELECT COALESCE(MAX(value), 0) FROM data_stamps WHERE name = 'reference') AS r, \
-             (SELECT COALESCE(MAX(id), 0) FROM linkage_journal) AS j",
+             (SELECT COALESCE(MAX(seq), 0) FROM linkage_journal) AS j",
         ))
         .await?;
     let (r, j) = match row {

@@ -10,6 +10,9 @@ pub struct Viewer {
     pub regions: Vec<String>,
     /// The organizational unit of an `agency` token (an `inspector`'s team).
     pub unit: Option<String>,
+    /// Whom a `citizen` or `employer` token speaks for: the person's ID number (`idn` claim)
+    /// or the employer's credit code (`uscc` claim), normalized.
+    pub own_id: Option<String>,
 }
 
 /// The roles of API.md's table.
@@ -26,6 +29,10 @@ pub enum Role {
     Agency,
     /// 平安督 inspectors: record inspections in their regions (`unit`: their team).
     Inspector,
+    /// A practitioner asking for their own code (`idn` claim).
+    Citizen,
+    /// An employer verifying a candidate's code (`uscc` claim).
+    Employer,
 }
 
 impl Role {
@@ -40,6 +47,8 @@ impl Role {
         Role::Ingestor,
         Role::Agency,
         Role::Inspector,
+        Role::Citizen,
+        Role::Employer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +63,8 @@ impl Role {
             Role::Ingestor => "ingestor",
             Role::Agency => "agency",
             Role::Inspector => "inspector",
+            Role::Citizen => "citizen",
+            Role::Employer => "employer",
         }
     }
 

@@ -36,6 +36,7 @@ fn system() -> Viewer {
         role: Role::Admin,
         regions: Vec::new(),
         unit: None,
+        own_id: None,
     }
 }
 
@@ -74,7 +75,7 @@ async fn touched_months(db: &DatabaseConnection, events: &[Arc<Event>]) -> Resul
         match event.as_ref() {
             Event::CasesChanged { changes } => cases.extend(changes.iter().map(|c| c.case_id)),
             Event::TaskChanged { task_id } => tasks.push(*task_id),
-            Event::InspectionRecorded { .. } => {}
+            Event::InspectionRecorded { .. } | Event::FindingsRaised { .. } => {}
         }
     }
     let mut months = BTreeSet::new();

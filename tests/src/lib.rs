@@ -7,13 +7,17 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gateway::auth::{mint_hs256, Role};
+use gateway::auth::Role;
 use gateway::config::{Config, Secret};
 use gateway::{connect_and_migrate, AppState};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 
 pub const SECRET: &str = "qianchuan-test-secret-of-32-bytes-or-more";
+/// The ID number a `citizen` token of `TestApp::token` speaks for.
+pub const CITIZEN_IDN: &str = "11010519491231002X";
+/// The credit code an `employer` token of `TestApp::token` speaks for.
+pub const EMPLOYER_USCC: &str = "91330110MA2H3K4L5F";
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,9 +323,30 @@ impl TestApp {
     }
 
     /// A valid token for `role` over `regions`.
+    /// A valid token; a `citizen` speaks for `CITIZEN_IDN`, an `employer` for `EMPLOYER_USCC`.
     pub fn token(&self, role: Role, regions: &[&str]) -> String {
         let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
-        mint_hs256(SECRET, &format!("test-{role}"), role, &regions, 600, (None, None)).expect("mint")
+        let claims = gateway::auth::IdentityClaims {
+            idn: (role == Role::Citizen).then_some(CITIZEN_IDN),
+            uscc: (role == Role::Employer).then_some(EMPLOYER_USCC),
+            ..Default::default()
+        };
+        gateway::auth::mint_hs256_with(
+            SECRET,
+            &format!("test-{role}"),
+            role,
+            &regions,
+            claims,
+            600,
+            (None, None),
+        )
+        .expect("mint")
+    }
+
+    /// A `citizen` token for `idn`, or an `employer` token for `uscc`.
+    pub fn identity_token(&self, role: Role, sub: &str, idn: Option<&str>, uscc: Option<&str>) -> String {
+        let claims = gateway::auth::IdentityClaims { idn, uscc, unit: None };
+        gateway::auth::mint_hs256_with(SECRET, sub, role, &[], claims, 600, (None, None)).expect("mint")
     }
 
     /// A valid `agency` token for `unit`.

@@ -1,9 +1,11 @@
 //! `qianchuan demo`: a synthetic world written as export files of all five sources,
 //! in their delivery formats, with the spelling variations of the interface documents,
-//! some bad input, and `truth.jsonl`: the records of every incident (the true chains); and a
-//! year of 平安督 inspections of the demo towns (`inspections/`).
+//! some bad input, and `truth.jsonl`: the records of every incident (the true chains); a
+//! year of 平安督 inspections of the demo towns (`inspections/`); and the five reference feeds
+//! with `reference_truth.json`, what the supervision models must find (`reference`).
 
 mod inspections;
+pub mod reference;
 mod rng;
 mod spell;
 mod world;
@@ -180,6 +182,8 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
     let mut pages: Vec<serde_json::Value> = Vec::new();
     let mut page_files = Vec::new();
     let mut second_versions: Vec<String> = Vec::new();
+    // The companies some stored record names (a party, or in its text): what makes a shell HIGH.
+    let mut named_companies = std::collections::BTreeSet::new();
 
     for (i, inc) in world.incidents.iter().enumerate() {
         let n = i + 1;
@@ -222,6 +226,7 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
         let line = if rng.below(1000) < 3 {
             format!("{{\"JDBH\":\"{jdbh}\",\"BBH\":1,\"AJMC\":\"截断")
         } else {
+            named_companies.extend(inc.company);
             e.to_string()
         };
         enforcement.write(format!("{line}\n").as_bytes())?;
@@ -308,6 +313,8 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
             ];
             if rng.below(1000) < 5 {
                 fields.truncate(12);
+            } else {
+                named_companies.extend(inc.company);
             }
             discipline.write(&gb18030(&csv_row(&fields)))?;
             summary.discipline += 1;
@@ -321,6 +328,7 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
             let key_element = if rng.below(1000) < 5 {
                 String::new()
             } else {
+                named_companies.extend(inc.company);
                 format!("<SXBH>{sxbh}</SXBH>")
             };
             let item = format!(
@@ -360,6 +368,7 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
                 if rng.below(1000) < 3 {
                     String::new()
                 } else {
+                    named_companies.extend(inc.company);
                     key.clone()
                 },
                 "12345热线".into(),
@@ -397,6 +406,9 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
     summary.files.extend(page_files);
     summary.files.extend(social.finish()?);
     summary.files.push(inspections::write(out, seed)?);
+    summary
+        .files
+        .extend(reference::write(out, &world, &named_companies, seed)?);
     Ok(summary)
 }
 
@@ -436,6 +448,12 @@ mod tests {
                     assert!(parsed.inspections.len() > 100 && parsed.quarantined.is_empty());
                     assert!(parsed.inspections.iter().any(|i| i.problems.is_empty()));
                     assert!(parsed.inspections.iter().any(|i| !i.problems.is_empty()));
+                }
+                Some(dir) if entities::Feed::parse(dir).is_some_and(|f| f.is_reference()) => {
+                    let feed = entities::Feed::parse(dir).unwrap();
+                    let name = file.file_name().unwrap().to_str().unwrap();
+                    let parsed = crate::reference::parse(feed, name, &bytes).unwrap();
+                    assert!(!parsed.rows.is_empty(), "{name}");
                 }
                 Some(dir) => {
                     let source = entities::Source::parse(dir).unwrap();

@@ -85,7 +85,7 @@ pub struct World {
     pub incidents: Vec<Incident>,
 }
 
-fn id_number(rng: &mut Rng, region: &str) -> String {
+pub(super) fn id_number(rng: &mut Rng, region: &str) -> String {
     let year = 1950 + rng.below(55);
     let month = 1 + rng.below(12);
     let day = 1 + rng.below(28);
@@ -94,7 +94,7 @@ fn id_number(rng: &mut Rng, region: &str) -> String {
     format!("{body}{check}")
 }
 
-fn credit_code(rng: &mut Rng, region: &str) -> String {
+pub(super) fn credit_code(rng: &mut Rng, region: &str) -> String {
     const SET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     let mut body = format!("91{region}MA");
     for _ in 0..7 {
@@ -108,7 +108,7 @@ fn mobile(rng: &mut Rng) -> String {
     format!("1{}{:09}", 3 + rng.below(7), rng.below(1_000_000_000))
 }
 
-fn person_name(rng: &mut Rng) -> String {
+pub(super) fn person_name(rng: &mut Rng) -> String {
     format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN))
 }
 

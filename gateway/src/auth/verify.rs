@@ -26,6 +26,12 @@ pub struct Claims {
     pub unit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// A `citizen`'s own ID number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idn: Option<String>,
+    /// An `employer`'s credit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uscc: Option<String>,
 }
 
 const LEEWAY_SECONDS: u64 = 30;
@@ -58,6 +64,8 @@ pub enum TokenError {
     UnknownRole(String),
     #[error("claim `regions` is required for role {0}")]
     MissingRegions(Role),
+    #[error("claim `{0}` must hold a valid identifier for role {1}")]
+    MissingIdentity(&'static str, Role),
     #[error("claim `regions` holds {0:?}, not a region-code prefix")]
     BadRegion(String),
     #[error("claim `sub` is empty")]
@@ -201,6 +209,8 @@ fn viewer_from_claims(claims: Claims) -> Result<Viewer, TokenError> {
         ("sub", Some(&claims.sub)),
         ("unit", claims.unit.as_ref()),
         ("jti", claims.jti.as_ref()),
+        ("idn", claims.idn.as_ref()),
+        ("uscc", claims.uscc.as_ref()),
     ] {
         if value.is_some_and(|v| v.len() > MAX_CLAIM_BYTES) {
             return Err(TokenError::TooLarge(name));
@@ -209,8 +219,28 @@ fn viewer_from_claims(claims: Claims) -> Result<Viewer, TokenError> {
     if claims.regions.as_ref().is_some_and(|r| r.len() > MAX_REGIONS) {
         return Err(TokenError::TooLarge("regions"));
     }
+    // Whom a citizen or employer token speaks for: a valid identifier, or no token at all.
+    let own_id = match role {
+        Role::Citizen => Some(
+            claims
+                .idn
+                .as_deref()
+                .and_then(|v| entities::ids::IdNumber::parse(v).ok())
+                .map(|v| v.as_str().to_string())
+                .ok_or(TokenError::MissingIdentity("idn", role))?,
+        ),
+        Role::Employer => Some(
+            claims
+                .uscc
+                .as_deref()
+                .and_then(|v| entities::ids::CreditCode::parse(v).ok())
+                .map(|v| v.as_str().to_string())
+                .ok_or(TokenError::MissingIdentity("uscc", role))?,
+        ),
+        _ => None,
+    };
     let regions = match (role, claims.regions) {
-        (Role::Admin, regions) => regions.unwrap_or_default(),
+        (Role::Admin | Role::Citizen | Role::Employer, regions) => regions.unwrap_or_default(),
         (_, None) => return Err(TokenError::MissingRegions(role)),
         (_, Some(regions)) if regions.is_empty() => return Err(TokenError::MissingRegions(role)),
         (_, Some(regions)) => regions,
@@ -223,6 +253,7 @@ fn viewer_from_claims(claims: Claims) -> Result<Viewer, TokenError> {
         role,
         regions,
         unit: claims.unit,
+        own_id,
     })
 }
 
@@ -248,6 +279,32 @@ pub fn mint_hs256_for_unit(
     ttl_seconds: u64,
     issuer_audience: (Option<&str>, Option<&str>),
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    let extra = IdentityClaims {
+        unit,
+        ..Default::default()
+    };
+    mint_hs256_with(secret, sub, role, regions, extra, ttl_seconds, issuer_audience)
+}
+
+/// The optional claims a minted token carries.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdentityClaims<'a> {
+    pub unit: Option<&'a str>,
+    pub idn: Option<&'a str>,
+    pub uscc: Option<&'a str>,
+}
+
+/// As `mint_hs256`, with `unit`, `idn` and `uscc` claims.
+pub fn mint_hs256_with(
+    secret: &str,
+    sub: &str,
+    role: Role,
+    regions: &[String],
+    extra: IdentityClaims<'_>,
+    ttl_seconds: u64,
+    issuer_audience: (Option<&str>, Option<&str>),
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let unit = extra.unit;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let mut claims = serde_json::json!({
         "sub": sub,
@@ -259,6 +316,12 @@ pub fn mint_hs256_for_unit(
     });
     if let Some(unit) = unit {
         claims["unit"] = unit.into();
+    }
+    if let Some(idn) = extra.idn {
+        claims["idn"] = idn.into();
+    }
+    if let Some(uscc) = extra.uscc {
+        claims["uscc"] = uscc.into();
     }
     if let Some(iss) = issuer_audience.0 {
         claims["iss"] = iss.into();

@@ -5,6 +5,7 @@ use async_graphql::{ComplexObject, OutputType, SimpleObject};
 
 use super::admin::QuarantinedRecord;
 use super::audit_log::AuditEntry;
+use super::models::{Finding, PractitionerCode};
 use super::scalars::encode_cursor;
 use super::tasks::SupervisionTask;
 use super::types::Case;
@@ -24,6 +25,8 @@ pub struct PageInfo {
 #[graphql(concrete(name = "SupervisionTaskEdge", params(SupervisionTask)))]
 #[graphql(concrete(name = "AuditEntryEdge", params(AuditEntry)))]
 #[graphql(concrete(name = "QuarantineEdge", params(QuarantinedRecord)))]
+#[graphql(concrete(name = "FindingEdge", params(Finding)))]
+#[graphql(concrete(name = "PractitionerCodeEdge", params(PractitionerCode)))]
 pub struct Edge<N: OutputType> {
     pub cursor: String,
     pub node: N,
@@ -36,6 +39,8 @@ pub struct Edge<N: OutputType> {
 #[graphql(concrete(name = "SupervisionTaskConnection", params(SupervisionTask)))]
 #[graphql(concrete(name = "AuditEntryConnection", params(AuditEntry)))]
 #[graphql(concrete(name = "QuarantineConnection", params(QuarantinedRecord)))]
+#[graphql(concrete(name = "FindingConnection", params(Finding)))]
+#[graphql(concrete(name = "PractitionerCodeConnection", params(PractitionerCode)))]
 pub struct Connection<N: OutputType>
 where
     Edge<N>: OutputType,

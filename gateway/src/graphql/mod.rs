@@ -9,6 +9,7 @@ pub mod filter;
 pub mod governance;
 pub mod inspections;
 pub mod loaders;
+pub mod models;
 pub mod mutation;
 pub mod query;
 pub mod scalars;

@@ -40,7 +40,7 @@ impl Mutation {
         id: ID,
         note: String,
     ) -> async_graphql::Result<SupervisionTask> {
-        super::tasks::step(ctx, id, TaskAction::Answer, Some(note)).await
+        super::tasks::step(ctx, id, TaskAction::Answer, Some(note), None).await
     }
 
     /// The supervisor revisits (回访). RECTIFYING → REVISITED.
@@ -50,17 +50,59 @@ impl Mutation {
         id: ID,
         note: Option<String>,
     ) -> async_graphql::Result<SupervisionTask> {
-        super::tasks::step(ctx, id, TaskAction::Revisit, note).await
+        super::tasks::step(ctx, id, TaskAction::Revisit, note, None).await
     }
 
-    /// The supervisor closes the task (销号). REVISITED → CLOSED.
+    /// The supervisor closes the task (销号). REVISITED → CLOSED. A task opened for a model's
+    /// finding is closed with the department's `disposal` (处置结果): 已吊销, 已注销, 已责令整改 or
+    /// 核实正常经营 (shell_company); 注销执业资格, 调离岗位 or 核实无误 (trade_access). When a
+    /// finding's last open task closes, the finding is RESOLVED with that disposal.
     async fn close_supervision_task(
         &self,
         ctx: &Context<'_>,
         id: ID,
         note: Option<String>,
+        disposal: Option<String>,
     ) -> async_graphql::Result<SupervisionTask> {
-        super::tasks::step(ctx, id, TaskAction::Close, note).await
+        super::tasks::step(ctx, id, TaskAction::Close, note, disposal).await
+    }
+
+    /// Runs a supervision model now (supervisors: admin, plc, procurator, discipline,
+    /// congress) and answers when it has finished. With `asOf` the run is an evaluation: it
+    /// replaces the evaluation of that date, opens no task and resolves nothing. Without it,
+    /// the run is the model's automatic run as of today, which drives the findings' lifecycle.
+    /// `asOf` in the future is `BAD_USER_INPUT`. Exempt from the request deadline.
+    async fn run_supervision_model(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<super::scalars::Date>,
+    ) -> async_graphql::Result<super::models::ModelRun> {
+        super::models::run_supervision_model(ctx, id, as_of).await
+    }
+
+    /// Marks a finding a false alarm (supervisors; a reason is required): EXEMPT, and not
+    /// raised again by the model until its evidence changes.
+    async fn exempt_finding(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<super::models::Finding> {
+        super::models::exempt_finding(ctx, id, reason).await
+    }
+
+    /// Opens the supervision task(s) of a NEW finding (supervisors): one per receiving
+    /// department, or one for `department`; due `deadline` (default: the configured
+    /// `QIANCHUAN_MODEL_TASK_DAYS` from today). The finding becomes TASKED.
+    async fn open_finding_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        department: Option<String>,
+        deadline: Option<super::scalars::Date>,
+    ) -> async_graphql::Result<super::models::Finding> {
+        super::models::open_finding_task(ctx, id, department, deadline).await
     }
 
     /// The supervisor sends it back for another rectification. REVISITED → NOTIFIED.
@@ -70,7 +112,7 @@ impl Mutation {
         id: ID,
         note: String,
     ) -> async_graphql::Result<SupervisionTask> {
-        super::tasks::step(ctx, id, TaskAction::Return, Some(note)).await
+        super::tasks::step(ctx, id, TaskAction::Return, Some(note), None).await
     }
 
     /// Revokes a token by its `jti` claim, on every gateway sharing the database (admin only).

@@ -35,7 +35,7 @@ impl Query {
                 .await
                 .map_err(crate::error::ApiError::from)?
                 .map(|p| Node::Party(Party(p))),
-            (NodeKind::Task, _) => None,
+            (NodeKind::Task | NodeKind::Finding, _) => None,
         })
     }
 
@@ -159,6 +159,79 @@ impl Query {
         region_prefix: Option<String>,
     ) -> async_graphql::Result<Vec<super::inspections::InspectionScore>> {
         super::inspections::index(ctx, from, to, region_prefix).await
+    }
+
+    /// The supervision models declared (MODELS.md): every role that reads records or
+    /// aggregates, and `agency`.
+    async fn supervision_models(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::models::SupervisionModel>> {
+        super::models::supervision_models(ctx).await
+    }
+
+    /// The findings of a model: of the evaluation run with `asOf`, or (without it) of the
+    /// automatic runs, with their lifecycle. Scoped like cases by the subject's regions;
+    /// `congress`: shell_company only, masked; `agency`: those its `unit` receives; `analyst`:
+    /// `findingStats` only.
+    async fn findings(
+        &self,
+        ctx: &Context<'_>,
+        model: ID,
+        as_of: Option<super::scalars::Date>,
+        filter: Option<super::models::FindingFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::models::FindingConnection> {
+        super::models::findings(ctx, model, as_of, filter, first, after).await
+    }
+
+    /// One finding (`Finding:N`), if you may read it.
+    async fn finding(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<super::models::Finding>> {
+        super::models::finding(ctx, id).await
+    }
+
+    /// Finding counts per level, region and month of the run (roles that read aggregates;
+    /// `analyst`: small cells suppressed).
+    async fn finding_stats(
+        &self,
+        ctx: &Context<'_>,
+        model: ID,
+        as_of: Option<super::scalars::Date>,
+    ) -> async_graphql::Result<Vec<super::models::FindingBucket>> {
+        super::models::finding_stats(ctx, model, as_of).await
+    }
+
+    /// Practitioner codes of the trade_access run with `asOf` (without it: the latest automatic
+    /// run): admin, plc, procurator, discipline in their regions; an `agency` that is the
+    /// trade's regulator, in its regions.
+    async fn practitioner_codes(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<super::scalars::Date>,
+        filter: Option<super::models::PractitionerCodeFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::models::PractitionerCodeConnection> {
+        super::models::practitioner_codes(ctx, as_of, filter, first, after).await
+    }
+
+    /// `citizen`: your own code in each trade you work in (the ID number of your token's `idn`
+    /// claim), computed now: colour, the rule's name (never the judgment), where to appeal.
+    async fn my_practitioner_code(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::models::OwnCode>> {
+        super::models::my_practitioner_code(ctx).await
+    }
+
+    /// `employer`: a candidate's colour in `trade`, as if in post there, and when it was
+    /// computed — nothing else. Audited with the employer and the person; at most
+    /// `QIANCHUAN_EMPLOYER_DAILY_LOOKUPS` (100) a day per employer, then `LIMIT_EXCEEDED`.
+    async fn verify_practitioner_code(
+        &self,
+        ctx: &Context<'_>,
+        id_number: String,
+        trade: super::models::Trade,
+    ) -> async_graphql::Result<super::models::CodeCheck> {
+        super::models::verify_practitioner_code(ctx, id_number, trade).await
     }
 
     /// A recorded 平安督 inspection (`inspector` in its regions, or admin).

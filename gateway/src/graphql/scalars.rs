@@ -54,6 +54,7 @@ pub enum NodeKind {
     Case,
     Party,
     Task,
+    Finding,
 }
 
 impl NodeKind {
@@ -62,6 +63,7 @@ impl NodeKind {
             NodeKind::Case => "Case",
             NodeKind::Party => "Party",
             NodeKind::Task => "Task",
+            NodeKind::Finding => "Finding",
         }
     }
 }
@@ -79,6 +81,7 @@ pub fn parse_global_id(id: &str) -> Result<(NodeKind, i64), ApiError> {
         "Case" => NodeKind::Case,
         "Party" => NodeKind::Party,
         "Task" => NodeKind::Task,
+        "Finding" => NodeKind::Finding,
         _ => return Err(bad()),
     };
     let n: i64 = number.parse().map_err(|_| bad())?;

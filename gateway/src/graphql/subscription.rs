@@ -73,7 +73,7 @@ fn bus<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a EventBus> {
 fn changes(events: &[Arc<Event>]) -> impl Iterator<Item = &hub::ingest::CaseChange> {
     events.iter().flat_map(|e| match e.as_ref() {
         Event::CasesChanged { changes } => changes.as_slice(),
-        Event::TaskChanged { .. } | Event::InspectionRecorded { .. } => &[],
+        Event::TaskChanged { .. } | Event::InspectionRecorded { .. } | Event::FindingsRaised { .. } => &[],
     })
 }
 
@@ -183,6 +183,47 @@ impl Watch for InspectionWatch {
                         .is_none_or(|p| v.inspection.region_code.starts_with(p))
                 }) {
                     out.push(super::inspections::Inspection(view));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct FindingWatch {
+    store: ScopedStore,
+    models: Arc<hub::models::Models>,
+    model: Option<String>,
+    filter: hub::store::FindingQuery,
+}
+
+impl FindingWatch {
+    fn wanted(&self, f: &entities::finding::Model) -> bool {
+        let q = &self.filter;
+        q.levels.as_ref().is_none_or(|l| l.contains(&f.level))
+            && q.statuses.as_ref().is_none_or(|s| s.contains(&f.status))
+            && q.trade.is_none_or(|t| f.trade == Some(t))
+            && q.region_prefix
+                .as_deref()
+                .is_none_or(|p| f.regions.split(',').any(|r| !r.is_empty() && r.starts_with(p)))
+    }
+}
+
+impl Watch for FindingWatch {
+    type Item = super::models::Finding;
+    async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
+        let mut out = Vec::new();
+        for event in &events {
+            let Event::FindingsRaised { model, finding_ids } = event.as_ref() else {
+                continue;
+            };
+            if self.model.as_deref().is_some_and(|m| m != model) {
+                continue;
+            }
+            for id in finding_ids {
+                let found = self.store.finding(&self.models, *id).await.map_err(ApiError::from)?;
+                if let Some(f) = found.filter(|f| self.wanted(f)) {
+                    out.push(super::models::Finding(f));
                 }
             }
         }
@@ -446,6 +487,38 @@ impl Subscription {
         }
         let bus = bus(ctx)?;
         Ok(follow(bus, bus.subscribe(), InspectionWatch { store, region_prefix }))
+    }
+
+    /// Each finding a model's automatic run raises (new, or raised again), in your scope —
+    /// as `findings` would list it to you: the subject's regions, `congress` shell_company
+    /// only, `agency` its department's. Optionally one model's, and filtered.
+    async fn finding_raised(
+        &self,
+        ctx: &Context<'_>,
+        model: Option<ID>,
+        filter: Option<super::models::FindingFilter>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<super::models::Finding>>> {
+        let store = store(ctx)?.clone();
+        if store.scope().counts_findings_only() || !store.scope().reads_models() {
+            return Err(ApiError::Forbidden.into());
+        }
+        let models = super::models::models(ctx)?.clone();
+        if let Some(m) = &model {
+            if models.get(m).is_none() {
+                return Err(ApiError::NotFound("supervision model").into());
+            }
+        }
+        let bus = bus(ctx)?;
+        Ok(follow(
+            bus,
+            bus.subscribe(),
+            FindingWatch {
+                store,
+                models,
+                model: model.map(|m| m.0),
+                filter: filter.unwrap_or_default().into(),
+            },
+        ))
     }
 
     /// The 平安督 ranking of `month` (`YYYY-MM`) in `regionPrefix`, each time it changes

@@ -139,6 +139,7 @@ pub async fn list(
             .as_ref()
             .map(|id| parse_id_of(NodeKind::Case, id))
             .transpose()?,
+        finding_id: None,
     };
     let page = store(ctx)?
         .tasks(&q, first, after_id)
@@ -186,10 +187,18 @@ pub async fn step(
     id: ID,
     action: TaskAction,
     note: Option<String>,
+    disposal: Option<String>,
 ) -> async_graphql::Result<SupervisionTask> {
     let id = parse_id_of(NodeKind::Task, &id)?;
     let task = store(ctx)?
-        .task_step(viewer(ctx)?, id, action, note)
+        .task_step(
+            viewer(ctx)?,
+            id,
+            action,
+            note,
+            disposal,
+            &super::models::models(ctx)?.declarations,
+        )
         .await
         .map_err(crate::error::ApiError::from)?;
     announce(ctx, task.id).await;

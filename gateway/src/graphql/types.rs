@@ -157,6 +157,27 @@ impl Case {
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
     /// The people and organizations taking part, with their roles as recorded.
+    /// The effective criminal judgments carrying one of this case's case numbers (reference
+    /// feed `convictions`): admin, plc, procurator and discipline only (others: `FORBIDDEN`).
+    async fn convictions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::models::Conviction>> {
+        let store = store(ctx)?;
+        if !store.scope().reads_convictions() {
+            return Err(crate::error::ApiError::Forbidden.into());
+        }
+        let numbers = self.0.case_number_list();
+        let mut out = Vec::new();
+        for number in numbers {
+            out.extend(
+                store
+                    .convictions_by_case_number(&number)
+                    .await
+                    .map_err(crate::error::ApiError::from)?
+                    .into_iter()
+                    .map(Into::into),
+            );
+        }
+        Ok(out)
+    }
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CaseParty>> {
         let loader = ctx.data::<DataLoader<PartiesByCase>>()?;
         Ok(loader
@@ -218,6 +239,48 @@ impl Party {
             .phone_list()
             .into_iter()
             .map(|p| if masked { mask_phone(&p) } else { p })
+            .collect())
+    }
+    /// What the market-regulation registry says of this enterprise (reference feed `registry`).
+    async fn registration(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::models::Registration>> {
+        let Some(code) = &self.0.credit_code else {
+            return Ok(None);
+        };
+        Ok(store(ctx)?
+            .registration(code.as_str())
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .map(super::models::Registration))
+    }
+    /// Where this person works in the five regulated trades (reference feed `practitioners`).
+    async fn practices(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::models::Practice>> {
+        let Some(id) = &self.0.id_number else {
+            return Ok(Vec::new());
+        };
+        Ok(store(ctx)?
+            .practices(id.as_str())
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    /// This person's effective criminal judgments (reference feed `convictions`): admin, plc,
+    /// procurator and discipline only (others: `FORBIDDEN`).
+    async fn convictions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<super::models::Conviction>> {
+        let store = store(ctx)?;
+        if !store.scope().reads_convictions() {
+            return Err(crate::error::ApiError::Forbidden.into());
+        }
+        let Some(id) = &self.0.id_number else {
+            return Ok(Vec::new());
+        };
+        Ok(store
+            .convictions(id.as_str())
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .into_iter()
+            .map(Into::into)
             .collect())
     }
     /// The cases the viewer may see that this party takes part in.

@@ -415,6 +415,26 @@ fn selected_operation(
     Ok((ty, name, document))
 }
 
+/// How long `runSupervisionModel` may take (API.md: exempt from the request deadline and
+/// bounded by its own limit).
+const MODEL_RUN_BUDGET_MS: u64 = 600_000;
+
+/// Whether the selected mutation calls `runSupervisionModel` at its root.
+fn runs_a_model(document: &async_graphql::parser::types::ExecutableDocument, name: Option<&str>) -> bool {
+    use async_graphql::parser::types::Selection;
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    };
+    operation.is_some_and(|op| {
+        op.node.selection_set.node.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => field.node.name.node == "runSupervisionModel",
+            _ => false,
+        })
+    })
+}
+
 async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
     let started = tokio::time::Instant::now();
     if let Err(over) = budget::check_nesting(&params.query) {
@@ -453,6 +473,12 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
             &error_body("introspection is not available to your role", "FORBIDDEN"),
         );
     }
+    let budget_ms = if operation == Some(OperationType::Mutation) && runs_a_model(&document, operation_name.as_deref())
+    {
+        MODEL_RUN_BUDGET_MS
+    } else {
+        state.config.request_timeout_ms
+    };
     let mut request = async_graphql::Request::new(params.query);
     // Parsed once, above: the schema executes this document.
     request.set_parsed_query(document);
@@ -464,8 +490,8 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
     }
     let schema = if open { &state.schema } else { &state.restricted_schema };
     // The budget covers the wait for a turn and the execution; dropping the execution at the
-    // deadline cancels its database work.
-    let deadline = started + std::time::Duration::from_millis(state.config.request_timeout_ms);
+    // deadline cancels its database work. A model run is bounded by its own limit instead.
+    let deadline = started + std::time::Duration::from_millis(budget_ms);
     let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, state.executing.acquire()).await else {
         return limit_exceeded(
             media,
@@ -494,10 +520,7 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
         tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
         return limit_exceeded(
             media,
-            &format!(
-                "the request exceeded its time budget of {} ms and was cancelled",
-                state.config.request_timeout_ms
-            ),
+            &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
         );
     };
     if let Err(e) = state
@@ -578,6 +601,7 @@ pub(crate) fn prepare(
         .data(state.revocations.clone())
         .data(state.governance.clone())
         .data(state.inspections)
+        .data(state.models.clone())
         .data(state.events.clone())
         .data(state.shared_states.clone());
     (request, trail, masked)

@@ -20,6 +20,7 @@ fn loader() -> Viewer {
         role: Role::Admin,
         regions: Vec::new(),
         unit: None,
+        own_id: None,
     }
 }
 

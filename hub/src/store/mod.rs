@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 mod chain;
 mod filter;
+mod findings;
 mod governance;
 mod inspections;
 mod keys;
@@ -17,10 +18,11 @@ mod tasks;
 pub use crate::linkage::{Key, Neighbours};
 pub use audit::AuditQuery;
 pub use filter::CaseQuery;
+pub use findings::{rule_labels, CodeQuery, FindingCount, FindingQuery, OwnCode};
 pub use governance::Signals;
 pub use page::Page;
 pub use stats::{Bucket, Dimension};
-pub(crate) use tasks::insert_task;
+pub(crate) use tasks::{insert_task, record_event as record_task_event};
 pub use tasks::{NewTask, TaskQuery};
 
 use crate::audit::Trail;
@@ -193,6 +195,11 @@ impl ScopedStore {
         } else {
             Err(crate::Error::Forbidden)
         }
+    }
+
+    /// The pool writes go to (a model run, which takes its own transaction).
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
     }
 
     pub fn trail(&self) -> &Trail {

@@ -30,6 +30,8 @@ pub struct TaskQuery {
     pub department: Option<String>,
     pub region_prefix: Option<String>,
     pub case_id: Option<i64>,
+    /// The tasks a model's finding opened.
+    pub finding_id: Option<i64>,
 }
 
 impl ScopedStore {
@@ -94,6 +96,9 @@ impl ScopedStore {
         }
         if let Some(id) = q.case_id {
             c = c.add(supervision_task::Column::CaseId.eq(id));
+        }
+        if let Some(id) = q.finding_id {
+            c = c.add(supervision_task::Column::FindingId.eq(id));
         }
         keyset_page::<supervision_task::Entity, _>(&self.db, c, supervision_task::Column::Id, Order::Asc, first, after)
             .await
@@ -161,8 +166,35 @@ impl ScopedStore {
         id: i64,
         action: TaskAction,
         note: Option<String>,
+        disposal: Option<String>,
+        models: &[crate::models::Declaration],
     ) -> Result<supervision_task::Model> {
         let task = self.task(id).await?.ok_or(Error::NotFound("supervision task"))?;
+        let disposal = disposal.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        // A finding's task is closed with the department's disposal (处置结果).
+        let finding_model = match task.finding_id {
+            Some(finding_id) => entities::finding::Entity::find_by_id(finding_id)
+                .one(&self.pool)
+                .await?
+                .and_then(|f| models.iter().find(|m| m.id == f.model)),
+            None => None,
+        };
+        match (action, finding_model, disposal.as_deref()) {
+            (TaskAction::Close, Some(model), Some(d)) if model.rule.disposals().contains(&d) => {}
+            (TaskAction::Close, Some(model), _) => {
+                return Err(Error::bad_input(format!(
+                    "closing a task of a {} finding takes `disposal`: one of {}",
+                    model.id,
+                    model.rule.disposals().join(", ")
+                )))
+            }
+            (_, _, Some(_)) => {
+                return Err(Error::bad_input(
+                    "`disposal` is given only when closing a task opened for a model's finding",
+                ))
+            }
+            _ => {}
+        }
         let allowed = match action {
             TaskAction::Answer => self.scope.answers_for(&task.department),
             _ => self.scope.supervises(),
@@ -197,6 +229,14 @@ impl ScopedStore {
             )));
         }
         record_event(&txn, viewer, id, action, from, to, note).await?;
+        if let (Some(model), Some(d), Some(finding_id)) = (finding_model, disposal.as_deref(), task.finding_id) {
+            supervision_task::Entity::update_many()
+                .col_expr(supervision_task::Column::Disposal, Expr::value(d))
+                .filter(supervision_task::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            crate::models::lifecycle::task_closed(&txn, viewer, model, finding_id, d).await?;
+        }
         let task = supervision_task::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -235,7 +275,7 @@ pub(crate) async fn insert_task<C: sea_orm::ConnectionTrait>(
     Ok(task)
 }
 
-async fn record_event<C: sea_orm::ConnectionTrait>(
+pub(crate) async fn record_event<C: sea_orm::ConnectionTrait>(
     db: &C,
     viewer: &Viewer,
     task_id: i64,

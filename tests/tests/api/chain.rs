@@ -231,6 +231,7 @@ async fn all_chains(app: &TestApp) -> Vec<((String, String), ChainSignature)> {
         role: Role::Admin,
         regions: vec![],
         unit: None,
+        own_id: None,
     };
     let store = ScopedStore::new(app.db.clone(), Scope::for_viewer(&viewer));
     let cases = case::Entity::find().all(&app.db).await.unwrap();
@@ -302,6 +303,7 @@ async fn the_walk_finds_the_true_chains_of_a_generated_world() {
         role: Role::Admin,
         regions: vec![],
         unit: None,
+        own_id: None,
     };
     let store = ScopedStore::new(app.db.clone(), Scope::for_viewer(&viewer));
     let cases = case::Entity::find().all(&app.db).await.unwrap();

@@ -230,6 +230,7 @@ async fn offline_files_load_with_exact_counts_and_last_years_ranking(app: TestAp
         role: Role::Admin,
         regions: vec![],
         unit: None,
+        own_id: None,
     };
     let store = hub::store::ScopedStore::new(app.db.clone(), hub::policy::Scope::for_viewer(&viewer));
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();

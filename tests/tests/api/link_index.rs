@@ -17,6 +17,7 @@ fn viewer(role: Role, regions: &[&str]) -> Viewer {
         role,
         regions: regions.iter().map(|r| r.to_string()).collect(),
         unit: None,
+        own_id: None,
     }
 }
 

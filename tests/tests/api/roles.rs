@@ -19,7 +19,13 @@ fn may_see(role: Role, regions: &[&str], c: &case::Model) -> bool {
         Role::Admin | Role::Discipline => true,
         Role::Plc | Role::Congress => c.source != Source::Discipline,
         Role::Procurator => c.source != Source::Discipline || c.transferred,
-        Role::Analyst | Role::Auditor | Role::Ingestor | Role::Agency | Role::Inspector => false,
+        Role::Analyst
+        | Role::Auditor
+        | Role::Ingestor
+        | Role::Agency
+        | Role::Inspector
+        | Role::Citizen
+        | Role::Employer => false,
     };
     let region_ok = role == Role::Admin
         || match &c.region_code {

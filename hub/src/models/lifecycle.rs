@@ -1,0 +1,449 @@
+//! The closed loop of findings (MODELS.md): NEW → TASKED → RESOLVED / EXEMPT, driven by the
+//! automatic runs and by the supervision tasks a finding opens.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
+use entities::{finding, finding_event, model_run, supervision_task, FindingStatus, LoopStage, TaskAction};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set, Statement};
+use serde_json::json;
+
+use super::declarations::{Declaration, Rule};
+use super::engine::{delimited, registry_disposals, Outcome};
+use crate::error::{Error, Result};
+use crate::store::{insert_task, NewTask};
+use crate::viewer::{Role, Viewer};
+
+/// Who the automatic steps are taken by.
+fn runner(model: &Declaration) -> Viewer {
+    Viewer {
+        sub: format!("model:{}", model.id),
+        role: Role::Admin,
+        regions: Vec::new(),
+        unit: None,
+        own_id: None,
+    }
+}
+
+/// The party each outcome's subject is: found by its identity, created when no case has named
+/// it yet (so a later case naming it resolves to the same party).
+async fn parties<C: ConnectionTrait>(db: &C, outcomes: &[Outcome]) -> Result<HashMap<String, i64>> {
+    let backend = db.get_database_backend();
+    let now = Utc::now().to_rfc3339();
+    let mut out = HashMap::new();
+    for chunk in outcomes.chunks(2_000) {
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|o| {
+                let (prefix, id_number, credit_code) = match o.kind {
+                    entities::PartyKind::Person => ("PERSON_ID", Some(&o.identifier), None),
+                    entities::PartyKind::Organization => ("ORG_USCC", None, Some(&o.identifier)),
+                };
+                json!([
+                    o.kind.as_str(),
+                    o.name,
+                    id_number,
+                    credit_code,
+                    format!("{prefix}:{}", o.identifier)
+                ])
+            })
+            .collect();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO parties (kind, name, id_number, credit_code, phones, identity, updated_at) \
+                 SELECT x->>0, x->>1, x->>2, x->>3, '[]'::json, x->>4, $2::timestamptz FROM json_array_elements($1::json) AS x \
+                 ON CONFLICT (identity) DO NOTHING"
+            }
+            _ => {
+                "INSERT INTO parties (kind, name, id_number, credit_code, phones, identity, updated_at) \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                 json_extract(value, '$[3]'), '[]', json_extract(value, '$[4]'), ? FROM json_each(?) WHERE true \
+                 ON CONFLICT (identity) DO NOTHING"
+            }
+        };
+        let identities: Vec<String> = rows.iter().filter_map(|r| r[4].as_str().map(str::to_string)).collect();
+        let values: Vec<sea_orm::Value> = match backend {
+            DbBackend::Postgres => vec![json!(rows).to_string().into(), now.clone().into()],
+            _ => vec![now.clone().into(), json!(rows).to_string().into()],
+        };
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        let found = entities::party::Entity::find()
+            .filter(entities::party::Column::Identity.is_in(identities))
+            .all(db)
+            .await?;
+        for p in found {
+            let key = p
+                .identity
+                .split_once(':')
+                .map(|(_, k)| k.to_string())
+                .unwrap_or_default();
+            out.insert(key, p.id);
+        }
+    }
+    Ok(out)
+}
+
+fn new_row(o: &Outcome, party_id: i64, run: &model_run::Model, automatic: bool) -> finding::ActiveModel {
+    let now = Utc::now();
+    finding::ActiveModel {
+        model: Set(run.model.clone()),
+        run_id: Set(run.id),
+        automatic: Set(automatic),
+        as_of: Set(run.as_of),
+        subject_key: Set(o.subject_key.clone()),
+        subject_kind: Set(o.kind),
+        party_id: Set(party_id),
+        trade: Set(o.trade),
+        level: Set(o.level),
+        rules: Set(json!(o.rules).to_string()),
+        evidence: Set(json!(o.evidence).to_string()),
+        evidence_stamp: Set(o.evidence_stamp()),
+        status: Set(FindingStatus::New),
+        region_code: Set(o.region_code.clone()),
+        regions: Set(delimited(&o.regions)),
+        departments: Set(delimited(&o.departments)),
+        disposal: Set(None),
+        exempt_reason: Set(None),
+        exempt_stamp: Set(None),
+        raised_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Stores an evaluation's outcomes in place of the previous evaluation with the same `asOf`.
+pub async fn replace_evaluation<C: ConnectionTrait>(
+    db: &C,
+    model: &Declaration,
+    run: &model_run::Model,
+    outcomes: Vec<Outcome>,
+) -> Result<i64> {
+    finding::Entity::delete_many()
+        .filter(finding::Column::Model.eq(model.id.as_str()))
+        .filter(finding::Column::Automatic.eq(false))
+        .filter(finding::Column::AsOf.eq(run.as_of))
+        .exec(db)
+        .await?;
+    let party_ids = parties(db, &outcomes).await?;
+    let count = outcomes.len() as i64;
+    for chunk in outcomes.chunks(1_000) {
+        let rows: Vec<finding::ActiveModel> = chunk
+            .iter()
+            .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, false))
+            .collect();
+        finding::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(count)
+}
+
+async fn event<C: ConnectionTrait>(
+    db: &C,
+    finding_id: i64,
+    actor: &str,
+    from: Option<FindingStatus>,
+    to: FindingStatus,
+    note: Option<String>,
+) -> Result<()> {
+    finding_event::ActiveModel {
+        finding_id: Set(finding_id),
+        at: Set(Utc::now()),
+        actor: Set(actor.to_string()),
+        from_status: Set(from),
+        to_status: Set(to),
+        note: Set(note),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Opens one task per receiving department of `f` (on its region) and marks it TASKED.
+pub async fn open_tasks<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    model: &Declaration,
+    f: &finding::Model,
+    department: Option<String>,
+    deadline: chrono::NaiveDate,
+    subject_name: &str,
+) -> Result<finding::Model> {
+    let departments: Vec<String> = match department {
+        Some(d) => vec![d],
+        None => f
+            .departments
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    if departments.is_empty() {
+        return Err(Error::bad_input(
+            "the finding names no receiving department (its region is unknown): give `department`",
+        ));
+    }
+    let regions: Vec<&str> = f.regions.split(',').filter(|r| !r.is_empty()).collect();
+    for department in departments {
+        // The region whose department it is (trade_access: one task per regulator).
+        let region = regions
+            .iter()
+            .find(|r| model.department(Some(r), f.trade).as_deref() == Some(department.as_str()))
+            .map(|r| r.to_string())
+            .or_else(|| f.region_code.clone());
+        let title = match f.trade {
+            Some(trade) => format!("{}: {subject_name} ({}, {})", model.name, trade.chinese(), f.level),
+            None => format!("{}: {subject_name} ({})", model.name, f.level),
+        };
+        let task = insert_task(
+            db,
+            viewer,
+            region,
+            None,
+            NewTask {
+                case_id: None,
+                region_code: None,
+                town: None,
+                department,
+                title,
+                deadline,
+                note: Some(format!("finding {} of model {}", f.id, model.id)),
+            },
+        )
+        .await?;
+        supervision_task::Entity::update_many()
+            .col_expr(supervision_task::Column::FindingId, Expr::value(f.id))
+            .filter(supervision_task::Column::Id.eq(task.id))
+            .exec(db)
+            .await?;
+    }
+    let mut row: finding::ActiveModel = f.clone().into();
+    row.status = Set(FindingStatus::Tasked);
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(db).await?;
+    event(db, f.id, &viewer.sub, Some(f.status), FindingStatus::Tasked, None).await?;
+    Ok(updated)
+}
+
+/// Applies an automatic run's outcomes to the findings' lifecycle; returns how many subjects
+/// the run found and the findings it raised (new, or raised again).
+pub async fn apply<C: ConnectionTrait>(
+    db: &C,
+    model: &Declaration,
+    run: &model_run::Model,
+    outcomes: Vec<Outcome>,
+    task_days: u32,
+) -> Result<(i64, Vec<i64>)> {
+    let viewer = runner(model);
+    let mut raised = Vec::new();
+    let deadline = run.as_of + Duration::days(i64::from(task_days));
+    let mut existing: HashMap<String, finding::Model> = finding::Entity::find()
+        .filter(finding::Column::Model.eq(model.id.as_str()))
+        .filter(finding::Column::Automatic.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.subject_key.clone(), f))
+        .collect();
+    let party_ids = parties(db, &outcomes).await?;
+    let count = outcomes.len() as i64;
+    let clearing = model.rule.clearing_disposal();
+    for o in &outcomes {
+        let stamp = o.evidence_stamp();
+        let current = match existing.remove(&o.subject_key) {
+            None => {
+                let row = new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true)
+                    .insert(db)
+                    .await?;
+                event(
+                    db,
+                    row.id,
+                    &viewer.sub,
+                    None,
+                    FindingStatus::New,
+                    Some(format!("run {}", run.id)),
+                )
+                .await?;
+                raised.push(row.id);
+                row
+            }
+            Some(f) => {
+                let cleared = match f.status {
+                    FindingStatus::Exempt => f.exempt_stamp.as_deref() == Some(stamp.as_str()),
+                    FindingStatus::Resolved => {
+                        f.disposal.as_deref() == Some(clearing) && f.exempt_stamp.as_deref() == Some(stamp.as_str())
+                    }
+                    _ => true,
+                };
+                let raise_again = !cleared;
+                let mut row: finding::ActiveModel = f.clone().into();
+                row.run_id = Set(run.id);
+                row.as_of = Set(run.as_of);
+                row.level = Set(o.level);
+                row.rules = Set(json!(o.rules).to_string());
+                row.evidence = Set(json!(o.evidence).to_string());
+                row.evidence_stamp = Set(stamp.clone());
+                row.region_code = Set(o.region_code.clone());
+                row.regions = Set(delimited(&o.regions));
+                row.departments = Set(delimited(&o.departments));
+                if raise_again {
+                    row.status = Set(FindingStatus::New);
+                    row.disposal = Set(None);
+                    row.exempt_reason = Set(None);
+                    row.exempt_stamp = Set(None);
+                    row.raised_at = Set(Utc::now());
+                }
+                row.updated_at = Set(Utc::now());
+                let row = row.update(db).await?;
+                if raise_again {
+                    event(
+                        db,
+                        row.id,
+                        &viewer.sub,
+                        Some(f.status),
+                        FindingStatus::New,
+                        Some("raised again: its conditions hold and its evidence changed".into()),
+                    )
+                    .await?;
+                    raised.push(row.id);
+                }
+                row
+            }
+        };
+        if current.status == FindingStatus::New && model.auto_task.contains(&current.level) {
+            open_tasks(db, &viewer, model, &current, None, deadline, &o.name).await?;
+        }
+    }
+    // Open findings whose conditions no longer hold are resolved.
+    let open: Vec<finding::Model> = existing
+        .into_values()
+        .filter(|f| matches!(f.status, FindingStatus::New | FindingStatus::Tasked))
+        .collect();
+    let gone = if model.rule == Rule::ShellCompany {
+        let codes: Vec<String> = open.iter().map(|f| f.subject_key.clone()).collect();
+        registry_disposals(db, &codes).await?
+    } else {
+        HashMap::new()
+    };
+    for f in open {
+        let disposal = gone
+            .get(&f.subject_key)
+            .cloned()
+            .unwrap_or_else(|| "条件消失".to_string());
+        resolve(db, &viewer, &f, &disposal, None).await?;
+    }
+    Ok((count, raised))
+}
+
+/// Marks `f` RESOLVED with `disposal` and closes its open tasks with the same disposal.
+async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    f: &finding::Model,
+    disposal: &str,
+    exempt_stamp: Option<String>,
+) -> Result<()> {
+    let tasks = supervision_task::Entity::find()
+        .filter(supervision_task::Column::FindingId.eq(f.id))
+        .filter(supervision_task::Column::Stage.ne(LoopStage::Closed))
+        .all(db)
+        .await?;
+    for task in tasks {
+        supervision_task::Entity::update_many()
+            .col_expr(supervision_task::Column::Stage, Expr::value(LoopStage::Closed))
+            .col_expr(supervision_task::Column::Disposal, Expr::value(disposal))
+            .col_expr(supervision_task::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(supervision_task::Column::Id.eq(task.id))
+            .exec(db)
+            .await?;
+        crate::store::record_task_event(
+            db,
+            viewer,
+            task.id,
+            TaskAction::Close,
+            Some(task.stage),
+            LoopStage::Closed,
+            Some(format!("{disposal} (resolved automatically)")),
+        )
+        .await?;
+    }
+    let mut row: finding::ActiveModel = f.clone().into();
+    row.status = Set(FindingStatus::Resolved);
+    row.disposal = Set(Some(disposal.to_string()));
+    row.exempt_stamp = Set(exempt_stamp);
+    row.updated_at = Set(Utc::now());
+    row.update(db).await?;
+    event(
+        db,
+        f.id,
+        &viewer.sub,
+        Some(f.status),
+        FindingStatus::Resolved,
+        Some(disposal.to_string()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A task of a finding was closed with `disposal`: when none of the finding's tasks is open
+/// any more, the finding is RESOLVED with it (the clearing disposal — 核实正常经营 / 核实无误 —
+/// keeps the subject from being raised again until its evidence changes).
+pub async fn task_closed<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    model: &Declaration,
+    finding_id: i64,
+    disposal: &str,
+) -> Result<()> {
+    let Some(f) = finding::Entity::find_by_id(finding_id).one(db).await? else {
+        return Ok(());
+    };
+    let still_open = supervision_task::Entity::find()
+        .filter(supervision_task::Column::FindingId.eq(finding_id))
+        .filter(supervision_task::Column::Stage.ne(LoopStage::Closed))
+        .all(db)
+        .await?;
+    if !still_open.is_empty() || f.status == FindingStatus::Resolved {
+        return Ok(());
+    }
+    let stamp = (disposal == model.rule.clearing_disposal()).then(|| f.evidence_stamp.clone());
+    resolve(db, viewer, &f, disposal, stamp).await
+}
+
+/// A supervisor marks a finding a false alarm: EXEMPT, not raised again until its evidence
+/// changes; its open tasks stay as they are.
+pub async fn exempt<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    f: &finding::Model,
+    reason: &str,
+) -> Result<finding::Model> {
+    if !f.automatic {
+        return Err(Error::bad_input(
+            "an evaluation's finding (a run with asOf) has no lifecycle: exempt the automatic run's finding",
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(Error::bad_input("an exemption states its reason"));
+    }
+    if f.status == FindingStatus::Exempt {
+        return Err(Error::bad_input("the finding is already EXEMPT"));
+    }
+    let mut row: finding::ActiveModel = f.clone().into();
+    row.status = Set(FindingStatus::Exempt);
+    row.exempt_reason = Set(Some(reason.trim().to_string()));
+    row.exempt_stamp = Set(Some(f.evidence_stamp.clone()));
+    row.updated_at = Set(Utc::now());
+    let updated = row.update(db).await?;
+    event(
+        db,
+        f.id,
+        &viewer.sub,
+        Some(f.status),
+        FindingStatus::Exempt,
+        Some(reason.trim().to_string()),
+    )
+    .await?;
+    Ok(updated)
+}

@@ -155,6 +155,8 @@ impl TestApp {
             // The suite shares one Redis: rate limits are tested on their own subjects.
             rate_limit_per_minute: 0,
             events_channel: unique_name("qianchuan:test-events"),
+            // Tests run the supervision models themselves (one test turns the follower on).
+            model_refresh_seconds: 0,
             ..Config::default()
         };
         adjust(&mut config);

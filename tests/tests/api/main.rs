@@ -6,6 +6,7 @@ mod http_contract;
 mod ingest;
 mod inspections;
 mod link_index;
+mod models;
 mod pull;
 mod queries;
 mod roles;

@@ -39,6 +39,16 @@ enum Command {
     },
     /// Apply the database migrations.
     Migrate,
+    /// Run the supervision models now (every declared one, or `--model`) and print each run as
+    /// a JSON line. Without `--as-of` it is the automatic run (as of today, or
+    /// QIANCHUAN_MODEL_DATE), which drives the findings' lifecycle; with it, an evaluation.
+    RunModels {
+        #[arg(long)]
+        model: Option<String>,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// Load export files of one feed; a folder means every file in it, in name order.
     Ingest {
         /// enforcement, discipline, congress, procuratorate, social; inspections (平安督 CSV);
@@ -50,6 +60,10 @@ enum Command {
         /// One JSON object of counts per file, one per line.
         #[arg(long)]
         json: bool,
+        /// Do not run the supervision models after the load (a bulk load of several feeds
+        /// runs them once at the end with `run-models`, or leaves them to the gateways).
+        #[arg(long)]
+        no_models: bool,
     },
     /// Pull a source's API incrementally (today: procuratorate).
     Pull {
@@ -142,6 +156,39 @@ async fn main() -> anyhow::Result<()> {
             connect_and_migrate(&config).await?;
             eprintln!("migrations applied");
         }
+        Command::RunModels { model, as_of } => {
+            init_tracing(&config.log);
+            let models = config.supervision_models()?;
+            let as_of = as_of
+                .map(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| format!("--as-of {d:?}")))
+                .transpose()?;
+            if as_of.is_some_and(|d| d > hub::inspections::day_of(chrono::Utc::now())) {
+                bail!("--as-of lies in the future");
+            }
+            let chosen: Vec<&hub::models::Declaration> = models
+                .declarations
+                .iter()
+                .filter(|d| model.as_deref().is_none_or(|m| m == d.id))
+                .collect();
+            if chosen.is_empty() {
+                bail!("no supervision model {:?} is declared", model.unwrap_or_default());
+            }
+            let db = connect_and_migrate(&config).await?;
+            for declaration in chosen {
+                let started = std::time::Instant::now();
+                let ran = hub::models::engine::run(&db, declaration, as_of, models.today(), models.task_days)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("running {}: {e:?}", declaration.id))?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "model": ran.run.model, "asOf": ran.run.as_of.to_string(), "automatic": ran.run.automatic,
+                        "findings": ran.run.finding_count, "codes": ran.run.code_count, "raised": ran.raised.len(),
+                        "seconds": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+                    })
+                );
+            }
+        }
         Command::Pull {
             source,
             base,
@@ -184,7 +231,12 @@ async fn main() -> anyhow::Result<()> {
                 summary.social
             );
         }
-        Command::Ingest { source, paths, json } => {
+        Command::Ingest {
+            source,
+            paths,
+            json,
+            no_models,
+        } => {
             init_tracing(&config.log);
             let feed = entities::Feed::parse(&source).with_context(|| {
                 format!(
@@ -211,9 +263,13 @@ async fn main() -> anyhow::Result<()> {
             // The supervision models follow what was loaded (gateways would, within their
             // refresh period; this makes it so when none is running).
             let models = config.supervision_models()?;
-            let runs = hub::models::engine::refresh(&db, &models.declarations, models.today(), models.task_days)
-                .await
-                .map_err(|e| anyhow::anyhow!("running the supervision models: {e:?}"))?;
+            let runs = if no_models {
+                Vec::new()
+            } else {
+                hub::models::engine::refresh(&db, &models.declarations, models.today(), models.task_days)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("running the supervision models: {e:?}"))?
+            };
             for ran in runs {
                 if !json {
                     println!(

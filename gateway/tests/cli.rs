@@ -155,13 +155,47 @@ fn serve_demo_prints_a_token_per_role_that_reaches_the_demo_world() {
         if parts.len() == 2 && parts[1].matches('.').count() == 2 {
             tokens.insert(parts[0].to_string(), parts[1].to_string());
         }
-        if tokens.len() == 9 {
+        if tokens.len() == 12 {
             break;
         }
     }
-    assert_eq!(tokens.len(), 9, "{tokens:?}");
+    assert_eq!(tokens.len(), 12, "{tokens:?}");
     let body = curl_graphql(port, &tokens["plc"], "{ cases { totalCount } }");
     assert!(body["data"]["cases"]["totalCount"].as_i64().unwrap() > 0, "{body}");
+    // The models ran as of the demo's date: the agency receives shell-company findings, the
+    // citizen has codes.
+    let body = curl_graphql(
+        port,
+        &tokens["agency"],
+        "{ findings(model: \"shell_company\") { totalCount nodes { departments } } }",
+    );
+    assert!(body["data"]["findings"]["totalCount"].as_i64().unwrap() > 0, "{body}");
+    let body = curl_graphql(port, &tokens["citizen"], "{ myPractitionerCode { trade color } }");
+    assert!(
+        !body["data"]["myPractitionerCode"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+}
+
+#[test]
+fn tokens_of_citizens_and_employers_need_their_identity() {
+    let dir = temp_dir("identity");
+    for role in ["citizen", "employer"] {
+        let out = clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", "cli-secret-of-at-least-thirty-two-bytes")
+            .args(["token", "--role", role])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--idn") || stderr.contains("--uscc"), "{stderr}");
+    }
+    let out = clean_command(&dir)
+        .args(["run-models", "--as-of", "2999-01-01"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("future"));
 }
 
 #[test]

@@ -197,6 +197,12 @@ impl Scope {
         self.suppresses_small_cells()
     }
 
+    /// Whether findings about subjects of `kind` are this viewer's to read or count at all:
+    /// `congress` reads those about companies only (API.md).
+    pub fn reads_findings_about(&self, kind: entities::PartyKind) -> bool {
+        self.role != Role::Congress || kind == entities::PartyKind::Organization
+    }
+
     /// Reads conviction rows (as evidence, or on a party): admin, plc, procurator, discipline.
     pub fn reads_convictions(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Plc | Role::Procurator | Role::Discipline)

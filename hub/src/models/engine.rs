@@ -628,6 +628,23 @@ pub async fn run(
     today: NaiveDate,
     task_days: u32,
 ) -> Result<Ran> {
+    match execute(db, model, as_of, today, task_days, false).await? {
+        Some(ran) => Ok(ran),
+        None => Err(crate::Error::Internal(anyhow::anyhow!("a forced run did not run"))),
+    }
+}
+
+/// Runs `model`; with `only_if_stale`, an automatic run only when no automatic run of the
+/// same day saw the same inputs — checked under the model's lock, so of two processes
+/// noticing the same change, one runs.
+async fn execute(
+    db: &DatabaseConnection,
+    model: &Declaration,
+    as_of: Option<NaiveDate>,
+    today: NaiveDate,
+    task_days: u32,
+    only_if_stale: bool,
+) -> Result<Option<Ran>> {
     let automatic = as_of.is_none();
     let as_of = as_of.unwrap_or(today);
     let started = Utc::now();
@@ -635,6 +652,14 @@ pub async fn run(
     // One run of a model at a time, whichever process starts it.
     entities::sql::lock_until_commit(&txn, model_lock(&model.id)).await?;
     let stamp = crate::reference::stamp(&txn).await?;
+    if only_if_stale && automatic {
+        if let Some(last) = latest_automatic(&txn, &model.id).await? {
+            if last.input_stamp == stamp && last.as_of == as_of {
+                txn.commit().await?;
+                return Ok(None);
+            }
+        }
+    }
     let run = model_run::ActiveModel {
         model: sea_orm::Set(model.id.clone()),
         as_of: sea_orm::Set(as_of),
@@ -678,7 +703,7 @@ pub async fn run(
     done.code_count = sea_orm::Set(codes);
     let done = sea_orm::ActiveModelTrait::update(done, &txn).await?;
     txn.commit().await?;
-    Ok(Ran { run: done, raised })
+    Ok(Some(Ran { run: done, raised }))
 }
 
 fn model_lock(id: &str) -> i64 {
@@ -706,7 +731,7 @@ pub async fn refresh(
             Some(run) => run.input_stamp != stamp || run.as_of != today,
         };
         if stale {
-            runs.push(run(db, model, None, today, task_days).await?);
+            runs.extend(execute(db, model, None, today, task_days, true).await?);
         }
     }
     Ok(runs)

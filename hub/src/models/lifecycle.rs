@@ -226,8 +226,26 @@ pub async fn open_tasks<C: ConnectionTrait>(
     Ok(updated)
 }
 
+/// What the lifecycle needs of a stored finding (not its evidence: a model may have many).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+struct Standing {
+    id: i64,
+    subject_key: String,
+    status: FindingStatus,
+    level: entities::FindingLevel,
+    rules: String,
+    evidence_stamp: String,
+    exempt_stamp: Option<String>,
+    disposal: Option<String>,
+}
+
+/// Subjects per bulk statement.
+const CHUNK: usize = 1_000;
+
 /// Applies an automatic run's outcomes to the findings' lifecycle; returns how many subjects
-/// the run found and the findings it raised (new, or raised again).
+/// the run found and the findings it raised (new, or raised again). New findings are written
+/// in bulk, unchanged ones touched in bulk; only those whose content or status changes are
+/// written one by one.
 pub async fn apply<C: ConnectionTrait>(
     db: &C,
     model: &Declaration,
@@ -235,12 +253,24 @@ pub async fn apply<C: ConnectionTrait>(
     outcomes: Vec<Outcome>,
     task_days: u32,
 ) -> Result<(i64, Vec<i64>)> {
+    use sea_orm::QuerySelect;
     let viewer = runner(model);
-    let mut raised = Vec::new();
     let deadline = run.as_of + Duration::days(i64::from(task_days));
-    let mut existing: HashMap<String, finding::Model> = finding::Entity::find()
+    let mut existing: HashMap<String, Standing> = finding::Entity::find()
+        .select_only()
+        .columns([
+            finding::Column::Id,
+            finding::Column::SubjectKey,
+            finding::Column::Status,
+            finding::Column::Level,
+            finding::Column::Rules,
+            finding::Column::EvidenceStamp,
+            finding::Column::ExemptStamp,
+            finding::Column::Disposal,
+        ])
         .filter(finding::Column::Model.eq(model.id.as_str()))
         .filter(finding::Column::Automatic.eq(true))
+        .into_model::<Standing>()
         .all(db)
         .await?
         .into_iter()
@@ -249,74 +279,142 @@ pub async fn apply<C: ConnectionTrait>(
     let party_ids = parties(db, &outcomes).await?;
     let count = outcomes.len() as i64;
     let clearing = model.rule.clearing_disposal();
+    let mut fresh: Vec<&Outcome> = Vec::new();
+    let mut untouched: Vec<String> = Vec::new();
+    let mut raised: Vec<i64> = Vec::new();
+    // Findings to consider for an automatic task: (id, subject's name).
+    let mut open_now: Vec<(i64, String)> = Vec::new();
     for o in &outcomes {
         let stamp = o.evidence_stamp();
-        let current = match existing.remove(&o.subject_key) {
-            None => {
-                let row = new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true)
-                    .insert(db)
-                    .await?;
-                event(
-                    db,
-                    row.id,
-                    &viewer.sub,
-                    None,
-                    FindingStatus::New,
-                    Some(format!("run {}", run.id)),
-                )
-                .await?;
-                raised.push(row.id);
-                row
-            }
-            Some(f) => {
-                let cleared = match f.status {
-                    FindingStatus::Exempt => f.exempt_stamp.as_deref() == Some(stamp.as_str()),
-                    FindingStatus::Resolved => {
-                        f.disposal.as_deref() == Some(clearing) && f.exempt_stamp.as_deref() == Some(stamp.as_str())
-                    }
-                    _ => true,
-                };
-                let raise_again = !cleared;
-                let mut row: finding::ActiveModel = f.clone().into();
-                row.run_id = Set(run.id);
-                row.as_of = Set(run.as_of);
-                row.level = Set(o.level);
-                row.rules = Set(json!(o.rules).to_string());
-                row.evidence = Set(json!(o.evidence).to_string());
-                row.evidence_stamp = Set(stamp.clone());
-                row.region_code = Set(o.region_code.clone());
-                row.regions = Set(delimited(&o.regions));
-                row.departments = Set(delimited(&o.departments));
-                if raise_again {
-                    row.status = Set(FindingStatus::New);
-                    row.disposal = Set(None);
-                    row.exempt_reason = Set(None);
-                    row.exempt_stamp = Set(None);
-                    row.raised_at = Set(Utc::now());
-                }
-                row.updated_at = Set(Utc::now());
-                let row = row.update(db).await?;
-                if raise_again {
-                    event(
-                        db,
-                        row.id,
-                        &viewer.sub,
-                        Some(f.status),
-                        FindingStatus::New,
-                        Some("raised again: its conditions hold and its evidence changed".into()),
-                    )
-                    .await?;
-                    raised.push(row.id);
-                }
-                row
-            }
+        let rules = json!(o.rules).to_string();
+        let Some(f) = existing.remove(&o.subject_key) else {
+            fresh.push(o);
+            continue;
         };
-        if current.status == FindingStatus::New && model.auto_task.contains(&current.level) {
-            open_tasks(db, &viewer, model, &current, None, deadline, &o.name).await?;
+        let cleared = match f.status {
+            FindingStatus::Exempt => f.exempt_stamp.as_deref() == Some(stamp.as_str()),
+            FindingStatus::Resolved => {
+                f.disposal.as_deref() == Some(clearing) && f.exempt_stamp.as_deref() == Some(stamp.as_str())
+            }
+            _ => true,
+        };
+        if cleared && f.evidence_stamp == stamp && f.level == o.level && f.rules == rules {
+            untouched.push(o.subject_key.clone());
+            if f.status == FindingStatus::New {
+                open_now.push((f.id, o.name.clone()));
+            }
+            continue;
+        }
+        let Some(current) = finding::Entity::find_by_id(f.id).one(db).await? else {
+            continue;
+        };
+        let mut row: finding::ActiveModel = current.into();
+        row.run_id = Set(run.id);
+        row.as_of = Set(run.as_of);
+        row.level = Set(o.level);
+        row.rules = Set(rules);
+        row.evidence = Set(json!(o.evidence).to_string());
+        row.evidence_stamp = Set(stamp);
+        row.region_code = Set(o.region_code.clone());
+        row.regions = Set(delimited(&o.regions));
+        row.departments = Set(delimited(&o.departments));
+        if !cleared {
+            row.status = Set(FindingStatus::New);
+            row.disposal = Set(None);
+            row.exempt_reason = Set(None);
+            row.exempt_stamp = Set(None);
+            row.raised_at = Set(Utc::now());
+        }
+        row.updated_at = Set(Utc::now());
+        let row = row.update(db).await?;
+        if !cleared {
+            event(
+                db,
+                row.id,
+                &viewer.sub,
+                Some(f.status),
+                FindingStatus::New,
+                Some("raised again: its conditions hold and its evidence changed".into()),
+            )
+            .await?;
+            raised.push(row.id);
+        }
+        if row.status == FindingStatus::New {
+            open_now.push((row.id, o.name.clone()));
+        }
+    }
+    // New subjects: one statement per chunk, then their ids and NEW events in bulk.
+    for chunk in fresh.chunks(CHUNK) {
+        let rows: Vec<finding::ActiveModel> = chunk
+            .iter()
+            .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true))
+            .collect();
+        finding::Entity::insert_many(rows).exec(db).await?;
+        let keys: Vec<String> = chunk.iter().map(|o| o.subject_key.clone()).collect();
+        let ids: Vec<(i64, String)> = finding::Entity::find()
+            .select_only()
+            .column(finding::Column::Id)
+            .column(finding::Column::SubjectKey)
+            .filter(finding::Column::Model.eq(model.id.as_str()))
+            .filter(finding::Column::Automatic.eq(true))
+            .filter(finding::Column::SubjectKey.is_in(keys))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let now = Utc::now().to_rfc3339();
+        let events: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|(id, _)| {
+                json!([
+                    id,
+                    now,
+                    viewer.sub,
+                    null,
+                    FindingStatus::New.as_str(),
+                    format!("run {}", run.id)
+                ])
+            })
+            .collect();
+        entities::sql::insert_json(db, "finding_events", &EVENT_COLUMNS, &events).await?;
+        let names: HashMap<&str, &str> = chunk
+            .iter()
+            .map(|o| (o.subject_key.as_str(), o.name.as_str()))
+            .collect();
+        for (id, key) in ids {
+            raised.push(id);
+            open_now.push((id, names.get(key.as_str()).unwrap_or(&"").to_string()));
+        }
+    }
+    // Unchanged findings: now found by this run too.
+    for chunk in untouched.chunks(CHUNK) {
+        finding::Entity::update_many()
+            .col_expr(finding::Column::RunId, Expr::value(run.id))
+            .col_expr(finding::Column::AsOf, Expr::value(run.as_of))
+            .filter(finding::Column::Model.eq(model.id.as_str()))
+            .filter(finding::Column::Automatic.eq(true))
+            .filter(finding::Column::SubjectKey.is_in(chunk.iter().cloned()))
+            .exec(db)
+            .await?;
+    }
+    // Levels that open their tasks by themselves.
+    if !model.auto_task.is_empty() {
+        for chunk in open_now.chunks(CHUNK) {
+            let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+            let rows = finding::Entity::find()
+                .filter(finding::Column::Id.is_in(ids))
+                .filter(finding::Column::Status.eq(FindingStatus::New))
+                .filter(finding::Column::Level.is_in(model.auto_task.iter().copied()))
+                .all(db)
+                .await?;
+            let names: HashMap<i64, &str> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
+            for f in rows {
+                let name = names.get(&f.id).copied().unwrap_or_default().to_string();
+                open_tasks(db, &viewer, model, &f, None, deadline, &name).await?;
+            }
         }
     }
     // Open findings whose conditions no longer hold are resolved.
-    let open: Vec<finding::Model> = existing
+    let open: Vec<Standing> = existing
         .into_values()
         .filter(|f| matches!(f.status, FindingStatus::New | FindingStatus::Tasked))
         .collect();
@@ -326,7 +424,10 @@ pub async fn apply<C: ConnectionTrait>(
     } else {
         HashMap::new()
     };
-    for f in open {
+    for standing in open {
+        let Some(f) = finding::Entity::find_by_id(standing.id).one(db).await? else {
+            continue;
+        };
         let disposal = gone
             .get(&f.subject_key)
             .cloned()
@@ -335,6 +436,15 @@ pub async fn apply<C: ConnectionTrait>(
     }
     Ok((count, raised))
 }
+
+const EVENT_COLUMNS: [(&str, &str); 6] = [
+    ("finding_id", "bigint"),
+    ("at", "timestamptz"),
+    ("actor", "text"),
+    ("from_status", "text"),
+    ("to_status", "text"),
+    ("note", "text"),
+];
 
 /// Marks `f` RESOLVED with `disposal` and closes its open tasks with the same disposal.
 async fn resolve<C: ConnectionTrait>(

@@ -67,11 +67,12 @@ enum RunChoice {
     Nothing,
 }
 
-fn organization_models(models: &Models) -> Vec<String> {
+/// The models whose findings `scope` may read (`congress`: those about companies).
+fn readable_models(scope: &crate::policy::Scope, models: &Models) -> Vec<String> {
     models
         .declarations
         .iter()
-        .filter(|d| d.rule == Rule::ShellCompany)
+        .filter(|d| scope.reads_findings_about(d.subject))
         .map(|d| d.id.clone())
         .collect()
 }
@@ -82,7 +83,7 @@ impl ScopedStore {
             .subject_condition(
                 self.db.get_database_backend(),
                 "findings",
-                Some(&organization_models(models)),
+                Some(&readable_models(&self.scope, models)),
             )
             .ok_or(Error::Forbidden)
     }
@@ -307,7 +308,7 @@ impl ScopedStore {
     /// Finding counts per level, region and month of the run (`analyst`: small cells are
     /// suppressed by the caller).
     pub async fn finding_counts(&self, model: &Declaration, as_of: Option<NaiveDate>) -> Result<Vec<FindingCount>> {
-        if !self.scope.aggregates {
+        if !self.scope.aggregates || !self.scope.reads_findings_about(model.subject) {
             return Err(Error::Forbidden);
         }
         let mut c = Condition::all().add(finding::Column::Model.eq(model.id.as_str()));

@@ -31,7 +31,7 @@ pub struct AuditEntry {
     /// SHA-256 of the query text, hex.
     pub query_hash: String,
     /// The variables, with ID numbers and phones masked.
-    pub variables: async_graphql::Json<serde_json::Value>,
+    pub variables: super::scalars::JsonValue,
     pub case_ids: Vec<ID>,
     pub party_ids: Vec<ID>,
 }
@@ -60,7 +60,7 @@ fn entry(m: audit_log::Model) -> AuditEntry {
         role: m.role,
         operation: m.operation,
         query_hash: m.query_hash,
-        variables: async_graphql::Json(m.variables),
+        variables: super::scalars::JsonValue(m.variables),
     }
 }
 

@@ -11,7 +11,10 @@ use crate::error::ApiError;
 pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 
 /// An instant, RFC 3339 (`2022-09-27T10:15:00Z`).
-#[Scalar(name = "DateTime")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -32,7 +35,10 @@ impl ScalarType for DateTime {
 pub struct Date(pub NaiveDate);
 
 /// A calendar date, `YYYY-MM-DD`.
-#[Scalar(name = "Date")]
+#[Scalar(
+    name = "Date",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -123,5 +129,22 @@ mod tests {
         assert!(parse_global_id("Case:x").is_err() && parse_global_id("Robot:1").is_err());
         assert_eq!(decode_cursor(&encode_cursor(99)).unwrap(), 99);
         assert!(decode_cursor("!!").is_err());
+    }
+}
+
+pub struct JsonValue(pub serde_json::Value);
+
+/// Any JSON value (ECMA-404).
+#[Scalar(
+    name = "JSON",
+    specified_by_url = "https://www.ecma-international.org/publications-and-standards/standards/ecma-404/"
+)]
+impl ScalarType for JsonValue {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        Ok(JsonValue(value.into_json()?))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::from_json(self.0.clone()).unwrap_or(Value::Null)
     }
 }

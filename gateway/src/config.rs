@@ -99,6 +99,8 @@ pub struct Config {
     pub model_date: Option<chrono::NaiveDate>,
     /// Code look-ups per employer and calendar day.
     pub employer_daily_lookups: u32,
+    /// `text` (colour only on a terminal) or `json` (one object per line).
+    pub log_format: String,
 }
 
 impl Default for Config {
@@ -141,6 +143,7 @@ impl Default for Config {
             model_refresh_seconds: 30,
             model_date: None,
             employer_daily_lookups: 100,
+            log_format: "text".into(),
         }
     }
 }
@@ -205,6 +208,7 @@ const ENV_KEYS: &[&str] = &[
     "MODEL_REFRESH_SECONDS",
     "MODEL_DATE",
     "EMPLOYER_DAILY_LOOKUPS",
+    "LOG_FORMAT",
 ];
 
 impl Config {
@@ -307,6 +311,7 @@ impl Config {
                     }
             }
             "EMPLOYER_DAILY_LOOKUPS" => self.employer_daily_lookups = number(&value)? as u32,
+            "LOG_FORMAT" => self.log_format = value,
             _ => {
                 let known = ENV_KEYS
                     .iter()
@@ -317,6 +322,34 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The log filter, checked: a filter `tracing` cannot read is refused, not ignored.
+    /// sea-orm-migration's own lines stay out unless the filter names it (the hub logs what it
+    /// applies).
+    pub fn log_filter(&self) -> Result<tracing_subscriber::EnvFilter, ConfigError> {
+        let bad = |message: String| ConfigError::BadValue {
+            name: "QIANCHUAN_LOG".into(),
+            message,
+        };
+        let mut filter = tracing_subscriber::EnvFilter::builder()
+            .with_regex(false)
+            .parse(&self.log)
+            .map_err(|e| bad(format!("{:?} is not a log filter: {e}", self.log)))?;
+        if !self.log.contains("sea_orm_migration") {
+            filter = filter.add_directive(
+                "sea_orm_migration=warn"
+                    .parse()
+                    .map_err(|e| bad(format!("internal directive: {e}")))?,
+            );
+        }
+        if !["text", "json"].contains(&self.log_format.as_str()) {
+            return Err(ConfigError::BadValue {
+                name: "QIANCHUAN_LOG_FORMAT".into(),
+                message: format!("{:?}: expected text or json", self.log_format),
+            });
+        }
+        Ok(filter)
     }
 
     /// The supervision models declared (shipped, or `QIANCHUAN_MODELS`), with their settings.

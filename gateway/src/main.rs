@@ -134,13 +134,19 @@ fn parse_ttl(s: &str) -> anyhow::Result<u64> {
     Ok(n * factor)
 }
 
-fn init_tracing(filter: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+/// Logs to standard error: text (with colour only on a terminal) or one JSON object per line.
+fn init_tracing(config: &Config) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = config.log_filter()?;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().with_current_span(false).with_span_list(false).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -152,12 +158,12 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", gateway::schema_sdl());
         }
         Command::Migrate => {
-            init_tracing(&config.log);
+            init_tracing(&config)?;
             connect_and_migrate(&config).await?;
             eprintln!("migrations applied");
         }
         Command::RunModels { model, as_of } => {
-            init_tracing(&config.log);
+            init_tracing(&config)?;
             let models = config.supervision_models()?;
             let as_of = as_of
                 .map(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| format!("--as-of {d:?}")))
@@ -195,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
             token,
             limit,
         } => {
-            init_tracing(&config.log);
+            init_tracing(&config)?;
             if entities::Source::parse(&source) != Some(entities::Source::Procuratorate) {
                 bail!("only `pull procuratorate` exists: the other sources deliver files (use `ingest`)");
             }
@@ -237,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
             json,
             no_models,
         } => {
-            init_tracing(&config.log);
+            init_tracing(&config)?;
             let feed = entities::Feed::parse(&source).with_context(|| {
                 format!(
                     "unknown feed {source:?}: enforcement, discipline, congress, procuratorate, social, inspections, registry, insurance, tax, practitioners or convictions"
@@ -332,7 +338,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::Serve { demo, bind } => {
-            init_tracing(&config.log);
+            init_tracing(&config)?;
             if let Some(bind) = bind {
                 config.bind = bind;
             }

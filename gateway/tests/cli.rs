@@ -274,3 +274,86 @@ fn ingest_beside_a_serving_gateway_on_sqlite_fails_no_read() {
         failed.first()
     );
 }
+
+#[test]
+fn a_bad_log_filter_or_format_is_refused_at_start() {
+    let dir = temp_dir("logfilter");
+    let out = clean_command(&dir)
+        .env("QIANCHUAN_LOG", "info,x=nonsense")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("QIANCHUAN_LOG"));
+    let out = clean_command(&dir)
+        .env("QIANCHUAN_LOG_FORMAT", "xml")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("QIANCHUAN_LOG_FORMAT"));
+}
+
+#[test]
+fn json_logs_have_one_access_line_per_request_and_migrations_stay_quiet() {
+    let dir = temp_dir("jsonlog");
+    let secret = "cli-secret-of-at-least-thirty-two-bytes";
+    assert!(clean_command(&dir).arg("migrate").output().unwrap().status.success());
+    let port = free_port();
+    let log = dir.join("serve.log");
+    let mut server = Server(
+        clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", secret)
+            .env("QIANCHUAN_LOG_FORMAT", "json")
+            .env("QIANCHUAN_MODEL_REFRESH_SECONDS", "0")
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&format!("http://127.0.0.1:{port}/healthz")));
+    let token = String::from_utf8(
+        clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", secret)
+            .args(["token", "--role", "admin", "--sub", "alice"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let body = Command::new("curl")
+        .args(["-sS", "-X", "POST", &format!("http://127.0.0.1:{port}/graphql")])
+        .args(["-H", "content-type: application/json"])
+        .args(["-H", &format!("authorization: Bearer {}", token.trim())])
+        .args([
+            "-d",
+            r#"{"query":"query Me { me { sub } }","operationName":"Me","variables":{"x":"secret-variable"}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&body.stdout).contains("alice"));
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let access: Vec<&serde_json::Value> = lines.iter().filter(|l| l["target"] == "qianchuan::access").collect();
+    let graphql = access
+        .iter()
+        .find(|l| l["fields"]["route"] == "/graphql")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(graphql["fields"]["method"], "POST");
+    assert_eq!(graphql["fields"]["status"], 200);
+    assert_eq!(graphql["fields"]["sub"], "alice");
+    assert_eq!(graphql["fields"]["operation"], "Me");
+    assert!(graphql["fields"]["duration_ms"].is_number());
+    assert!(
+        !text.contains(token.trim()) && !text.contains("secret-variable"),
+        "no token or variables in logs"
+    );
+    // The database was migrated before: nothing about migrations.
+    assert!(!text.contains("igration"), "{text}");
+}

@@ -51,9 +51,20 @@ pub async fn connect_and_migrate(options: &DbOptions) -> anyhow::Result<Db> {
     let db = Database::connect(connect)
         .await
         .with_context(|| format!("connecting to the database at {}", redact_url(url)))?;
+    // Quiet unless something is applied (sea-orm-migration's own lines are filtered out by
+    // the default log filter).
+    let pending: Vec<String> = migrations::Migrator::get_pending_migrations(&db)
+        .await
+        .context("reading the applied migrations")?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
     migrations::Migrator::up(&db, None)
         .await
         .context("applying migrations")?;
+    if !pending.is_empty() {
+        tracing::info!(count = pending.len(), migrations = %pending.join(", "), "migrations applied");
+    }
     Ok(db)
 }
 

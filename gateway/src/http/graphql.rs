@@ -262,9 +262,22 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Err(_) => return bad_request(media, "the request body is not valid JSON"),
     };
     match params_from_json(value) {
-        Ok(params) => execute(&state, media, viewer, params, false).await,
-        Err(message) => bad_request(media, message),
+        Ok(params) => noted(
+            &viewer,
+            params.operation_name.clone(),
+            execute(&state, media, viewer.clone(), params, false).await,
+        ),
+        Err(message) => noted(&viewer, None, bad_request(media, message)),
     }
+}
+
+/// The response, with who asked and what they ran noted for the access log.
+fn noted(viewer: &Viewer, operation: Option<String>, mut response: Response) -> Response {
+    response.extensions_mut().insert(super::metrics::AccessNote {
+        sub: Some(viewer.sub.clone()),
+        operation,
+    });
+    response
 }
 
 /// A response sent before the request's body was read (or read whole): the connection is
@@ -356,7 +369,11 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         operation_name: find("operationName").filter(|v| !v.is_empty()),
         variables,
     };
-    execute(&state, media, viewer, params, true).await
+    noted(
+        &viewer,
+        params.operation_name.clone(),
+        execute(&state, media, viewer.clone(), params, true).await,
+    )
 }
 
 fn url_decode_pairs(query: &str) -> Vec<(String, String)> {

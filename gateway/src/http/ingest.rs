@@ -46,10 +46,20 @@ pub async fn ingest(
             )
         }
     };
-    if !hub::policy::Scope::for_viewer(&viewer).ingests() {
+    let mut response = load(&state, &viewer, &source, &headers, body).await;
+    response.extensions_mut().insert(super::metrics::AccessNote {
+        sub: Some(viewer.sub.clone()),
+        operation: Some(format!("ingest {source}")),
+    });
+    response
+}
+
+/// Loads the body as one file of `source` for `viewer`.
+async fn load(state: &AppState, viewer: &hub::Viewer, source: &str, headers: &HeaderMap, body: Body) -> Response {
+    if !hub::policy::Scope::for_viewer(viewer).ingests() {
         return error(StatusCode::FORBIDDEN, "only admin and ingestor may ingest", "FORBIDDEN");
     }
-    let Some(feed) = entities::Feed::parse(&source) else {
+    let Some(feed) = entities::Feed::parse(source) else {
         return error(
             StatusCode::NOT_FOUND,
             "unknown feed: enforcement, discipline, congress, procuratorate, social, inspections, registry, insurance, tax, practitioners or convictions",
@@ -69,7 +79,7 @@ pub async fn ingest(
     }
     let limit = state.config.max_ingest_bytes;
     // A large file may take a while to arrive, as long as it keeps arriving.
-    let body = match read_body(&state, &headers, body, limit, std::time::Duration::from_secs(600)).await {
+    let body = match read_body(state, headers, body, limit, std::time::Duration::from_secs(600)).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
             return error(

@@ -13,12 +13,32 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
     let start = Instant::now();
     let response = next.run(request).await;
-    state
-        .metrics
-        .record(route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    let seconds = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    // The access log: one line per request, never the token or the variables.
+    let note = response.extensions().get::<AccessNote>().cloned().unwrap_or_default();
+    tracing::info!(
+        target: "qianchuan::access",
+        method = %method,
+        route = %route,
+        status,
+        duration_ms = (seconds * 1000.0 * 10.0).round() / 10.0,
+        sub = note.sub.as_deref().unwrap_or("-"),
+        operation = note.operation.as_deref().unwrap_or("-"),
+        "request"
+    );
+    state.metrics.record(route, status, seconds);
     response
+}
+
+/// Who a request was for and what it ran, as its handler noted them (for the access log).
+#[derive(Debug, Clone, Default)]
+pub struct AccessNote {
+    pub sub: Option<String>,
+    pub operation: Option<String>,
 }
 
 /// `/metrics`: on loopback, or with `QIANCHUAN_METRICS_TOKEN` (`super::ops_allowed`).

@@ -1,42 +1,240 @@
-//! The gateway's request counters, kept in memory and rendered in the Prometheus text format.
+//! The gateway's metrics, kept and rendered by `prometheus-client` (the Prometheus project's
+//! Rust client) in the OpenMetrics text format, named per Prometheus conventions (units as
+//! suffixes, `_total` on counters).
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatus {
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteOperation {
+    route: String,
+    /// `query`, `mutation`, `subscription`, or `none` (not GraphQL, or refused before).
+    operation_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedOutcome {
+    feed: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedLabel {
+    feed: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// The `state` label of a gauge family.
+pub struct StateLabel {
+    state: String,
+}
+
+/// Request latencies from 1 ms to about 33 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// File loads from 10 ms to about 5.5 min.
+fn load_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 16))
+}
+
+/// What the gateway counts. Gauges of state owned elsewhere (pool, index, subscriptions) are
+/// set when `/metrics` is read.
 pub struct Metrics {
-    /// (route, status) → (count, total seconds)
-    requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+    registry: Registry,
+    requests: Family<RouteStatus, Counter>,
+    durations: Family<RouteOperation, Histogram, fn() -> Histogram>,
+    ingest_records: Family<FeedOutcome, Counter>,
+    ingest_files: Family<FeedOutcome, Counter>,
+    ingest_seconds: Family<FeedLabel, Histogram, fn() -> Histogram>,
+    pub pool_connections: Family<StateLabel, Gauge>,
+    pub subscriptions: Gauge,
+    subscription_states: Counter,
+    pub link_index: Family<StateLabel, Gauge>,
+    audit_entries: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("qianchuan");
+        let requests = Family::<RouteStatus, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        let durations: Family<RouteOperation, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time to answer an HTTP request, by route and GraphQL operation type",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        let ingest_records = Family::<FeedOutcome, Counter>::default();
+        registry.register(
+            "ingest_records",
+            "Records of files loaded through POST /ingest, by feed and outcome (inserted, updated, unchanged, deleted, quarantined)",
+            ingest_records.clone(),
+        );
+        let ingest_files = Family::<FeedOutcome, Counter>::default();
+        registry.register(
+            "ingest_files",
+            "Files posted to /ingest, by feed and outcome (loaded, rejected, failed)",
+            ingest_files.clone(),
+        );
+        let ingest_seconds: Family<FeedLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(load_histogram);
+        registry.register_with_unit(
+            "ingest_file_duration",
+            "Time to load one posted file, by feed",
+            Unit::Seconds,
+            ingest_seconds.clone(),
+        );
+        let pool_connections = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database connections of this instance's pool, by state (in_use, idle, max)",
+            pool_connections.clone(),
+        );
+        let subscriptions = Gauge::default();
+        registry.register(
+            "subscriptions",
+            "Live subscriptions on this instance",
+            subscriptions.clone(),
+        );
+        let subscription_states = Counter::default();
+        registry.register(
+            "subscription_states_computed",
+            "Subscription states computed since start (one per change, shared by the subscribers of one scope and arguments)",
+            subscription_states.clone(),
+        );
+        let link_index = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "link_index",
+            "The in-memory linkage index: ready (1/0), cases, keys, journal_applied (the last journal row applied), journal_behind (rows committed but not applied yet)",
+            link_index.clone(),
+        );
+        let audit_entries = Counter::default();
+        registry.register(
+            "audit_entries_written",
+            "Audit entries this instance has written since start",
+            audit_entries.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            ingest_records,
+            ingest_files,
+            ingest_seconds,
+            pool_connections,
+            subscriptions,
+            subscription_states,
+            link_index,
+            audit_entries,
+        }
+    }
 }
 
 impl Metrics {
-    pub fn record(&self, route: String, status: u16, seconds: f64) {
-        if let Ok(mut map) = self.requests.lock() {
-            let entry = map.entry((route, status)).or_default();
-            entry.0 += 1;
-            entry.1 += seconds;
+    /// One answered request.
+    pub fn record(&self, route: &str, status: u16, operation_type: &str, seconds: f64) {
+        self.requests
+            .get_or_create(&RouteStatus {
+                route: route.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&RouteOperation {
+                route: route.to_string(),
+                operation_type: operation_type.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// One file posted to `/ingest/{feed}`: its outcome (`loaded`, `rejected`, `failed`) and, when
+    /// loaded, its counts.
+    pub fn record_ingest(&self, feed: &str, outcome: &str, counts: &[(&str, u64)], seconds: f64) {
+        let label = |outcome: &str| FeedOutcome {
+            feed: feed.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.ingest_files.get_or_create(&label(outcome)).inc();
+        for (outcome, n) in counts {
+            self.ingest_records.get_or_create(&label(outcome)).inc_by(*n);
+        }
+        self.ingest_seconds
+            .get_or_create(&FeedLabel { feed: feed.to_string() })
+            .observe(seconds);
+    }
+
+    /// Brings the counters kept elsewhere (monotonic totals since start) up to date.
+    pub fn set_totals(&self, subscription_states: u64, audit_entries: u64) {
+        for (counter, total) in [
+            (&self.subscription_states, subscription_states),
+            (&self.audit_entries, audit_entries),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 
+    pub fn set_state(family: &Family<StateLabel, Gauge>, state: &str, value: i64) {
+        family
+            .get_or_create(&StateLabel {
+                state: state.to_string(),
+            })
+            .set(value);
+    }
+
+    /// The OpenMetrics text of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP qianchuan_http_requests_total HTTP requests by route and status.\n\
-             # TYPE qianchuan_http_requests_total counter\n",
-        );
-        let mut seconds = String::from(
-            "# HELP qianchuan_http_request_seconds_sum Time spent answering, by route and status.\n\
-             # TYPE qianchuan_http_request_seconds_sum counter\n",
-        );
-        if let Ok(map) = self.requests.lock() {
-            for ((route, status), (count, secs)) in map.iter() {
-                out.push_str(&format!(
-                    "qianchuan_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}\n"
-                ));
-                seconds.push_str(&format!(
-                    "qianchuan_http_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {secs:.6}\n"
-                ));
-            }
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics");
         }
-        out + &seconds
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_are_histograms_per_route_and_operation_type() {
+        let m = Metrics::default();
+        m.record("/graphql", 200, "query", 0.004);
+        m.record("/graphql", 200, "query", 0.5);
+        m.record_ingest("registry", "loaded", &[("inserted", 3), ("quarantined", 1)], 0.2);
+        let text = m.render();
+        assert!(
+            text.contains("qianchuan_http_requests_total{route=\"/graphql\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("qianchuan_http_request_duration_seconds_bucket{le=\"0.008\",route=\"/graphql\",operation_type=\"query\"} 1")
+                || text.contains("qianchuan_http_request_duration_seconds_bucket{route=\"/graphql\",operation_type=\"query\",le=\"0.008\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "qianchuan_http_request_duration_seconds_count{route=\"/graphql\",operation_type=\"query\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("qianchuan_ingest_records_total{feed=\"registry\",outcome=\"inserted\"} 3"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
     }
 }

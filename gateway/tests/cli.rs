@@ -357,3 +357,21 @@ fn json_logs_have_one_access_line_per_request_and_migrations_stay_quiet() {
     // The database was migrated before: nothing about migrations.
     assert!(!text.contains("igration"), "{text}");
 }
+
+#[test]
+fn an_unreachable_database_fails_fast_naming_where() {
+    let dir = temp_dir("unreachable");
+    let port = free_port();
+    let started = Instant::now();
+    let out = clean_command(&dir)
+        .env(
+            "QIANCHUAN_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/x"),
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{port}")));
+}

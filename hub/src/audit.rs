@@ -108,11 +108,15 @@ const GROUP: usize = 256;
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: mpsc::Sender<(Entry, Reply)>,
+    /// Entries written since start (for `/metrics`).
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AuditWriter {
     pub fn start(db: DatabaseConnection) -> AuditWriter {
         let (tx, mut rx) = mpsc::channel::<(Entry, Reply)>(4 * GROUP);
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = written.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut group = vec![first];
@@ -123,13 +127,22 @@ impl AuditWriter {
                     }
                 }
                 let (entries, replies): (Vec<Entry>, Vec<Reply>) = group.into_iter().unzip();
+                let n = entries.len() as u64;
                 let outcome = write_group(&db, entries).await.map_err(|e| e.to_string());
+                if outcome.is_ok() {
+                    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
                 for reply in replies {
                     let _ = reply.send(outcome.clone());
                 }
             }
         });
-        AuditWriter { tx }
+        AuditWriter { tx, written }
+    }
+
+    /// Entries written since start.
+    pub fn written(&self) -> u64 {
+        self.written.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Writes the entry for what `trail` handed out since its last entry (nothing when it

@@ -95,3 +95,36 @@ pub fn redact_url(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+/// A pool's connections: in use, idle, and the most it opens.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolFigures {
+    pub in_use: i64,
+    pub idle: i64,
+    pub max: i64,
+}
+
+/// The figures of `db`'s pool.
+pub fn pool_figures(db: &Db) -> Option<PoolFigures> {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            let (size, idle) = (i64::from(pool.size()), pool.num_idle() as i64);
+            Some(PoolFigures {
+                in_use: size - idle,
+                idle,
+                max: i64::from(pool.options().get_max_connections()),
+            })
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            let (size, idle) = (i64::from(pool.size()), pool.num_idle() as i64);
+            Some(PoolFigures {
+                in_use: size - idle,
+                idle,
+                max: i64::from(pool.options().get_max_connections()),
+            })
+        }
+        _ => None,
+    }
+}

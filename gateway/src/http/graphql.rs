@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use super::metrics::AccessNote;
 use crate::auth::{Verified, Viewer};
 use crate::graphql::budget;
 use crate::graphql::with_viewer;
@@ -261,22 +262,20 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Ok(v) => v,
         Err(_) => return bad_request(media, "the request body is not valid JSON"),
     };
-    match params_from_json(value) {
-        Ok(params) => noted(
-            &viewer,
-            params.operation_name.clone(),
-            execute(&state, media, viewer.clone(), params, false).await,
-        ),
-        Err(message) => noted(&viewer, None, bad_request(media, message)),
-    }
+    let mut note = AccessNote {
+        sub: Some(viewer.sub.clone()),
+        ..Default::default()
+    };
+    let response = match params_from_json(value) {
+        Ok(params) => execute(&state, media, viewer, params, false, &mut note).await,
+        Err(message) => bad_request(media, message),
+    };
+    noted(note, response)
 }
 
-/// The response, with who asked and what they ran noted for the access log.
-fn noted(viewer: &Viewer, operation: Option<String>, mut response: Response) -> Response {
-    response.extensions_mut().insert(super::metrics::AccessNote {
-        sub: Some(viewer.sub.clone()),
-        operation,
-    });
+/// The response, with who asked and what they ran noted for the access log and metrics.
+fn noted(note: AccessNote, mut response: Response) -> Response {
+    response.extensions_mut().insert(note);
     response
 }
 
@@ -369,11 +368,12 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         operation_name: find("operationName").filter(|v| !v.is_empty()),
         variables,
     };
-    noted(
-        &viewer,
-        params.operation_name.clone(),
-        execute(&state, media, viewer.clone(), params, true).await,
-    )
+    let mut note = AccessNote {
+        sub: Some(viewer.sub.clone()),
+        ..Default::default()
+    };
+    let response = execute(&state, media, viewer, params, true, &mut note).await;
+    noted(note, response)
 }
 
 fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
@@ -452,7 +452,14 @@ fn runs_a_model(document: &async_graphql::parser::types::ExecutableDocument, nam
     })
 }
 
-async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params, is_get: bool) -> Response {
+async fn execute(
+    state: &AppState,
+    media: Media,
+    viewer: Viewer,
+    params: Params,
+    is_get: bool,
+    note: &mut AccessNote,
+) -> Response {
     let started = tokio::time::Instant::now();
     if let Err(over) = budget::check_nesting(&params.query) {
         return limit_exceeded(media, &over.message());
@@ -462,6 +469,12 @@ async fn execute(state: &AppState, media: Media, viewer: Viewer, params: Params,
             Ok(op) => op,
             Err(message) => return request_error(media, &message),
         };
+    note.operation.clone_from(&operation_name);
+    note.operation_type = operation.map(|t| match t {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    });
     if let Err(over) = budget::check_selections(&document) {
         return limit_exceeded(media, &over.message());
     }

@@ -50,6 +50,7 @@ pub async fn ingest(
     response.extensions_mut().insert(super::metrics::AccessNote {
         sub: Some(viewer.sub.clone()),
         operation: Some(format!("ingest {source}")),
+        operation_type: None,
     });
     response
 }
@@ -105,6 +106,7 @@ async fn load(state: &AppState, viewer: &hub::Viewer, source: &str, headers: &He
         .filter(|v| !v.is_empty())
         .unwrap_or("upload")
         .to_string();
+    let started = std::time::Instant::now();
     let loaded = match feed.source() {
         Some(source) => hub::ingest::ingest_file(&state.db, source, &file, &body)
             .await
@@ -118,9 +120,26 @@ async fn load(state: &AppState, viewer: &hub::Viewer, source: &str, headers: &He
             .await
             .map_err(|e| format!("{e:?}")),
     };
+    let seconds = started.elapsed().as_secs_f64();
+    let slug = feed.slug();
     match loaded {
-        Ok(report) if report.rejected.is_some() => (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response(),
+        Ok(report) if report.rejected.is_some() => {
+            state.metrics.record_ingest(&slug, "rejected", &[], seconds);
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response()
+        }
         Ok(report) => {
+            state.metrics.record_ingest(
+                &slug,
+                "loaded",
+                &[
+                    ("inserted", report.inserted),
+                    ("updated", report.updated),
+                    ("unchanged", report.unchanged),
+                    ("deleted", report.deleted),
+                    ("quarantined", report.quarantined),
+                ],
+                seconds,
+            );
             if !report.changes.is_empty() {
                 state
                     .events
@@ -132,6 +151,7 @@ async fn load(state: &AppState, viewer: &hub::Viewer, source: &str, headers: &He
             (StatusCode::OK, Json(report)).into_response()
         }
         Err(e) => {
+            state.metrics.record_ingest(&slug, "failed", &[], seconds);
             tracing::error!(error = %e, %file, "ingest failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
         }

@@ -1,4 +1,4 @@
-//! Request counters in the Prometheus text format.
+//! The access log and request metrics of every route, and `/metrics`.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use std::time::Instant;
 
 use crate::state::AppState;
+use crate::telemetry::Metrics;
 
 pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request
@@ -30,7 +31,9 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
         operation = note.operation.as_deref().unwrap_or("-"),
         "request"
     );
-    state.metrics.record(route, status, seconds);
+    state
+        .metrics
+        .record(&route, status, note.operation_type.unwrap_or("none"), seconds);
     response
 }
 
@@ -39,6 +42,8 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
 pub struct AccessNote {
     pub sub: Option<String>,
     pub operation: Option<String>,
+    /// `query`, `mutation` or `subscription` (GraphQL requests that got that far).
+    pub operation_type: Option<&'static str>,
 }
 
 /// `/metrics`: on loopback, or with `QIANCHUAN_METRICS_TOKEN` (`super::ops_allowed`).
@@ -50,44 +55,31 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
             "FORBIDDEN",
         );
     }
+    let m = &state.metrics;
+    m.subscriptions.set(state.events.live_subscriptions() as i64);
+    m.set_totals(state.shared_states.computed(), state.audit.written());
+    if let Some(pool) = hub::db::pool_figures(&state.db) {
+        Metrics::set_state(&m.pool_connections, "in_use", pool.in_use);
+        Metrics::set_state(&m.pool_connections, "idle", pool.idle);
+        Metrics::set_state(&m.pool_connections, "max", pool.max);
+    }
+    if let Some(index) = &state.links {
+        let f = index.figures();
+        Metrics::set_state(
+            &m.link_index,
+            "ready",
+            i64::from(f.state == hub::link_index::IndexState::Ready),
+        );
+        Metrics::set_state(&m.link_index, "cases", f.cases as i64);
+        Metrics::set_state(&m.link_index, "keys", f.keys as i64);
+        Metrics::set_state(&m.link_index, "journal_applied", f.applied);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render()
-            + &format!(
-                "# HELP qianchuan_subscriptions Live subscriptions on this instance.\n\
-                 # TYPE qianchuan_subscriptions gauge\nqianchuan_subscriptions {}\n",
-                state.events.live_subscriptions()
-            )
-            + &format!(
-                "# HELP qianchuan_subscription_states_computed_total Subscription states computed (one per change, shared by the subscribers of one scope and arguments).\n\
-                 # TYPE qianchuan_subscription_states_computed_total counter\nqianchuan_subscription_states_computed_total {}\n",
-                state.shared_states.computed()
-            )
-            + &link_index_metrics(&state),
+        m.render(),
     )
         .into_response()
-}
-
-fn link_index_metrics(state: &AppState) -> String {
-    let Some(index) = &state.links else {
-        return String::new();
-    };
-    let f = index.figures();
-    format!(
-        "# HELP qianchuan_link_index_ready 1 when chains are walked on the in-memory linkage index.\n\
-         # TYPE qianchuan_link_index_ready gauge\nqianchuan_link_index_ready {}\n\
-         # HELP qianchuan_link_index_cases Cases held by the linkage index.\n\
-         # TYPE qianchuan_link_index_cases gauge\nqianchuan_link_index_cases {}\n\
-         # HELP qianchuan_link_index_keys Shared keys held by the linkage index.\n\
-         # TYPE qianchuan_link_index_keys gauge\nqianchuan_link_index_keys {}\n\
-         # HELP qianchuan_link_index_journal_applied The last linkage journal row applied.\n\
-         # TYPE qianchuan_link_index_journal_applied gauge\nqianchuan_link_index_journal_applied {}\n",
-        u8::from(f.state == hub::link_index::IndexState::Ready),
-        f.cases,
-        f.keys,
-        f.applied
-    )
 }

@@ -182,19 +182,50 @@ async fn health_readiness_and_metrics_answer(app: TestApp) {
     } else {
         assert_eq!(body["redis"], "not configured");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
+    // A query and a posted file, to be measured.
+    let admin = app.token(Role::Admin, &[]);
+    app.data(&admin, "query Me { me { sub } }", serde_json::json!({})).await;
+    app.ingest(
+        "tax",
+        "nsxx_202301.ndjson",
+        "{\"nsrsbh\":\"91330110MA2H3K4L5F\",\"sssq\":\"2023-01\",\"sjse\":\"1.00\",\"sbrq\":\"2023-02-01\"}\n".into(),
+    )
+    .await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(response.headers()["content-type"]
+        .to_str()
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .starts_with("application/openmetrics-text"));
+    let metrics = response.text().await.unwrap();
     assert!(
         metrics.contains("qianchuan_http_requests_total{route=\"/healthz\",status=\"200\"} 1"),
         "{metrics}"
     );
+    // Latency histograms by route and operation type: what `histogram_quantile` reads.
+    let buckets = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("qianchuan_http_request_duration_seconds_bucket")
+                && l.contains("route=\"/graphql\"")
+                && l.contains("operation_type=\"query\"")
+        })
+        .count();
+    assert!(buckets >= 10, "{metrics}");
+    assert!(metrics.contains("le=\"+Inf\""), "{metrics}");
+    assert!(
+        metrics.contains("qianchuan_ingest_records_total{feed=\"tax\",outcome=\"inserted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("qianchuan_ingest_files_total{feed=\"tax\",outcome=\"loaded\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("qianchuan_db_pool_connections{state=\"max\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("qianchuan_audit_entries_written_total"), "{metrics}");
+    assert!(metrics.ends_with("# EOF\n"));
 }
 
 async fn oversized_bodies_get_413(app: TestApp) {

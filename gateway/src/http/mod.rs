@@ -34,9 +34,25 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// 405 with a GraphQL error body (API.md, "Codes and bodies").
+async fn method_not_allowed() -> axum::response::Response {
+    graphql::coded_response(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "this method is not allowed on this path",
+        "BAD_USER_INPUT",
+    )
+}
+
+/// 404 with a GraphQL error body.
+async fn not_found() -> axum::response::Response {
+    graphql::coded_response(axum::http::StatusCode::NOT_FOUND, "no such path", "NOT_FOUND")
 }
 
 /// How long open connections may take to finish their requests once shutdown begins.

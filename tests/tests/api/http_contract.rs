@@ -264,3 +264,18 @@ async fn readiness_survives_an_unreachable_redis() {
     let (status, _) = app.graphql(&token, "{ cases { totalCount } }", json!({})).await;
     assert_eq!(status, 200, "queries never need Redis");
 }
+
+/// 405 and 404 answer with a GraphQL error body, like every other client error.
+#[tokio::test]
+async fn wrong_methods_and_paths_get_coded_bodies() {
+    let app = TestApp::sqlite().await;
+    let response = app.client.put(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert!(response.headers()["allow"].to_str().unwrap().contains("POST"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let response = app.client.get(app.url("/nowhere")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+}

@@ -13,6 +13,7 @@ pub mod procuratorate;
 pub mod record;
 pub mod reference;
 pub mod segment;
+pub mod sniff;
 pub mod social;
 pub mod text;
 

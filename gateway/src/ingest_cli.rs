@@ -9,8 +9,12 @@ use anyhow::Context;
 use entities::{Feed, Source};
 use hub::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 
-/// Expands folders into their files, in name order.
+/// Expands folders into their files, in name order. Every path is checked before anything
+/// is loaded: a missing one stops the run with nothing stored.
 pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    for path in paths {
+        std::fs::metadata(path).with_context(|| format!("{}: cannot be read; nothing was loaded", path.display()))?;
+    }
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -44,15 +48,13 @@ pub async fn run_facts(
         ..Default::default()
     };
     let files = expand(paths)?;
-    for path in &files {
-        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    }
     for path in files {
         let name = display_name(&path);
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let loaded = match feed {
-            Feed::Inspections => hub::inspections::load::load_file(db, &name, &bytes, task_days).await,
-            _ => hub::reference::load_file(db, feed, &name, &bytes).await,
+        let loaded = match (feed, hub::ingest::refused_as_other_feed(feed, &name, &bytes)) {
+            (_, Some(refused)) => Ok(refused),
+            (Feed::Inspections, None) => hub::inspections::load::load_file(db, &name, &bytes, task_days).await,
+            (_, None) => hub::reference::load_file(db, feed, &name, &bytes).await,
         };
         let report = loaded.map_err(|e| anyhow::anyhow!("storing {}: {e:?}", path.display()))?;
         rejected += usize::from(report.rejected.is_some());
@@ -98,6 +100,9 @@ pub fn summary(r: &FileReport) -> String {
     for w in &r.warnings {
         line.push_str(&format!("\n  note: {w}"));
     }
+    if r.read == 0 && r.file != "total" {
+        line.push_str("\n  note: the file holds no records");
+    }
     line
 }
 
@@ -135,7 +140,9 @@ pub async fn run(
         let size = std::fs::metadata(&path)
             .with_context(|| format!("reading {}", path.display()))?
             .len();
-        let report = if size >= STREAM_FROM_BYTES && adapters::segment::segmentable(source) {
+        let report = if let Some(refused) = refused(source.into(), &name, &path)? {
+            Ok(refused)
+        } else if size >= STREAM_FROM_BYTES && adapters::segment::segmentable(source) {
             let file = std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
             let streamed = Streamed {
                 size,
@@ -184,6 +191,18 @@ pub async fn run(
         println!("{}", summary(&total));
     }
     Ok(rejected)
+}
+
+/// The report of a file refused whole because its first bytes are plainly another feed's.
+fn refused(feed: Feed, name: &str, path: &Path) -> anyhow::Result<Option<FileReport>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(hub::ingest::refused_as_other_feed(feed, name, &head))
 }
 
 fn display_name(path: &Path) -> String {

@@ -352,6 +352,22 @@ fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The report of a file refused whole because it is plainly another feed's (`adapters::sniff`):
+/// nothing of it is read as `feed`. `head`: its first bytes (64 KiB are enough).
+pub fn refused_as_other_feed(feed: entities::Feed, file: &str, head: &[u8]) -> Option<FileReport> {
+    let found = adapters::sniff::other_feed(feed, head)?;
+    Some(FileReport {
+        file: file.to_string(),
+        rejected: Some(format!(
+            "this is not a {} file: it looks like a {} file (load it with `qianchuan ingest {}`)",
+            feed.slug(),
+            found.slug(),
+            found.slug()
+        )),
+        ..Default::default()
+    })
+}
+
 pub(crate) async fn store_quarantine<C: ConnectionTrait>(
     db: &C,
     feed: impl Into<entities::Feed>,

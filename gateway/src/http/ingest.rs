@@ -107,16 +107,17 @@ async fn load(state: &AppState, viewer: &hub::Viewer, source: &str, headers: &He
         .unwrap_or("upload")
         .to_string();
     let started = std::time::Instant::now();
-    let loaded = match feed.source() {
-        Some(source) => hub::ingest::ingest_file(&state.db, source, &file, &body)
+    let loaded = match (feed.source(), hub::ingest::refused_as_other_feed(feed, &file, &body)) {
+        (_, Some(refused)) => Ok(refused),
+        (Some(source), None) => hub::ingest::ingest_file(&state.db, source, &file, &body)
             .await
             .map_err(|e| e.to_string()),
-        None if feed == entities::Feed::Inspections => {
+        (None, None) if feed == entities::Feed::Inspections => {
             hub::inspections::load::load_file(&state.db, &file, &body, state.inspections.task_days)
                 .await
                 .map_err(|e| format!("{e:?}"))
         }
-        None => hub::reference::load_file(&state.db, feed, &file, &body)
+        (None, None) => hub::reference::load_file(&state.db, feed, &file, &body)
             .await
             .map_err(|e| format!("{e:?}")),
     };

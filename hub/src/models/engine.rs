@@ -143,39 +143,121 @@ fn case_evidence(row: &QueryResult) -> Result<Evidence> {
     })
 }
 
-/// Model 1: 空壳公司.
-async fn shell_companies<C: ConnectionTrait>(db: &C, model: &Declaration, as_of: NaiveDate) -> Result<Vec<Outcome>> {
+/// The shells of one page of the registry (in credit-code order after `after`): the rows,
+/// or only their keys and names (`light`).
+async fn shell_page<C: ConnectionTrait>(
+    db: &C,
+    window: &(String, String, NaiveDate),
+    after: &str,
+    light: bool,
+) -> Result<Vec<QueryResult>> {
+    let backend = db.get_database_backend();
+    let (start, m, cutoff) = window;
+    let columns = if light {
+        "r.row_key, r.credit_code, r.name_norm"
+    } else {
+        "r.row_key, r.credit_code, r.name, r.name_norm, r.region_code, r.version, r.file, r.position"
+    };
+    // Walks the primary key (the credit code itself) in order: one pass over the table in all.
+    Ok(db
+        .query_all_raw(stmt(
+            backend,
+            &format!(
+                "SELECT {columns} FROM registry_rows r \
+                 WHERE r.row_key > $1 AND r.status IN ('存续', '在业') \
+                   AND r.established_on IS NOT NULL AND r.established_on <= $2 \
+                   AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
+                       AND i.month >= $3 AND i.month <= $4 AND i.insured > 0) \
+                   AND NOT EXISTS (SELECT 1 FROM tax_rows t WHERE t.credit_code = r.credit_code \
+                       AND t.period >= $3 AND t.period <= $4 AND t.paid_cents > 0) \
+                 ORDER BY r.row_key LIMIT {PAGE}"
+            ),
+            vec![
+                after.to_string().into(),
+                (*cutoff).into(),
+                start.clone().into(),
+                m.clone().into(),
+            ],
+        ))
+        .await?)
+}
+
+/// Live cases naming the companies of a page as a key: by credit code, or by exact name.
+async fn cases_by_key<C: ConnectionTrait>(
+    db: &C,
+    codes: &[String],
+    names: &[String],
+) -> Result<(HashMap<String, Vec<Evidence>>, HashMap<String, Vec<Evidence>>)> {
+    let backend = db.get_database_backend();
+    let cases = db
+        .query_all_raw(stmt(
+            backend,
+            &format!(
+                "SELECT k.kind, k.value, c.id AS case_id, c.source, c.source_key FROM case_keys k \
+                 JOIN cases c ON c.id = k.case_id \
+                 WHERE c.deleted = false AND ((k.kind = 'ORG_USCC' AND k.value IN {}) \
+                    OR (k.kind = 'ORG_NAME' AND k.value IN {}))",
+                list(backend, 1),
+                list(backend, 2)
+            ),
+            vec![json_list(codes), json_list(names)],
+        ))
+        .await?;
+    let mut by_code: HashMap<String, Vec<Evidence>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<Evidence>> = HashMap::new();
+    for row in &cases {
+        let target = if text(row, "kind")? == "ORG_USCC" {
+            &mut by_code
+        } else {
+            &mut by_name
+        };
+        target.entry(text(row, "value")?).or_default().push(case_evidence(row)?);
+    }
+    Ok((by_code, by_name))
+}
+
+/// Model 1: 空壳公司, in two passes over the registry so that memory holds a page, not the
+/// run: the first finds the shells no case names by key, and one pass over the live cases'
+/// texts finds which of them a text names; the second builds each page's outcomes and hands
+/// them to `sink`.
+async fn shell_companies<C: ConnectionTrait>(
+    db: &C,
+    model: &Declaration,
+    as_of: NaiveDate,
+    sink: &mut lifecycle::Sink,
+) -> Result<()> {
     let backend = db.get_database_backend();
     let months = u32::try_from(model.parameter("months").max(1)).unwrap_or(6);
     let min_age = u32::try_from(model.parameter("min_age_months")).unwrap_or(6);
-    let (start, m, cutoff) = evaluation_window(as_of, months, min_age);
-    let mut out = Vec::new();
+    let window = evaluation_window(as_of, months, min_age);
+    // Pass 1: the shells no key names, by name.
+    let mut unnamed: Vec<(String, String)> = Vec::new();
     let mut after = String::new();
     loop {
-        let page = db
-            .query_all_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT r.row_key, r.credit_code, r.name, r.name_norm, r.region_code, r.version, r.file, r.position \
-                     FROM registry_rows r \
-                     WHERE r.credit_code > $1 AND r.status IN ('存续', '在业') \
-                       AND r.established_on IS NOT NULL AND r.established_on <= $2 \
-                       AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
-                           AND i.month >= $3 AND i.month <= $4 AND i.insured > 0) \
-                       AND NOT EXISTS (SELECT 1 FROM tax_rows t WHERE t.credit_code = r.credit_code \
-                           AND t.period >= $3 AND t.period <= $4 AND t.paid_cents > 0) \
-                     ORDER BY r.credit_code LIMIT {PAGE}"
-                ),
-                vec![
-                    after.clone().into(),
-                    cutoff.into(),
-                    start.clone().into(),
-                    m.clone().into(),
-                ],
-            ))
-            .await?;
+        let page = shell_page(db, &window, &after, true).await?;
         let Some(last) = page.last() else { break };
-        after = text(last, "credit_code")?;
+        after = text(last, "row_key")?;
+        let codes: Vec<String> = page.iter().map(|r| text(r, "credit_code")).collect::<Result<_>>()?;
+        let names: Vec<String> = page.iter().map(|r| text(r, "name_norm")).collect::<Result<_>>()?;
+        let (by_code, by_name) = cases_by_key(db, &codes, &names).await?;
+        for (code, name) in codes.into_iter().zip(names) {
+            if !by_code.contains_key(&code) && !by_name.contains_key(&name) {
+                unnamed.push((code, name));
+            }
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    let mut in_texts = named_in_texts(db, &unnamed).await?;
+    drop(unnamed);
+    // Pass 2: the outcomes, a page at a time.
+    let (start, m, _) = &window;
+    let mut after = String::new();
+    loop {
+        let page = shell_page(db, &window, &after, false).await?;
+        let Some(last) = page.last() else { break };
+        after = text(last, "row_key")?;
         let codes: Vec<String> = page.iter().map(|r| text(r, "credit_code")).collect::<Result<_>>()?;
         let names: Vec<String> = page.iter().map(|r| text(r, "name_norm")).collect::<Result<_>>()?;
         let mut evidence: HashMap<String, Vec<Evidence>> = HashMap::new();
@@ -198,31 +280,8 @@ async fn shell_companies<C: ConnectionTrait>(db: &C, model: &Declaration, as_of:
                     .push(reference(kind, &row)?);
             }
         }
-        // Live cases naming the company: its credit code or its exact name as a key.
-        let cases = db
-            .query_all_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT k.kind, k.value, c.id AS case_id, c.source, c.source_key FROM case_keys k \
-                     JOIN cases c ON c.id = k.case_id \
-                     WHERE c.deleted = false AND ((k.kind = 'ORG_USCC' AND k.value IN {}) \
-                        OR (k.kind = 'ORG_NAME' AND k.value IN {}))",
-                    list(backend, 1),
-                    list(backend, 2)
-                ),
-                vec![json_list(&codes), json_list(&names)],
-            ))
-            .await?;
-        let mut by_name: HashMap<String, Vec<Evidence>> = HashMap::new();
-        let mut by_code: HashMap<String, Vec<Evidence>> = HashMap::new();
-        for row in &cases {
-            let target = if text(row, "kind")? == "ORG_USCC" {
-                &mut by_code
-            } else {
-                &mut by_name
-            };
-            target.entry(text(row, "value")?).or_default().push(case_evidence(row)?);
-        }
+        let (by_code, by_name) = cases_by_key(db, &codes, &names).await?;
+        let mut outcomes = Vec::with_capacity(page.len());
         for row in &page {
             let code = text(row, "credit_code")?;
             let name_norm = text(row, "name_norm")?;
@@ -230,6 +289,7 @@ async fn shell_companies<C: ConnectionTrait>(db: &C, model: &Declaration, as_of:
             items.extend(evidence.remove(&code).unwrap_or_default());
             let mut in_cases: Vec<Evidence> = by_code.get(&code).cloned().unwrap_or_default();
             in_cases.extend(by_name.get(&name_norm).cloned().unwrap_or_default());
+            in_cases.extend(in_texts.remove(&code).unwrap_or_default());
             in_cases.sort();
             in_cases.dedup();
             let high = !in_cases.is_empty();
@@ -239,7 +299,7 @@ async fn shell_companies<C: ConnectionTrait>(db: &C, model: &Declaration, as_of:
             if high {
                 rules.push("in_cases".into());
             }
-            out.push(Outcome {
+            outcomes.push(Outcome {
                 subject_key: code.clone(),
                 kind: PartyKind::Organization,
                 name: text(row, "name")?,
@@ -254,36 +314,57 @@ async fn shell_companies<C: ConnectionTrait>(db: &C, model: &Declaration, as_of:
                 gone: None,
             });
         }
+        sink.page(db, model, outcomes).await?;
         if page.len() < PAGE {
             break;
         }
     }
-    named_in_texts(db, &mut out).await?;
-    Ok(out)
+    Ok(())
 }
 
 /// Live cases read per page by the text pass.
 const TEXTS_PER_PAGE: u64 = 5_000;
 
-/// Raises to HIGH the shells that no key names but whose exact normalized name appears in the
-/// free text of a live case (a name only a text mentions is not a key: reference rows do not
-/// link cases). One pass over the texts, page by page, with one automaton over the names.
-async fn named_in_texts<C: ConnectionTrait>(db: &C, outcomes: &mut [Outcome]) -> Result<()> {
+/// Bytes of names one automaton matches (building one takes about 17 times the bytes of its
+/// names, as for linkage's organization names): more names mean more passes, not more memory.
+const NAME_BYTES_PER_PASS: usize = 4 << 20;
+
+/// Which of `companies` (credit code, normalized name) the free text of a live case names,
+/// with those cases. Names shorter than 4 characters match too much text to be evidence.
+async fn named_in_texts<C: ConnectionTrait>(
+    db: &C,
+    companies: &[(String, String)],
+) -> Result<HashMap<String, Vec<Evidence>>> {
+    let candidates: Vec<&(String, String)> = companies.iter().filter(|(_, n)| n.chars().count() >= 4).collect();
+    let mut found: HashMap<String, Vec<Evidence>> = HashMap::new();
+    let mut batch_start = 0;
+    while batch_start < candidates.len() {
+        let mut bytes = 0;
+        let mut batch_end = batch_start;
+        while batch_end < candidates.len() && bytes < NAME_BYTES_PER_PASS {
+            bytes += candidates[batch_end].1.len();
+            batch_end += 1;
+        }
+        let batch = &candidates[batch_start..batch_end];
+        batch_start = batch_end;
+        let names: Vec<&str> = batch.iter().map(|(_, n)| n.as_str()).collect();
+        let automaton = aho_corasick::AhoCorasick::new(&names).map_err(|e| crate::Error::Internal(e.into()))?;
+        scan_texts(db, &automaton, |hit, evidence| {
+            found.entry(batch[hit].0.clone()).or_default().push(evidence);
+        })
+        .await?;
+    }
+    Ok(found)
+}
+
+/// Every live case's free text against `automaton`, page by page; `on_hit(pattern, case)`.
+async fn scan_texts<C: ConnectionTrait>(
+    db: &C,
+    automaton: &aho_corasick::AhoCorasick,
+    mut on_hit: impl FnMut(usize, Evidence),
+) -> Result<()> {
     use entities::case;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    // Shorter names (`某店`) match too much text to be evidence (as for linkage).
-    let medium: Vec<usize> = (0..outcomes.len())
-        .filter(|i| outcomes[*i].level == FindingLevel::Medium && outcomes[*i].name.chars().count() >= 4)
-        .collect();
-    let names: Vec<String> = medium
-        .iter()
-        .map(|i| entities::ids::names::normalize_org_name(&outcomes[*i].name))
-        .collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    let automaton = aho_corasick::AhoCorasick::new(&names).map_err(|e| crate::Error::Internal(e.into()))?;
-    let mut found: HashMap<usize, Vec<Evidence>> = HashMap::new();
     let mut after = 0i64;
     loop {
         let texts: Vec<(i64, entities::Source, String, Option<String>)> = case::Entity::find()
@@ -311,26 +392,23 @@ async fn named_in_texts<C: ConnectionTrait>(db: &C, outcomes: &mut [Outcome]) ->
             hits.sort_unstable();
             hits.dedup();
             for hit in hits {
-                found.entry(hit).or_default().push(Evidence {
-                    kind: "CASE".into(),
-                    id: id.to_string(),
-                    source: Some(source.as_str().to_string()),
-                    source_key: Some(source_key.clone()),
-                    version: None,
-                    file: None,
-                    position: None,
-                });
+                on_hit(
+                    hit,
+                    Evidence {
+                        kind: "CASE".into(),
+                        id: id.to_string(),
+                        source: Some(source.as_str().to_string()),
+                        source_key: Some(source_key.clone()),
+                        version: None,
+                        file: None,
+                        position: None,
+                    },
+                );
             }
         }
         if (texts.len() as u64) < TEXTS_PER_PAGE {
             break;
         }
-    }
-    for (hit, cases) in found {
-        let o = &mut outcomes[medium[hit]];
-        o.level = FindingLevel::High;
-        o.rules.push("in_cases".into());
-        o.evidence.extend(cases);
     }
     Ok(())
 }
@@ -499,17 +577,18 @@ async fn trade_access<C: ConnectionTrait>(
     model: &Declaration,
     as_of: NaiveDate,
     run_id: i64,
-) -> Result<(Vec<Outcome>, i64)> {
+    sink: &mut lifecycle::Sink,
+) -> Result<i64> {
     let backend = db.get_database_backend();
     let coder = CodeRun {
         run_id,
         model,
         computed_at: Utc::now().to_rfc3339(),
     };
-    let mut out = Vec::new();
     let mut count = 0i64;
     let mut after = String::new();
     loop {
+        let mut out = Vec::new();
         let people: Vec<String> = db
             .query_all_raw(stmt(
                 backend,
@@ -605,11 +684,12 @@ async fn trade_access<C: ConnectionTrait>(
             }
         }
         entities::sql::insert_json(db, "practitioner_codes", &CODE_COLUMNS, &codes).await?;
+        sink.page(db, model, out).await?;
         if people.len() < PAGE {
             break;
         }
     }
-    Ok((out, count))
+    Ok(count)
 }
 
 /// A finished run and the findings it raised (automatic runs only).
@@ -673,18 +753,19 @@ async fn execute(
         ..Default::default()
     };
     let run = sea_orm::ActiveModelTrait::insert(run, &txn).await?;
-    let (outcomes, codes) = match model.rule {
-        Rule::ShellCompany => (shell_companies(&txn, model, as_of).await?, 0),
-        Rule::TradeAccess => trade_access(&txn, model, as_of, run.id).await?,
-    };
-    let (findings, raised) = if automatic {
-        lifecycle::apply(&txn, model, &run, outcomes, task_days).await?
+    let mut sink = if automatic {
+        lifecycle::Sink::lifecycle(&txn, model, &run, task_days).await?
     } else {
-        (
-            lifecycle::replace_evaluation(&txn, model, &run, outcomes).await?,
-            Vec::new(),
-        )
+        lifecycle::Sink::evaluation(&txn, model, &run).await?
     };
+    let codes = match model.rule {
+        Rule::ShellCompany => {
+            shell_companies(&txn, model, as_of, &mut sink).await?;
+            0
+        }
+        Rule::TradeAccess => trade_access(&txn, model, as_of, run.id, &mut sink).await?,
+    };
+    let (findings, raised) = sink.finish(&txn, model).await?;
     // Keep the codes of the latest run per kind (automatic, or this evaluation's asOf).
     let superseded = format!(
         "DELETE FROM practitioner_codes WHERE run_id IN (SELECT id FROM model_runs WHERE model = $1 AND automatic = $2 \

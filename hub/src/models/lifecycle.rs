@@ -113,31 +113,6 @@ fn new_row(o: &Outcome, party_id: i64, run: &model_run::Model, automatic: bool) 
     }
 }
 
-/// Stores an evaluation's outcomes in place of the previous evaluation with the same `asOf`.
-pub async fn replace_evaluation<C: ConnectionTrait>(
-    db: &C,
-    model: &Declaration,
-    run: &model_run::Model,
-    outcomes: Vec<Outcome>,
-) -> Result<i64> {
-    finding::Entity::delete_many()
-        .filter(finding::Column::Model.eq(model.id.as_str()))
-        .filter(finding::Column::Automatic.eq(false))
-        .filter(finding::Column::AsOf.eq(run.as_of))
-        .exec(db)
-        .await?;
-    let party_ids = parties(db, &outcomes).await?;
-    let count = outcomes.len() as i64;
-    for chunk in outcomes.chunks(1_000) {
-        let rows: Vec<finding::ActiveModel> = chunk
-            .iter()
-            .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, false))
-            .collect();
-        finding::Entity::insert_many(rows).exec(db).await?;
-    }
-    Ok(count)
-}
-
 async fn event<C: ConnectionTrait>(
     db: &C,
     finding_id: i64,
@@ -242,199 +217,282 @@ struct Standing {
 /// Subjects per bulk statement.
 const CHUNK: usize = 1_000;
 
-/// Applies an automatic run's outcomes to the findings' lifecycle; returns how many subjects
-/// the run found and the findings it raised (new, or raised again). New findings are written
-/// in bulk, unchanged ones touched in bulk; only those whose content or status changes are
-/// written one by one.
-pub async fn apply<C: ConnectionTrait>(
-    db: &C,
-    model: &Declaration,
-    run: &model_run::Model,
-    outcomes: Vec<Outcome>,
-    task_days: u32,
-) -> Result<(i64, Vec<i64>)> {
-    use sea_orm::QuerySelect;
-    let viewer = runner(model);
-    let deadline = run.as_of + Duration::days(i64::from(task_days));
-    let mut existing: HashMap<String, Standing> = finding::Entity::find()
-        .select_only()
-        .columns([
-            finding::Column::Id,
-            finding::Column::SubjectKey,
-            finding::Column::Status,
-            finding::Column::Level,
-            finding::Column::Rules,
-            finding::Column::EvidenceStamp,
-            finding::Column::ExemptStamp,
-            finding::Column::Disposal,
-        ])
-        .filter(finding::Column::Model.eq(model.id.as_str()))
-        .filter(finding::Column::Automatic.eq(true))
-        .into_model::<Standing>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|f| (f.subject_key.clone(), f))
-        .collect();
-    let party_ids = parties(db, &outcomes).await?;
-    let count = outcomes.len() as i64;
-    let clearing = model.rule.clearing_disposal();
-    let mut fresh: Vec<&Outcome> = Vec::new();
-    let mut untouched: Vec<String> = Vec::new();
-    let mut raised: Vec<i64> = Vec::new();
-    // Findings to consider for an automatic task: (id, subject's name).
-    let mut open_now: Vec<(i64, String)> = Vec::new();
-    for o in &outcomes {
-        let stamp = o.evidence_stamp();
-        let rules = json!(o.rules).to_string();
-        let Some(f) = existing.remove(&o.subject_key) else {
-            fresh.push(o);
-            continue;
-        };
-        let cleared = match f.status {
-            FindingStatus::Exempt => f.exempt_stamp.as_deref() == Some(stamp.as_str()),
-            FindingStatus::Resolved => {
-                f.disposal.as_deref() == Some(clearing) && f.exempt_stamp.as_deref() == Some(stamp.as_str())
-            }
-            _ => true,
-        };
-        if cleared && f.evidence_stamp == stamp && f.level == o.level && f.rules == rules {
-            untouched.push(o.subject_key.clone());
-            if f.status == FindingStatus::New {
-                open_now.push((f.id, o.name.clone()));
-            }
-            continue;
-        }
-        let Some(current) = finding::Entity::find_by_id(f.id).one(db).await? else {
-            continue;
-        };
-        let mut row: finding::ActiveModel = current.into();
-        row.run_id = Set(run.id);
-        row.as_of = Set(run.as_of);
-        row.level = Set(o.level);
-        row.rules = Set(rules);
-        row.evidence = Set(json!(o.evidence).to_string());
-        row.evidence_stamp = Set(stamp);
-        row.region_code = Set(o.region_code.clone());
-        row.regions = Set(delimited(&o.regions));
-        row.departments = Set(delimited(&o.departments));
-        if !cleared {
-            row.status = Set(FindingStatus::New);
-            row.disposal = Set(None);
-            row.exempt_reason = Set(None);
-            row.exempt_stamp = Set(None);
-            row.raised_at = Set(Utc::now());
-        }
-        row.updated_at = Set(Utc::now());
-        let row = row.update(db).await?;
-        if !cleared {
-            event(
-                db,
-                row.id,
-                &viewer.sub,
-                Some(f.status),
-                FindingStatus::New,
-                Some("raised again: its conditions hold and its evidence changed".into()),
-            )
-            .await?;
-            raised.push(row.id);
-        }
-        if row.status == FindingStatus::New {
-            open_now.push((row.id, o.name.clone()));
-        }
-    }
-    // New subjects: one statement per chunk, then their ids and NEW events in bulk.
-    for chunk in fresh.chunks(CHUNK) {
-        let rows: Vec<finding::ActiveModel> = chunk
-            .iter()
-            .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true))
-            .collect();
-        finding::Entity::insert_many(rows).exec(db).await?;
-        let keys: Vec<String> = chunk.iter().map(|o| o.subject_key.clone()).collect();
-        let ids: Vec<(i64, String)> = finding::Entity::find()
-            .select_only()
-            .column(finding::Column::Id)
-            .column(finding::Column::SubjectKey)
+/// Where a run's outcomes go, a page at a time: an evaluation's rows, or the lifecycle.
+pub enum Sink {
+    /// Rows of an evaluation (an explicit `asOf`): they replace that date's evaluation.
+    Evaluation { run: model_run::Model, count: i64 },
+    /// The findings' lifecycle (the automatic run).
+    Lifecycle(Box<Lifecycle>),
+}
+
+/// The automatic run's progress through the lifecycle.
+pub struct Lifecycle {
+    run: model_run::Model,
+    deadline: chrono::NaiveDate,
+    /// The stored findings not met yet by this run.
+    existing: HashMap<String, Standing>,
+    raised: Vec<i64>,
+    count: i64,
+}
+
+impl Sink {
+    /// An evaluation: the previous evaluation of the same `asOf` goes.
+    pub async fn evaluation<C: ConnectionTrait>(db: &C, model: &Declaration, run: &model_run::Model) -> Result<Sink> {
+        finding::Entity::delete_many()
             .filter(finding::Column::Model.eq(model.id.as_str()))
-            .filter(finding::Column::Automatic.eq(true))
-            .filter(finding::Column::SubjectKey.is_in(keys))
-            .into_tuple()
-            .all(db)
-            .await?;
-        let now = Utc::now().to_rfc3339();
-        let events: Vec<serde_json::Value> = ids
-            .iter()
-            .map(|(id, _)| {
-                json!([
-                    id,
-                    now,
-                    viewer.sub,
-                    null,
-                    FindingStatus::New.as_str(),
-                    format!("run {}", run.id)
-                ])
-            })
-            .collect();
-        entities::sql::insert_json(db, "finding_events", &EVENT_COLUMNS, &events).await?;
-        let names: HashMap<&str, &str> = chunk
-            .iter()
-            .map(|o| (o.subject_key.as_str(), o.name.as_str()))
-            .collect();
-        for (id, key) in ids {
-            raised.push(id);
-            open_now.push((id, names.get(key.as_str()).unwrap_or(&"").to_string()));
-        }
-    }
-    // Unchanged findings: now found by this run too.
-    for chunk in untouched.chunks(CHUNK) {
-        finding::Entity::update_many()
-            .col_expr(finding::Column::RunId, Expr::value(run.id))
-            .col_expr(finding::Column::AsOf, Expr::value(run.as_of))
-            .filter(finding::Column::Model.eq(model.id.as_str()))
-            .filter(finding::Column::Automatic.eq(true))
-            .filter(finding::Column::SubjectKey.is_in(chunk.iter().cloned()))
+            .filter(finding::Column::Automatic.eq(false))
+            .filter(finding::Column::AsOf.eq(run.as_of))
             .exec(db)
             .await?;
+        Ok(Sink::Evaluation {
+            run: run.clone(),
+            count: 0,
+        })
     }
-    // Levels that open their tasks by themselves.
-    if !model.auto_task.is_empty() {
-        for chunk in open_now.chunks(CHUNK) {
-            let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
-            let rows = finding::Entity::find()
-                .filter(finding::Column::Id.is_in(ids))
-                .filter(finding::Column::Status.eq(FindingStatus::New))
-                .filter(finding::Column::Level.is_in(model.auto_task.iter().copied()))
-                .all(db)
-                .await?;
-            let names: HashMap<i64, &str> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
-            for f in rows {
-                let name = names.get(&f.id).copied().unwrap_or_default().to_string();
-                open_tasks(db, &viewer, model, &f, None, deadline, &name).await?;
+
+    /// The lifecycle: what the stored findings are (not their evidence).
+    pub async fn lifecycle<C: ConnectionTrait>(
+        db: &C,
+        model: &Declaration,
+        run: &model_run::Model,
+        task_days: u32,
+    ) -> Result<Sink> {
+        use sea_orm::QuerySelect;
+        let existing: HashMap<String, Standing> = finding::Entity::find()
+            .select_only()
+            .columns([
+                finding::Column::Id,
+                finding::Column::SubjectKey,
+                finding::Column::Status,
+                finding::Column::Level,
+                finding::Column::Rules,
+                finding::Column::EvidenceStamp,
+                finding::Column::ExemptStamp,
+                finding::Column::Disposal,
+            ])
+            .filter(finding::Column::Model.eq(model.id.as_str()))
+            .filter(finding::Column::Automatic.eq(true))
+            .into_model::<Standing>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|f| (f.subject_key.clone(), f))
+            .collect();
+        Ok(Sink::Lifecycle(Box::new(Lifecycle {
+            run: run.clone(),
+            deadline: run.as_of + Duration::days(i64::from(task_days)),
+            existing,
+            raised: Vec::new(),
+            count: 0,
+        })))
+    }
+
+    /// One page of outcomes.
+    pub async fn page<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        model: &Declaration,
+        outcomes: Vec<Outcome>,
+    ) -> Result<()> {
+        match self {
+            Sink::Evaluation { run, count } => {
+                let party_ids = parties(db, &outcomes).await?;
+                *count += outcomes.len() as i64;
+                for chunk in outcomes.chunks(CHUNK) {
+                    let rows: Vec<finding::ActiveModel> = chunk
+                        .iter()
+                        .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, false))
+                        .collect();
+                    finding::Entity::insert_many(rows).exec(db).await?;
+                }
+                Ok(())
             }
+            Sink::Lifecycle(life) => life.page(db, model, outcomes).await,
         }
     }
-    // Open findings whose conditions no longer hold are resolved.
-    let open: Vec<Standing> = existing
-        .into_values()
-        .filter(|f| matches!(f.status, FindingStatus::New | FindingStatus::Tasked))
-        .collect();
-    let gone = if model.rule == Rule::ShellCompany {
-        let codes: Vec<String> = open.iter().map(|f| f.subject_key.clone()).collect();
-        registry_disposals(db, &codes).await?
-    } else {
-        HashMap::new()
-    };
-    for standing in open {
-        let Some(f) = finding::Entity::find_by_id(standing.id).one(db).await? else {
-            continue;
-        };
-        let disposal = gone
-            .get(&f.subject_key)
-            .cloned()
-            .unwrap_or_else(|| "条件消失".to_string());
-        resolve(db, &viewer, &f, &disposal, None).await?;
+
+    /// Ends the run: the lifecycle resolves the open findings it did not meet. Returns how
+    /// many subjects the run found and the findings it raised.
+    pub async fn finish<C: ConnectionTrait>(self, db: &C, model: &Declaration) -> Result<(i64, Vec<i64>)> {
+        match self {
+            Sink::Evaluation { count, .. } => Ok((count, Vec::new())),
+            Sink::Lifecycle(life) => life.finish(db, model).await,
+        }
     }
-    Ok((count, raised))
+}
+
+impl Lifecycle {
+    /// New findings are written in bulk, unchanged ones touched in bulk; only those whose
+    /// content or status changes are written one by one.
+    async fn page<C: ConnectionTrait>(&mut self, db: &C, model: &Declaration, outcomes: Vec<Outcome>) -> Result<()> {
+        use sea_orm::QuerySelect;
+        let run = &self.run;
+        let viewer = runner(model);
+        let party_ids = parties(db, &outcomes).await?;
+        self.count += outcomes.len() as i64;
+        let clearing = model.rule.clearing_disposal();
+        let mut fresh: Vec<&Outcome> = Vec::new();
+        let mut untouched: Vec<String> = Vec::new();
+        // Findings to consider for an automatic task: (id, subject's name).
+        let mut open_now: Vec<(i64, String)> = Vec::new();
+        for o in &outcomes {
+            let stamp = o.evidence_stamp();
+            let rules = json!(o.rules).to_string();
+            let Some(f) = self.existing.remove(&o.subject_key) else {
+                fresh.push(o);
+                continue;
+            };
+            let cleared = match f.status {
+                FindingStatus::Exempt => f.exempt_stamp.as_deref() == Some(stamp.as_str()),
+                FindingStatus::Resolved => {
+                    f.disposal.as_deref() == Some(clearing) && f.exempt_stamp.as_deref() == Some(stamp.as_str())
+                }
+                _ => true,
+            };
+            if cleared && f.evidence_stamp == stamp && f.level == o.level && f.rules == rules {
+                untouched.push(o.subject_key.clone());
+                if f.status == FindingStatus::New {
+                    open_now.push((f.id, o.name.clone()));
+                }
+                continue;
+            }
+            let Some(current) = finding::Entity::find_by_id(f.id).one(db).await? else {
+                continue;
+            };
+            let mut row: finding::ActiveModel = current.into();
+            row.run_id = Set(run.id);
+            row.as_of = Set(run.as_of);
+            row.level = Set(o.level);
+            row.rules = Set(rules);
+            row.evidence = Set(json!(o.evidence).to_string());
+            row.evidence_stamp = Set(stamp);
+            row.region_code = Set(o.region_code.clone());
+            row.regions = Set(delimited(&o.regions));
+            row.departments = Set(delimited(&o.departments));
+            if !cleared {
+                row.status = Set(FindingStatus::New);
+                row.disposal = Set(None);
+                row.exempt_reason = Set(None);
+                row.exempt_stamp = Set(None);
+                row.raised_at = Set(Utc::now());
+            }
+            row.updated_at = Set(Utc::now());
+            let row = row.update(db).await?;
+            if !cleared {
+                event(
+                    db,
+                    row.id,
+                    &viewer.sub,
+                    Some(f.status),
+                    FindingStatus::New,
+                    Some("raised again: its conditions hold and its evidence changed".into()),
+                )
+                .await?;
+                self.raised.push(row.id);
+            }
+            if row.status == FindingStatus::New {
+                open_now.push((row.id, o.name.clone()));
+            }
+        }
+        // New subjects: one statement per chunk, then their ids and NEW events in bulk.
+        for chunk in fresh.chunks(CHUNK) {
+            let rows: Vec<finding::ActiveModel> = chunk
+                .iter()
+                .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true))
+                .collect();
+            finding::Entity::insert_many(rows).exec(db).await?;
+            let keys: Vec<String> = chunk.iter().map(|o| o.subject_key.clone()).collect();
+            let ids: Vec<(i64, String)> = finding::Entity::find()
+                .select_only()
+                .column(finding::Column::Id)
+                .column(finding::Column::SubjectKey)
+                .filter(finding::Column::Model.eq(model.id.as_str()))
+                .filter(finding::Column::Automatic.eq(true))
+                .filter(finding::Column::SubjectKey.is_in(keys))
+                .into_tuple()
+                .all(db)
+                .await?;
+            let now = Utc::now().to_rfc3339();
+            let events: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|(id, _)| {
+                    json!([
+                        id,
+                        now,
+                        viewer.sub,
+                        null,
+                        FindingStatus::New.as_str(),
+                        format!("run {}", run.id)
+                    ])
+                })
+                .collect();
+            entities::sql::insert_json(db, "finding_events", &EVENT_COLUMNS, &events).await?;
+            let names: HashMap<&str, &str> = chunk
+                .iter()
+                .map(|o| (o.subject_key.as_str(), o.name.as_str()))
+                .collect();
+            for (id, key) in ids {
+                self.raised.push(id);
+                open_now.push((id, names.get(key.as_str()).unwrap_or(&"").to_string()));
+            }
+        }
+        // Unchanged findings: now found by this run too.
+        for chunk in untouched.chunks(CHUNK) {
+            finding::Entity::update_many()
+                .col_expr(finding::Column::RunId, Expr::value(run.id))
+                .col_expr(finding::Column::AsOf, Expr::value(run.as_of))
+                .filter(finding::Column::Model.eq(model.id.as_str()))
+                .filter(finding::Column::Automatic.eq(true))
+                .filter(finding::Column::SubjectKey.is_in(chunk.iter().cloned()))
+                .exec(db)
+                .await?;
+        }
+        // Levels that open their tasks by themselves.
+        if !model.auto_task.is_empty() {
+            for chunk in open_now.chunks(CHUNK) {
+                let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+                let rows = finding::Entity::find()
+                    .filter(finding::Column::Id.is_in(ids))
+                    .filter(finding::Column::Status.eq(FindingStatus::New))
+                    .filter(finding::Column::Level.is_in(model.auto_task.iter().copied()))
+                    .all(db)
+                    .await?;
+                let names: HashMap<i64, &str> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
+                for f in rows {
+                    let name = names.get(&f.id).copied().unwrap_or_default().to_string();
+                    open_tasks(db, &viewer, model, &f, None, self.deadline, &name).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Open findings whose conditions no longer hold are resolved.
+    async fn finish<C: ConnectionTrait>(self, db: &C, model: &Declaration) -> Result<(i64, Vec<i64>)> {
+        let viewer = runner(model);
+        let open: Vec<Standing> = self
+            .existing
+            .into_values()
+            .filter(|f| matches!(f.status, FindingStatus::New | FindingStatus::Tasked))
+            .collect();
+        let gone = if model.rule == Rule::ShellCompany {
+            let codes: Vec<String> = open.iter().map(|f| f.subject_key.clone()).collect();
+            registry_disposals(db, &codes).await?
+        } else {
+            HashMap::new()
+        };
+        for standing in open {
+            let Some(f) = finding::Entity::find_by_id(standing.id).one(db).await? else {
+                continue;
+            };
+            let disposal = gone
+                .get(&f.subject_key)
+                .cloned()
+                .unwrap_or_else(|| "条件消失".to_string());
+            resolve(db, &viewer, &f, &disposal, None).await?;
+        }
+        Ok((self.count, self.raised))
+    }
 }
 
 const EVENT_COLUMNS: [(&str, &str); 6] = [

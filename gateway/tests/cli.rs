@@ -375,3 +375,37 @@ fn an_unreachable_database_fails_fast_naming_where() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{port}")));
 }
+
+#[test]
+fn ingest_checks_every_path_before_loading_anything() {
+    let dir = temp_dir("paths");
+    let good = dir.join("zfjd_1.ndjson");
+    std::fs::write(&good, "{\"JDBH\":\"ZFJD-1\",\"BBH\":1}\n").unwrap();
+    let out = clean_command(&dir)
+        .args(["ingest", "enforcement"])
+        .arg(&good)
+        .arg(dir.join("missing.ndjson"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.ndjson"));
+    // Nothing was stored: the same file loads as new afterwards.
+    let out = clean_command(&dir)
+        .args(["ingest", "enforcement", "--json"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(report["inserted"], 1, "{report}");
+    // An empty file says so.
+    let empty = dir.join("zfjd_2.ndjson");
+    std::fs::write(&empty, "").unwrap();
+    let out = clean_command(&dir)
+        .args(["ingest", "enforcement"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("holds no records"));
+}

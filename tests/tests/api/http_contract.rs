@@ -279,3 +279,23 @@ async fn wrong_methods_and_paths_get_coded_bodies() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
 }
+
+/// A file that is plainly another feed's is refused whole, naming the feed it looks like.
+#[tokio::test]
+async fn a_file_of_another_feed_is_refused_naming_it() {
+    let app = TestApp::sqlite().await;
+    let page = r#"{"items":[{"id":"PROC-1","version":1,"title":"t"}],"nextCursor":null}"#;
+    let response = app
+        .client
+        .post(app.url("/ingest/enforcement"))
+        .bearer_auth(app.token(Role::Admin, &[]))
+        .header("x-file-name", "proc_page_0001.json")
+        .body(page)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["rejected"].as_str().unwrap().contains("procuratorate"), "{body}");
+    assert_eq!(body["quarantined"], 0, "nothing of it was read as enforcement: {body}");
+}

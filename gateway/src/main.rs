@@ -343,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
                 config.bind = bind;
             }
             if demo && config.jwt_secret.is_none() {
-                config.jwt_secret = Some(Secret::new(random_secret()));
+                config.jwt_secret = Some(Secret::new(demo_secret(&config)?));
             }
             if demo && config.model_date.is_none() {
                 // The demo world's reference data are of 2023: its models run as of the date
@@ -403,14 +403,6 @@ async fn seed_demo_once(db: &hub::Db) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
         eprintln!("generating and ingesting a demo world of about {DEMO_SCALE} records…");
         let reports = hub::demo::load_generated_world(db, &dir, DEMO_SCALE, 1).await?;
-        let example = std::fs::read_to_string(dir.join("truth.jsonl"))
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                    .find(|v| v["records"].as_array().map(|r| r.len() == 5).unwrap_or(false))
-            })
-            .and_then(|v| v["records"][0][1].as_str().map(str::to_string));
         let _ = std::fs::remove_dir_all(&dir);
         let read: u64 = reports.iter().map(|r| r.read).sum();
         let quarantined: u64 = reports.iter().map(|r| r.quarantined).sum();
@@ -418,13 +410,41 @@ async fn seed_demo_once(db: &hub::Db) -> anyhow::Result<()> {
             "demo world ready: {read} records read, {quarantined} quarantined, in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        if let Some(key) = example {
-            eprintln!(
-                "a chain across all five systems: {{ caseBySourceKey(source: ENFORCEMENT, sourceKey: \"{key}\") {{ chain {{ nodes {{ depth score case {{ source sourceKey title }} }} links {{ kind key }} }} }} }}"
-            );
-        }
+    }
+    // On every start, a chain that spans all five systems, from the database itself.
+    if let Some(key) = hub::demo::five_system_case(db).await? {
+        eprintln!(
+            "a chain across all five systems: {{ caseBySourceKey(source: ENFORCEMENT, sourceKey: \"{key}\") {{ chain {{ nodes {{ depth score case {{ source sourceKey title }} }} links {{ from to kind key }} }} }} }}"
+        );
     }
     Ok(())
+}
+
+/// The demo's signing secret: `QIANCHUAN_JWT_SECRET` when set, else the one kept beside the
+/// database (created on the first start), so the printed tokens survive a restart.
+fn demo_secret(config: &Config) -> anyhow::Result<String> {
+    let path = match config.database_url.strip_prefix("sqlite://") {
+        Some(rest) => {
+            let file = rest.split('?').next().unwrap_or("qianchuan.db");
+            std::path::PathBuf::from(format!("{file}.demo-secret"))
+        }
+        None => std::path::PathBuf::from("qianchuan-demo-secret"),
+    };
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_string();
+        if secret.len() >= 32 {
+            return Ok(secret);
+        }
+    }
+    let secret = random_secret();
+    std::fs::write(&path, &secret).with_context(|| format!("keeping the demo secret in {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    eprintln!("demo tokens are signed with the secret kept in {}", path.display());
+    Ok(secret)
 }
 
 /// A token per role: every region; the `agency` as the market regulator of 余杭区 (the

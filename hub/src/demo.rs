@@ -294,6 +294,25 @@ pub async fn is_empty(db: &crate::Db) -> Result<bool, DbErr> {
     Ok(case::Entity::find().count(db).await? == 0)
 }
 
+/// The source key of an ENFORCEMENT case whose case numbers it shares with cases of all five
+/// systems (a chain across all of them), if the database holds one.
+pub async fn five_system_case(db: &crate::Db) -> Result<Option<String>, DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT c.source_key AS v FROM cases c \
+             JOIN case_keys k ON k.case_id = c.id AND k.kind = 'CASE_NO' \
+             JOIN case_keys k2 ON k2.kind = 'CASE_NO' AND k2.value = k.value \
+             JOIN cases c2 ON c2.id = k2.case_id AND c2.deleted = false \
+             WHERE c.source = 'ENFORCEMENT' AND c.deleted = false \
+             GROUP BY c.source_key HAVING COUNT(DISTINCT c2.source) = 5 ORDER BY c.source_key LIMIT 1",
+        ))
+        .await?;
+    Ok(row.and_then(|r| r.try_get::<Option<String>>("", "v").ok().flatten()))
+}
+
 /// A practitioner with a conviction (for a demo `citizen` token) and a registered company
 /// (for a demo `employer` token), if the database holds reference data.
 pub async fn sample_identities(db: &crate::Db) -> Result<(Option<String>, Option<String>), DbErr> {

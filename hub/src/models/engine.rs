@@ -158,12 +158,16 @@ async fn shell_page<C: ConnectionTrait>(
     } else {
         "r.row_key, r.credit_code, r.name, r.name_norm, r.region_code, r.version, r.file, r.position"
     };
+    // Whether a live case names the company by a key: two probes of the key index per row.
+    let named = "EXISTS (SELECT 1 FROM case_keys k JOIN cases c ON c.id = k.case_id \
+                 WHERE c.deleted = false AND ((k.value = r.credit_code AND k.kind = 'ORG_USCC') \
+                    OR (k.value = r.name_norm AND k.kind = 'ORG_NAME'))) AS named";
     // Walks the primary key (the credit code itself) in order: one pass over the table in all.
     Ok(db
         .query_all_raw(stmt(
             backend,
             &format!(
-                "SELECT {columns} FROM registry_rows r \
+                "SELECT {columns}, {named} FROM registry_rows r \
                  WHERE r.row_key > $1 AND r.status IN ('存续', '在业') \
                    AND r.established_on IS NOT NULL AND r.established_on <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
@@ -237,12 +241,9 @@ async fn shell_companies<C: ConnectionTrait>(
         let page = shell_page(db, &window, &after, true).await?;
         let Some(last) = page.last() else { break };
         after = text(last, "row_key")?;
-        let codes: Vec<String> = page.iter().map(|r| text(r, "credit_code")).collect::<Result<_>>()?;
-        let names: Vec<String> = page.iter().map(|r| text(r, "name_norm")).collect::<Result<_>>()?;
-        let (by_code, by_name) = cases_by_key(db, &codes, &names).await?;
-        for (code, name) in codes.into_iter().zip(names) {
-            if !by_code.contains_key(&code) && !by_name.contains_key(&name) {
-                unnamed.push((code, name));
+        for row in &page {
+            if !row.try_get::<bool>("", "named")? {
+                unnamed.push((text(row, "credit_code")?, text(row, "name_norm")?));
             }
         }
         if page.len() < PAGE {
@@ -280,7 +281,20 @@ async fn shell_companies<C: ConnectionTrait>(
                     .push(reference(kind, &row)?);
             }
         }
-        let (by_code, by_name) = cases_by_key(db, &codes, &names).await?;
+        // The cases themselves, for the companies a key names.
+        let mut named_codes = Vec::new();
+        let mut named_names = Vec::new();
+        for (row, (code, name)) in page.iter().zip(codes.iter().zip(&names)) {
+            if row.try_get::<bool>("", "named")? {
+                named_codes.push(code.clone());
+                named_names.push(name.clone());
+            }
+        }
+        let (by_code, by_name) = if named_codes.is_empty() {
+            Default::default()
+        } else {
+            cases_by_key(db, &named_codes, &named_names).await?
+        };
         let mut outcomes = Vec::with_capacity(page.len());
         for row in &page {
             let code = text(row, "credit_code")?;
@@ -553,12 +567,15 @@ pub async fn pending_matters<C: ConnectionTrait>(db: &C, people: &[String]) -> R
             &format!(
                 "SELECT DISTINCT p.id_number, c.id AS case_id, c.source, c.source_key FROM parties p \
                  JOIN case_parties cp ON cp.party_id = p.id JOIN cases c ON c.id = cp.case_id \
-                 WHERE p.id_number IN {} AND c.deleted = false AND c.source IN ('PROCURATORATE', 'ENFORCEMENT') \
+                 WHERE p.identity IN {} AND c.deleted = false AND c.source IN ('PROCURATORATE', 'ENFORCEMENT') \
                    AND NOT ((c.source = 'ENFORCEMENT' AND c.stage IS NOT NULL AND c.stage = 'CLOSED') \
                         OR (c.source = 'PROCURATORATE' AND c.status IS NOT NULL AND c.status = 'CLOSED'))",
                 list(backend, 1)
             ),
-            vec![json_list(people)],
+            // A person's party is found by its identity (unique, indexed).
+            vec![json_list(
+                &people.iter().map(|id| format!("PERSON_ID:{id}")).collect::<Vec<_>>(),
+            )],
         ))
         .await?;
     let mut out: HashMap<String, Vec<Evidence>> = HashMap::new();

@@ -325,7 +325,6 @@ impl Lifecycle {
     /// New findings are written in bulk, unchanged ones touched in bulk; only those whose
     /// content or status changes are written one by one.
     async fn page<C: ConnectionTrait>(&mut self, db: &C, model: &Declaration, outcomes: Vec<Outcome>) -> Result<()> {
-        use sea_orm::QuerySelect;
         let run = &self.run;
         let viewer = runner(model);
         let party_ids = parties(db, &outcomes).await?;
@@ -400,18 +399,12 @@ impl Lifecycle {
                 .iter()
                 .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true))
                 .collect();
-            finding::Entity::insert_many(rows).exec(db).await?;
-            let keys: Vec<String> = chunk.iter().map(|o| o.subject_key.clone()).collect();
-            let ids: Vec<(i64, String)> = finding::Entity::find()
-                .select_only()
-                .column(finding::Column::Id)
-                .column(finding::Column::SubjectKey)
-                .filter(finding::Column::Model.eq(model.id.as_str()))
-                .filter(finding::Column::Automatic.eq(true))
-                .filter(finding::Column::SubjectKey.is_in(keys))
-                .into_tuple()
-                .all(db)
-                .await?;
+            let ids: Vec<(i64, String)> = finding::Entity::insert_many(rows)
+                .exec_with_returning(db)
+                .await?
+                .into_iter()
+                .map(|f| (f.id, f.subject_key))
+                .collect();
             let now = Utc::now().to_rfc3339();
             let events: Vec<serde_json::Value> = ids
                 .iter()

@@ -175,6 +175,25 @@ fn serve_demo_prints_a_token_per_role_that_reaches_the_demo_world() {
         !body["data"]["myPractitionerCode"].as_array().unwrap().is_empty(),
         "{body}"
     );
+    // A restart keeps the secret (beside the database): the printed tokens still work, and the
+    // five-system chain is printed again.
+    drop(_server);
+    let port = free_port();
+    let child = clean_command(&dir)
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    assert!(wait_for(&format!("http://127.0.0.1:{port}/healthz")));
+    let body = curl_graphql(port, &tokens["plc"], "{ cases { totalCount } }");
+    assert!(body["data"]["cases"]["totalCount"].as_i64().unwrap() > 0, "{body}");
+    let _ = server.0.kill();
+    let mut stderr = String::new();
+    use std::io::Read;
+    server.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("a chain across all five systems"), "{stderr}");
 }
 
 #[test]

@@ -143,15 +143,37 @@ fn case_evidence(row: &QueryResult) -> Result<Evidence> {
     })
 }
 
-/// The shells of one page of the registry (in credit-code order after `after`): the rows,
-/// or only their keys and names (`light`).
+/// Registry rows per page.
+const REGISTRY_PAGE: u64 = 5_000;
+
+/// The shells among the next `REGISTRY_PAGE` registry rows after `after` (in credit-code
+/// order): the rows, or only their keys and names (`light`); and where the page ends (`None`
+/// past the last row). The page is a range of the primary key, found first, so the database
+/// walks that range of its index whatever it guesses of the filters (with `LIMIT` alone it
+/// guessed few shells, scanned the rest of the table and sorted it, on every page).
 async fn shell_page<C: ConnectionTrait>(
     db: &C,
     window: &(String, String, NaiveDate),
     after: &str,
     light: bool,
-) -> Result<Vec<QueryResult>> {
+) -> Result<(Vec<QueryResult>, Option<String>)> {
     let backend = db.get_database_backend();
+    let upper: Option<String> = db
+        .query_one_raw(stmt(
+            backend,
+            &format!(
+                "SELECT MAX(row_key) AS upper FROM (SELECT row_key FROM registry_rows WHERE row_key > $1 \
+                 ORDER BY row_key LIMIT {REGISTRY_PAGE}) s"
+            ),
+            vec![after.to_string().into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<Option<String>>("", "upper"))
+        .transpose()?
+        .flatten();
+    let Some(upper) = upper else {
+        return Ok((Vec::new(), None));
+    };
     let (start, m, cutoff) = window;
     let columns = if light {
         "r.row_key, r.credit_code, r.name_norm"
@@ -163,27 +185,29 @@ async fn shell_page<C: ConnectionTrait>(
                  WHERE c.deleted = false AND ((k.value = r.credit_code AND k.kind = 'ORG_USCC') \
                     OR (k.value = r.name_norm AND k.kind = 'ORG_NAME'))) AS named";
     // Walks the primary key (the credit code itself) in order: one pass over the table in all.
-    Ok(db
+    let rows = db
         .query_all_raw(stmt(
             backend,
             &format!(
                 "SELECT {columns}, {named} FROM registry_rows r \
-                 WHERE r.row_key > $1 AND r.status IN ('存续', '在业') \
+                 WHERE r.row_key > $1 AND r.row_key <= $5 AND r.status IN ('存续', '在业') \
                    AND r.established_on IS NOT NULL AND r.established_on <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
                        AND i.month >= $3 AND i.month <= $4 AND i.insured > 0) \
                    AND NOT EXISTS (SELECT 1 FROM tax_rows t WHERE t.credit_code = r.credit_code \
                        AND t.period >= $3 AND t.period <= $4 AND t.paid_cents > 0) \
-                 ORDER BY r.row_key LIMIT {PAGE}"
+                 ORDER BY r.row_key"
             ),
             vec![
                 after.to_string().into(),
                 (*cutoff).into(),
                 start.clone().into(),
                 m.clone().into(),
+                upper.clone().into(),
             ],
         ))
-        .await?)
+        .await?;
+    Ok((rows, Some(upper)))
 }
 
 /// Live cases naming the companies of a page as a key: by credit code, or by exact name.
@@ -238,16 +262,13 @@ async fn shell_companies<C: ConnectionTrait>(
     let mut unnamed: Vec<(String, String)> = Vec::new();
     let mut after = String::new();
     loop {
-        let page = shell_page(db, &window, &after, true).await?;
-        let Some(last) = page.last() else { break };
-        after = text(last, "row_key")?;
+        let (page, next) = shell_page(db, &window, &after, true).await?;
+        let Some(next) = next else { break };
+        after = next;
         for row in &page {
             if !row.try_get::<bool>("", "named")? {
                 unnamed.push((text(row, "credit_code")?, text(row, "name_norm")?));
             }
-        }
-        if page.len() < PAGE {
-            break;
         }
     }
     let mut in_texts = named_in_texts(db, &unnamed).await?;
@@ -256,9 +277,12 @@ async fn shell_companies<C: ConnectionTrait>(
     let (start, m, _) = &window;
     let mut after = String::new();
     loop {
-        let page = shell_page(db, &window, &after, false).await?;
-        let Some(last) = page.last() else { break };
-        after = text(last, "row_key")?;
+        let (page, next) = shell_page(db, &window, &after, false).await?;
+        let Some(next) = next else { break };
+        after = next;
+        if page.is_empty() {
+            continue;
+        }
         let codes: Vec<String> = page.iter().map(|r| text(r, "credit_code")).collect::<Result<_>>()?;
         let names: Vec<String> = page.iter().map(|r| text(r, "name_norm")).collect::<Result<_>>()?;
         let mut evidence: HashMap<String, Vec<Evidence>> = HashMap::new();
@@ -329,9 +353,6 @@ async fn shell_companies<C: ConnectionTrait>(
             });
         }
         sink.page(db, model, outcomes).await?;
-        if page.len() < PAGE {
-            break;
-        }
     }
     Ok(())
 }

@@ -233,6 +233,8 @@ pub fn generate(out: &Path, scale: u64, seed: u64) -> std::io::Result<Summary> {
         summary.enforcement += 1;
         records.push(("ENFORCEMENT", jdbh.clone()));
         if rng.percent(10) && stage + 1 < STAGES.len() {
+            // The second version is stored even when the first line was cut short.
+            named_companies.extend(inc.company);
             e["BBH"] = json!(2);
             e["JDZT"] = json!(STAGES[stage + 1]);
             second_versions.push(e.to_string());

@@ -394,14 +394,16 @@ pub fn write(
         .map(|c| (c.name.clone(), c.credit_code.clone(), c.credit_code[2..8].to_string()))
         .collect();
     let extra = companies.len();
+    // Credit codes are drawn again when taken (a collision would merge two companies).
+    let mut taken: std::collections::HashSet<String> = companies.iter().map(|c| c.1.clone()).collect();
     for i in 0..extra {
         let (code, _, _) = *rng.pick(REGIONS);
         let city = if code.starts_with("3301") { "杭州" } else { "金华" };
-        companies.push((
-            format!("{city}登记{i}商贸有限公司"),
-            credit_code(&mut rng, code),
-            code.to_string(),
-        ));
+        let mut credit = credit_code(&mut rng, code);
+        while !taken.insert(credit.clone()) {
+            credit = credit_code(&mut rng, code);
+        }
+        companies.push((format!("{city}登记{i}商贸有限公司"), credit, code.to_string()));
     }
     let mut registry = vec![row(&[
         "统一社会信用代码",
@@ -594,9 +596,20 @@ pub fn write(
     let mut convictions = Vec::new();
     let mut truth_codes = serde_json::Map::new();
     let people = (world.people.len() / 2).max(stories.len() * 2);
+    // Practitioners are new people: an ID number already used (by a person of the cases, whose
+    // matters would be pending, or by another practitioner) is drawn again.
+    let mut used: std::collections::HashSet<String> = world
+        .people
+        .iter()
+        .map(|p| p.id_number.clone())
+        .chain(world.officers.iter().map(|o| o.id_number.clone()))
+        .collect();
     for p in 0..people {
         let (region, _, _) = *rng.pick(REGIONS);
-        let id = id_number(&mut rng, region);
+        let mut id = id_number(&mut rng, region);
+        while !used.insert(id.clone()) {
+            id = id_number(&mut rng, region);
+        }
         let name = person_name(&mut rng);
         let employer = &companies[rng.below(companies.len() as u64) as usize];
         // Every story at least once, then a third of the people with one.

@@ -41,3 +41,13 @@ pub fn keys_condition(backend: DbBackend, keys: &[Key]) -> Condition {
     };
     Condition::all().add(Expr::cust_with_values(sql, [json]))
 }
+
+/// The advisory-lock key (`entities::sql::lock_until_commit`) of a named thing: the first 8
+/// bytes of the SHA-256 of `label` (`model:shell_company`, `employer:9133…`).
+pub fn lock_key(label: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(label.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}

@@ -768,7 +768,7 @@ async fn execute(
     let started = Utc::now();
     let txn = db.begin().await?;
     // One run of a model at a time, whichever process starts it.
-    entities::sql::lock_until_commit(&txn, model_lock(&model.id)).await?;
+    entities::sql::lock_until_commit(&txn, crate::sql::lock_key(&format!("model:{}", model.id))).await?;
     let stamp = crate::reference::stamp(&txn).await?;
     if only_if_stale && automatic {
         if let Some(last) = latest_automatic(&txn, &model.id).await? {
@@ -823,13 +823,6 @@ async fn execute(
     let done = sea_orm::ActiveModelTrait::update(done, &txn).await?;
     txn.commit().await?;
     Ok(Some(Ran { run: done, raised }))
-}
-
-fn model_lock(id: &str) -> i64 {
-    let digest = Sha256::digest(format!("model:{id}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
 }
 
 /// Runs every model whose inputs changed since its last automatic run (as of `today`);

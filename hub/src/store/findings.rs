@@ -540,7 +540,7 @@ impl ScopedStore {
         let day = crate::inspections::day_of(now).format("%Y-%m-%d").to_string();
         let txn = self.pool.begin().await?;
         // One look-up of an employer at a time, so the limit holds under concurrent requests.
-        entities::sql::lock_until_commit(&txn, employer_lock(employer)).await?;
+        entities::sql::lock_until_commit(&txn, crate::sql::lock_key(&format!("employer:{employer}"))).await?;
         let used = code_lookup::Entity::find()
             .filter(code_lookup::Column::Employer.eq(employer))
             .filter(code_lookup::Column::Day.eq(day.as_str()))
@@ -587,14 +587,6 @@ async fn facts_of<C: ConnectionTrait>(db: &C, people: &[String]) -> Result<Vec<C
         .flatten()
         .map(|(f, _)| f)
         .collect())
-}
-
-fn employer_lock(employer: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("employer:{employer}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
 }
 
 /// What a citizen is told of each rule.

@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::{IsTerminal, Write};
-use std::time::Instant;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use entities::{Feed, Source};
 use hub::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
 
@@ -126,16 +125,10 @@ pub async fn run(
     };
     for path in expand(paths)? {
         let name = display_name(&path);
-        let show = std::io::stderr().is_terminal();
-        let started = Instant::now();
+        let bar = progress_bar(&name);
         let on_progress = |done: usize, total: usize| {
-            if show {
-                eprint!(
-                    "\r\x1b[K{}",
-                    progress_line(&name, done, total, started.elapsed().as_secs_f64())
-                );
-                let _ = std::io::stderr().flush();
-            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         };
         let size = std::fs::metadata(&path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -163,9 +156,7 @@ pub async fn run(
             ingest_file_with_progress(db, source, &name, &bytes, Link::Later, on_progress).await
         }
         .with_context(|| format!("storing {}", path.display()))?;
-        if show {
-            eprint!("\r\x1b[K");
-        }
+        bar.finish_and_clear();
         if report.rejected.is_some() {
             rejected += 1;
         }
@@ -181,9 +172,14 @@ pub async fn run(
     }
     // Organization names in free text, once for the whole run (a crash before this point
     // leaves it to the next load, which completes it).
+    let linking = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    linking.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    linking.set_message("linking organization names in free text");
+    linking.enable_steady_tick(std::time::Duration::from_millis(250));
     hub::org_names::link_pending(db)
         .await
         .context("linking organization names in free text")?;
+    linking.finish_and_clear();
     entities::linkage_journal::prune(db, entities::linkage_journal::KEEP_ROWS)
         .await
         .context("pruning the linkage journal")?;
@@ -211,34 +207,23 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// `file  [#####.....]  12000/50000  8,000 records/s  5 s left`
-pub fn progress_line(file: &str, done: usize, total: usize, seconds: f64) -> String {
-    let width = 30;
-    let filled = (done * width).checked_div(total).unwrap_or(width);
-    let rate = if seconds > 0.0 { done as f64 / seconds } else { 0.0 };
-    let left = if rate > 0.0 {
-        (total.saturating_sub(done)) as f64 / rate
-    } else {
-        0.0
-    };
-    format!(
-        "{file}  [{}{}]  {done}/{total}  {rate:.0} records/s  {left:.0} s left",
-        "#".repeat(filled),
-        ".".repeat(width - filled)
+/// A file's progress on standard error, drawn only on a terminal (indicatif hides it
+/// otherwise): `file  [#####.....]  12,000/50,000  8000 records/s  5s left`. The rate and time left
+/// are indicatif's, smoothed over the recent chunks, so a slow start or a fast end does not
+/// swing them.
+fn progress_bar(file: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{prefix}  [{bar:30}]  {human_pos}/{human_len}  {rate}  {eta} left",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_shows_rate_and_time_left() {
-        let line = progress_line("f.csv", 500, 1000, 2.0);
-        assert!(
-            line.contains("500/1000") && line.contains("250 records/s") && line.contains("2 s left"),
-            "{line}"
-        );
-        assert!(line.contains("[###############...............]"), "{line}");
-    }
+    .map(|s| {
+        s.progress_chars("#>.")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} records/s", state.per_sec());
+            })
+    })
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(file.to_string());
+    bar
 }

@@ -142,7 +142,8 @@ pub const SEGMENT_BYTES: usize = 4 << 20;
 /// `reader` a segment at a time, so memory stays flat whatever the file's size. The next
 /// segment is read and parsed on another thread while one is written. Still one transaction:
 /// a segment that cannot be read as declared rolls the whole file back.
-/// `progress(records done, records expected)` estimates from the file's size.
+/// `progress(records done, records expected)` is called after every chunk of records stored;
+/// the expected count is estimated from the records per byte of the segments parsed so far.
 pub async fn ingest_reader(
     db: &DatabaseConnection,
     source: Source,
@@ -160,7 +161,7 @@ pub async fn ingest_reader(
     let (mut segments, reading) = parse_ahead(source, file, reader, segment_bytes);
     let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
     let mut statistics = Statistics::start(&txn).await?;
-    let (mut rows_before, mut bytes_read, mut done) = (0u64, 0u64, 0usize);
+    let (mut rows_before, mut bytes_read, mut done, mut parsed_items) = (0u64, 0u64, 0usize, 0usize);
     while let Some(parsed) = segments.recv().await {
         let parsed = match parsed {
             Ok(ok) => ok,
@@ -190,13 +191,15 @@ pub async fn ingest_reader(
                 report.warnings.push(w);
             }
         }
+        // Records expected in the whole file, from the records per byte of what was parsed so far.
+        parsed_items += parsed.items.len();
+        let expected = (parsed_items as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
         let before = done;
         store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |n| {
             done = before + n;
+            progress(done, expected.max(done));
         })
         .await?;
-        let expected = (done as f64 * size as f64 / bytes_read.max(1) as f64) as usize;
-        progress(done, expected.max(done));
     }
     // The segments ended: the whole file, or the reader failed (the transaction is then rolled back).
     reading.await.map_err(|e| IngestError::Rejected {

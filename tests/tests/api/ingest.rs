@@ -378,7 +378,51 @@ async fn bulk_inserts_keep_every_value(app: TestApp) {
     }
 }
 
+/// A streamed file reports its progress after every chunk of records it stores, not once per
+/// segment, with an estimate of the file's records that is never below what is done and is
+/// exact once the whole file is parsed.
+async fn a_streamed_file_reports_progress_per_chunk(app: TestApp) {
+    let dir = tests::TempDir::new("qc-progress");
+    let summary = adapters::demo::generate(&dir.0, 4_000, 3).unwrap();
+    let path = summary
+        .files
+        .iter()
+        .find(|f| f.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "enforcement"))
+        .unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    for segments in [1, 4] {
+        let fresh = app.another().await;
+        let mut calls: Vec<(usize, usize)> = Vec::new();
+        let report = hub::ingest::ingest_reader(
+            &fresh.db,
+            Source::Enforcement,
+            "progress.ndjson",
+            std::io::Cursor::new(bytes.clone()),
+            hub::ingest::Streamed {
+                size: bytes.len() as u64,
+                segment_bytes: bytes.len() / segments + 1,
+            },
+            hub::ingest::Link::Later,
+            |done, expected| calls.push((done, expected)),
+        )
+        .await
+        .unwrap();
+        let read = report.read as usize;
+        assert!(read > 1_000, "{read}");
+        // One call per chunk of 500 records (or fewer at a segment's end).
+        assert!(calls.len() >= read / 500, "{segments} segments: {calls:?}");
+        assert!(calls.windows(2).all(|w| w[0].0 < w[1].0), "{calls:?}");
+        assert!(calls.iter().all(|(done, expected)| expected >= done), "{calls:?}");
+        assert_eq!(calls.last().copied(), Some((read, read)), "{segments} segments");
+        if segments == 1 {
+            // The whole file parsed at once: the estimate is the count from the first call.
+            assert!(calls.iter().all(|(_, expected)| *expected == read), "{calls:?}");
+        }
+    }
+}
+
 on_both_databases!(
+    a_streamed_file_reports_progress_per_chunk,
     bulk_inserts_keep_every_value,
     concurrent_ingests_all_land,
     files_read_in_segments_store_exactly_what_whole_files_do,

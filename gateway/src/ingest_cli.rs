@@ -2,11 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use entities::{Feed, Source};
 use hub::ingest::{ingest_file_with_progress, ingest_reader, FileReport, Link, Streamed, SEGMENT_BYTES};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// Expands folders into their files, in name order. Every path is checked before anything
 /// is loaded: a missing one stops the run with nothing stored.
@@ -173,7 +172,9 @@ pub async fn run(
     // Organization names in free text, once for the whole run (a crash before this point
     // leaves it to the next load, which completes it).
     let linking = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    linking.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    linking.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     linking.set_message("linking organization names in free text");
     linking.enable_steady_tick(std::time::Duration::from_millis(250));
     hub::org_names::link_pending(db)
@@ -213,16 +214,14 @@ fn display_name(path: &Path) -> String {
 /// swing them.
 fn progress_bar(file: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{prefix}  [{bar:30}]  {human_pos}/{human_len}  {rate}  {eta} left",
-    )
-    .map(|s| {
-        s.progress_chars("#>.")
-            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0} records/s", state.per_sec());
-            })
-    })
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{prefix}  [{bar:30}]  {human_pos}/{human_len}  {rate}  {eta} left")
+        .map(|s| {
+            s.progress_chars("#>.")
+                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} records/s", state.per_sec());
+                })
+        })
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(file.to_string());
     bar

@@ -38,6 +38,8 @@ pub struct AppState {
     pub executing: Arc<tokio::sync::Semaphore>,
     /// Subscription states computed once per change for every subscriber sharing them.
     pub shared_states: crate::graphql::subscription::SharedStates,
+    /// Automatic persisted queries, by their SHA-256.
+    pub persisted: crate::http::persisted::PersistedQueries,
 }
 
 /// Connects to the configured database and applies migrations (`hub::db`).
@@ -93,6 +95,7 @@ impl AppState {
         Ok(AppState {
             links,
             shared_states: Default::default(),
+            persisted: crate::http::persisted::PersistedQueries::new(redis.clone()),
             inspections,
             models,
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),

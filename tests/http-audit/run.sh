@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the gateway on a scratch SQLite database and runs the graphql-http audit
-# suite against it. Fails on any audit error, warning or notice.
+# suite against it (fails on any audit error, warning or notice), then Apollo Client's
+# persisted-query link (apq.mjs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,3 +17,4 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 token=$(QIANCHUAN_JWT_SECRET=$secret "$bin" token --role admin)
 node "$here/audit.mjs" "http://127.0.0.1:$port/graphql" "$token"
+node "$here/apq.mjs" "http://127.0.0.1:$port/graphql" "$token"

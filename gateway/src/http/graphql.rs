@@ -61,6 +61,39 @@ struct Params {
     variables: Option<Map<String, Value>>,
 }
 
+/// A request's parameters as sent: the query may be left out for a persisted query's hash.
+struct Sent {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+impl Sent {
+    /// The parameters to execute, the query found by its hash when only that was sent;
+    /// otherwise the response to give.
+    async fn resolve(self, state: &AppState, media: Media) -> Result<Params, Response> {
+        use super::persisted::Lookup;
+        let query = match state.persisted.resolve(self.query, self.extensions.as_ref()).await {
+            Lookup::Query(query) => query,
+            Lookup::NotFound => {
+                // 200 as Apollo Server answers it: the client's link sends the query next.
+                return Err(respond(
+                    StatusCode::OK,
+                    media,
+                    &error_body("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
+                ));
+            }
+            Lookup::Refused(reason) => return Err(bad_request(media, reason)),
+        };
+        Ok(Params {
+            query,
+            operation_name: self.operation_name,
+            variables: self.variables,
+        })
+    }
+}
+
 fn error_body(message: &str, code: &str) -> Value {
     json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
@@ -160,14 +193,14 @@ fn refused(media: Media, refusal: Refusal) -> Response {
     }
 }
 
-fn params_from_json(value: Value) -> Result<Params, &'static str> {
+fn params_from_json(value: Value) -> Result<Sent, &'static str> {
     let Value::Object(mut map) = value else {
         return Err("the request body must be a JSON object");
     };
     let query = match map.remove("query") {
-        Some(Value::String(q)) => q,
+        Some(Value::String(q)) => Some(q),
         Some(_) => return Err("`query` must be a string"),
-        None => return Err("`query` is required"),
+        None => None,
     };
     let operation_name = match map.remove("operationName") {
         None | Some(Value::Null) => None,
@@ -179,14 +212,16 @@ fn params_from_json(value: Value) -> Result<Params, &'static str> {
         Some(Value::Object(v)) => Some(v),
         Some(_) => return Err("`variables` must be a map or null"),
     };
-    match map.remove("extensions") {
-        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+    let extensions = match map.remove("extensions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(e)) => Some(e),
         Some(_) => return Err("`extensions` must be a map or null"),
-    }
-    Ok(Params {
+    };
+    Ok(Sent {
         query,
         operation_name,
         variables,
+        extensions,
     })
 }
 
@@ -267,7 +302,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         ..Default::default()
     };
     let response = match params_from_json(value) {
-        Ok(params) => execute(&state, media, viewer, params, false, &mut note).await,
+        Ok(sent) => match sent.resolve(&state, media).await {
+            Ok(params) => execute(&state, media, viewer, params, false, &mut note).await,
+            Err(response) => response,
+        },
         Err(message) => bad_request(media, message),
     };
     noted(note, response)
@@ -344,9 +382,6 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         Ok(v) => v,
         Err(refusal) => return refused(media, refusal),
     };
-    let Some(query) = find("query") else {
-        return bad_request(media, "`query` is required");
-    };
     let variables = match find("variables").filter(|v| !v.is_empty()) {
         None => None,
         Some(text) => match serde_json::from_str::<Value>(&text) {
@@ -355,24 +390,28 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
             _ => return bad_request(media, "`variables` must be a JSON-encoded map"),
         },
     };
-    if let Some(text) = find("extensions").filter(|v| !v.is_empty()) {
-        if !matches!(
-            serde_json::from_str::<Value>(&text),
-            Ok(Value::Object(_)) | Ok(Value::Null)
-        ) {
-            return bad_request(media, "`extensions` must be a JSON-encoded map");
-        }
-    }
-    let params = Params {
-        query,
+    let extensions = match find("extensions").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(e)) => Some(e),
+            Ok(Value::Null) => None,
+            _ => return bad_request(media, "`extensions` must be a JSON-encoded map"),
+        },
+    };
+    let sent = Sent {
+        query: find("query"),
         operation_name: find("operationName").filter(|v| !v.is_empty()),
         variables,
+        extensions,
     };
     let mut note = AccessNote {
         sub: Some(viewer.sub.clone()),
         ..Default::default()
     };
-    let response = execute(&state, media, viewer, params, true, &mut note).await;
+    let response = match sent.resolve(&state, media).await {
+        Ok(params) => execute(&state, media, viewer, params, true, &mut note).await,
+        Err(response) => response,
+    };
     noted(note, response)
 }
 

@@ -6,6 +6,7 @@ mod ingest;
 mod linger;
 pub mod metrics;
 mod ops;
+pub(crate) mod persisted;
 mod ws;
 
 use std::future::Future;

@@ -265,6 +265,75 @@ async fn readiness_survives_an_unreachable_redis() {
     assert_eq!(status, 200, "queries never need Redis");
 }
 
+/// Automatic persisted queries as Apollo Client and urql send them: an unknown hash is
+/// answered PERSISTED_QUERY_NOT_FOUND, the query sent with its hash runs and is remembered
+/// (shared through Redis by every gateway when configured), a hash that is not the query's is
+/// refused, and GET works as POST.
+#[tokio::test]
+async fn persisted_queries_follow_apollos_protocol() {
+    use sha2::Digest;
+    let app = TestApp::sqlite().await;
+    let twin = app.twin().await;
+    app.wait_events_shared().await;
+    twin.wait_events_shared().await;
+    let token = app.token(Role::Admin, &[]);
+    // Unique per run: Redis outlives test runs.
+    let query = format!("query Me {{ me {{ role }} }} # {:?}", std::time::SystemTime::now());
+    let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
+    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let post = |app: &TestApp, body: Value| {
+        let request = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&token)
+            .header(ACCEPT, GRJ)
+            .json(&body);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post(&app, json!({ "extensions": persisted })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } });
+    let (status, body) = post(&app, json!({ "query": query, "extensions": wrong })).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    let (status, body) = post(&app, json!({ "query": query, "extensions": persisted })).await;
+    assert_eq!((status, &body["data"]["me"]["role"]), (200, &json!("admin")), "{body}");
+    let (status, body) = post(&app, json!({ "extensions": persisted })).await;
+    assert_eq!((status, &body["data"]["me"]["role"]), (200, &json!("admin")), "{body}");
+
+    // GET with the hash alone, as Apollo's useGETForHashedQueries sends it.
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .bearer_auth(&token)
+        .query(&[("operationName", "Me"), ("extensions", &persisted.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["me"]["role"], "admin");
+
+    // Another gateway of the deployment knows it through Redis; without Redis it asks again.
+    let (_, body) = post(&twin, json!({ "extensions": persisted })).await;
+    if std::env::var("QIANCHUAN_TEST_REDIS_URL").is_ok_and(|u| !u.is_empty()) {
+        assert_eq!(body["data"]["me"]["role"], "admin", "{body}");
+    } else {
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+            "{body}"
+        );
+    }
+}
+
 /// 405 and 404 answer with a GraphQL error body, like every other client error.
 #[tokio::test]
 async fn wrong_methods_and_paths_get_coded_bodies() {

@@ -387,7 +387,11 @@ async fn a_streamed_file_reports_progress_per_chunk(app: TestApp) {
     let path = summary
         .files
         .iter()
-        .find(|f| f.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "enforcement"))
+        .find(|f| {
+            f.parent()
+                .and_then(|p| p.file_name())
+                .is_some_and(|n| n == "enforcement")
+        })
         .unwrap();
     let bytes = std::fs::read(path).unwrap();
     for segments in [1, 4] {

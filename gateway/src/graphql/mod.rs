@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit_log;
 pub mod budget;
+pub mod case_order;
 pub mod chain;
 pub mod connection;
 pub mod filter;

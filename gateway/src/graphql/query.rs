@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Object, ID};
 
+use super::case_order::{self, CaseOrder};
 pub use super::filter::CaseFilter;
 use super::scalars::{parse_global_id, parse_id_of, NodeKind};
 use super::types::{Case, CaseConnection, Node, Party, Source, Viewer};
@@ -66,21 +67,36 @@ impl Query {
 
     /// Cases you may see, filtered, in pages.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity + filter_cost(&filter)")]
+    #[allow(clippy::too_many_arguments)] // one per GraphQL argument
     async fn cases(
         &self,
         ctx: &Context<'_>,
         filter: Option<CaseFilter>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        #[graphql(desc = "The last cases before `before` (or of the whole list); `first` is then left aside.")]
+        last: Option<i32>,
+        #[graphql(desc = "Page backward from this cursor.")] before: Option<String>,
+        #[graphql(desc = "The sort (default: by id); cursors belong to the sort they came from.")] order_by: Option<
+            CaseOrder,
+        >,
     ) -> async_graphql::Result<CaseConnection> {
         let store = readable_store(ctx)?;
-        let (first, after_id) = limits(ctx)?.page(first.unwrap_or(20), after.as_deref())?;
+        let (sort, order) = case_order::sort_of(order_by);
+        let window = case_order::window(
+            sort,
+            limits(ctx)?.max_page_size,
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+        )?;
         let query = filter.unwrap_or_default().to_query(store.scope())?;
         let page = store
-            .cases(&query, first, after_id)
+            .cases_sorted(&query, sort, order, window)
             .await
             .map_err(crate::error::ApiError::from)?;
-        Ok(CaseConnection::of_page(page, after_id.is_some(), |c| c.id, Case))
+        Ok(case_order::connection(page, sort))
     }
 
     /// One party by ID; `null` unless it takes part in a case you may see.

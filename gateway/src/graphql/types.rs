@@ -132,6 +132,10 @@ impl Case {
     async fn closed_on(&self) -> Option<Date> {
         self.0.closed_on.map(Date)
     }
+    /// When the hub last stored a change to this case (a new version, a deletion, a stage).
+    async fn updated_at(&self) -> super::scalars::DateTime {
+        super::scalars::DateTime(self.0.updated_at)
+    }
     /// Normalized case numbers the record carries or cites.
     async fn case_numbers(&self) -> Vec<String> {
         self.0.case_number_list()

@@ -1,6 +1,6 @@
 //! Scoped reads of cases.
 
-use super::page::{keyset_page, Page};
+use super::page::{keyset_page, sorted_page, Direction, Page, SortedPage, Window};
 use super::{CaseQuery, Records};
 use crate::error::Result;
 use entities::{case, case_party, Source};
@@ -94,10 +94,32 @@ impl Records<'_> {
         Ok(rows)
     }
 
-    /// A page of visible cases matching `query`, ordered by id, after the id `after`.
-    pub async fn cases(&self, query: &CaseQuery, first: u64, after: Option<i64>) -> Result<Page<case::Model>> {
+    /// A page of visible cases matching `query`, sorted by `sort` (then id) in `direction`, in
+    /// `window` (forward or backward from a position).
+    pub async fn cases_sorted(
+        &self,
+        query: &CaseQuery,
+        sort: CaseSort,
+        direction: Direction,
+        window: Window<CasePosition>,
+    ) -> Result<SortedPage<case::Model>> {
         let condition = Condition::all().add(self.visible()).add(query.condition()?);
-        self.page(condition, first, after).await
+        let at = |p: CasePosition| (p.value(), p.id());
+        let window = match window {
+            Window::First { n, after } => Window::First {
+                n,
+                after: after.map(at),
+            },
+            Window::Last { n, before } => Window::Last {
+                n,
+                before: before.map(at),
+            },
+        };
+        let page =
+            sorted_page::<case::Entity, _>(&self.0.db, condition, sort.key(), case::Column::Id, direction, window)
+                .await?;
+        self.0.trail.cases(page.items.iter().map(|c| c.id));
+        Ok(page)
     }
 
     /// A page of the visible cases a party takes part in.
@@ -119,5 +141,77 @@ impl Records<'_> {
             keyset_page::<case::Entity, _>(&self.0.db, condition, case::Column::Id, Order::Asc, first, after).await?;
         self.0.trail.cases(page.items.iter().map(|c| c.id));
         Ok(page)
+    }
+}
+
+/// What a list of cases is sorted by (then by id, which makes every position unique).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseSort {
+    Id,
+    OpenedOn,
+    UpdatedAt,
+}
+
+/// Cases with no opening date sort as if opened on this day: last ascending, first descending.
+/// (Not `NaiveDate::MAX`: SQLite compares dates as text, and that one is written `+262142-…`.)
+pub const NO_OPENING_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => chrono::NaiveDate::MIN,
+};
+
+/// A case's place in a sorted list: its sort value and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CasePosition {
+    Id(i64),
+    OpenedOn(chrono::NaiveDate, i64),
+    UpdatedAt(chrono::DateTime<chrono::Utc>, i64),
+}
+
+impl CaseSort {
+    fn key(self) -> sea_orm::sea_query::SimpleExpr {
+        use sea_orm::sea_query::Func;
+        match self {
+            CaseSort::Id => Expr::col((case::Entity, case::Column::Id)),
+            CaseSort::OpenedOn => Func::coalesce([
+                Expr::col((case::Entity, case::Column::OpenedOn)),
+                Expr::val(NO_OPENING_DATE),
+            ])
+            .into(),
+            CaseSort::UpdatedAt => Expr::col((case::Entity, case::Column::UpdatedAt)),
+        }
+    }
+
+    /// Where `case` stands in a list sorted this way.
+    pub fn position_of(self, case: &case::Model) -> CasePosition {
+        match self {
+            CaseSort::Id => CasePosition::Id(case.id),
+            CaseSort::OpenedOn => CasePosition::OpenedOn(case.opened_on.unwrap_or(NO_OPENING_DATE), case.id),
+            CaseSort::UpdatedAt => CasePosition::UpdatedAt(case.updated_at, case.id),
+        }
+    }
+}
+
+impl CasePosition {
+    /// The sort this position belongs to.
+    pub fn sort(&self) -> CaseSort {
+        match self {
+            CasePosition::Id(_) => CaseSort::Id,
+            CasePosition::OpenedOn(..) => CaseSort::OpenedOn,
+            CasePosition::UpdatedAt(..) => CaseSort::UpdatedAt,
+        }
+    }
+
+    fn value(&self) -> sea_orm::Value {
+        match self {
+            CasePosition::Id(id) => (*id).into(),
+            CasePosition::OpenedOn(day, _) => (*day).into(),
+            CasePosition::UpdatedAt(at, _) => (*at).into(),
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        match self {
+            CasePosition::Id(id) | CasePosition::OpenedOn(_, id) | CasePosition::UpdatedAt(_, id) => *id,
+        }
     }
 }

@@ -17,10 +17,11 @@ mod tasks;
 
 pub use crate::linkage::{Key, Neighbours};
 pub use audit::AuditQuery;
+pub use cases::{CasePosition, CaseSort, NO_OPENING_DATE};
 pub use filter::CaseQuery;
 pub use findings::{rule_labels, CodeQuery, FindingCount, FindingQuery, OwnCode};
 pub use governance::Signals;
-pub use page::Page;
+pub use page::{Direction, Page, SortedPage, Window};
 pub use stats::{Bucket, Dimension};
 pub(crate) use tasks::{insert_task, record_event as record_task_event};
 pub use tasks::{NewTask, TaskQuery};

@@ -2,9 +2,10 @@
 //! log, quarantine): `first` items after (or before) the cursor's id, whether more follow, and
 //! the total matching.
 
+use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::error::Result;
@@ -43,4 +44,89 @@ where
     let has_next = items.len() as u64 > first;
     items.truncate(first as usize);
     Ok(Page { items, has_next, total })
+}
+
+/// Which items a page holds: the first `n` after a position, or the last `n` before one
+/// (Relay's `first`/`after` and `last`/`before`); no position: from the start or the end.
+#[derive(Debug, Clone)]
+pub enum Window<P> {
+    First { n: u64, after: Option<P> },
+    Last { n: u64, before: Option<P> },
+}
+
+/// The direction of a sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A page of a sorted list, with whether items come before it and after it.
+pub struct SortedPage<T> {
+    pub items: Vec<T>,
+    pub has_previous: bool,
+    pub has_next: bool,
+    pub total: u64,
+}
+
+/// The page of `E` matching `condition`, sorted by `key` then `id` (both in `direction`), in the
+/// `window` of positions `(key value, id)`. Keyset, whatever the window: a page costs its own
+/// rows, and a cursor stays valid while rows are added or removed around it.
+pub async fn sorted_page<E, C>(
+    db: &C,
+    condition: Condition,
+    key: SimpleExpr,
+    id: E::Column,
+    direction: Direction,
+    window: Window<(Value, i64)>,
+) -> Result<SortedPage<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ConnectionTrait,
+{
+    let total = E::find().filter(condition.clone()).count(db).await?;
+    let (n, position, backward) = match window {
+        Window::First { n, after } => (n, after, false),
+        Window::Last { n, before } => (n, before, true),
+    };
+    // Backward pages are read in the opposite order from their position, then turned round.
+    let ascending = (direction == Direction::Ascending) != backward;
+    let read_order = if ascending { Order::Asc } else { Order::Desc };
+    let mut select = E::find()
+        .filter(condition)
+        .order_by(key.clone(), read_order.clone())
+        .order_by(id, read_order);
+    if let Some((value, at)) = position.clone() {
+        let past_key = if ascending {
+            key.clone().gt(value.clone())
+        } else {
+            key.clone().lt(value.clone())
+        };
+        let past_id = if ascending { id.gt(at) } else { id.lt(at) };
+        select = select.filter(
+            Condition::any()
+                .add(past_key)
+                .add(Condition::all().add(key.eq(value)).add(past_id)),
+        );
+    }
+    let mut items = select.limit(n + 1).all(db).await?;
+    let more = items.len() as u64 > n;
+    items.truncate(n as usize);
+    if backward {
+        items.reverse();
+        Ok(SortedPage {
+            items,
+            has_previous: more,
+            has_next: position.is_some(),
+            total,
+        })
+    } else {
+        Ok(SortedPage {
+            items,
+            has_previous: position.is_some(),
+            has_next: more,
+            total,
+        })
+    }
 }

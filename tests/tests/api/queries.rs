@@ -157,7 +157,164 @@ async fn me_reports_the_token(app: TestApp) {
     );
 }
 
+/// `cases(orderBy:)` sorts by opening day (cases without one last ascending) or by update
+/// time, ties by id; pages forward and backward (`last`/`before`) give exactly the sorted list,
+/// without gaps or repeats, and a cursor stays a valid place when cases are added before it.
+async fn cases_sort_and_page_both_ways_with_stable_cursors(app: TestApp) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let seeder = hub::demo::Seeder::new(&app.db);
+    let days = [
+        Some("2023-03-01"),
+        None,
+        Some("2023-01-15"),
+        Some("2023-03-01"),
+        Some("2022-12-31"),
+        None,
+        Some("2023-02-01"),
+    ];
+    let mut ids = Vec::new();
+    for (n, day) in days.iter().enumerate() {
+        let mut case = hub::demo::NewCase::new(entities::Source::Social, &format!("ORD-{n}"), "t", Some("330110"));
+        case.opened_on = day.map(|d| d.parse().unwrap());
+        ids.push(seeder.case(case).await.unwrap());
+    }
+    // Update times out of id order, two of them equal.
+    for (id, at) in ids.iter().zip(["05", "03", "07", "03", "01", "06", "02"]) {
+        let at = format!("2026-01-01T00:00:{at}Z")
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap();
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                app.db.get_database_backend(),
+                match app.db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => "UPDATE cases SET updated_at = $1 WHERE id = $2",
+                    _ => "UPDATE cases SET updated_at = ? WHERE id = ?",
+                },
+                [at.into(), (*id).into()],
+            ))
+            .await
+            .unwrap();
+    }
+    let token = app.token(Role::Admin, &[]);
+    let page = |order: serde_json::Value, args: serde_json::Value| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let data = app
+                .data(
+                    &token,
+                    "query($o: CaseOrder, $first: Int, $after: String, $last: Int, $before: String) {
+                       cases(orderBy: $o, first: $first, after: $after, last: $last, before: $before) {
+                         totalCount
+                         pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                         edges { cursor node { sourceKey openedOn updatedAt } } } }",
+                    json!({ "o": order, "first": args["first"], "after": args["after"], "last": args["last"], "before": args["before"] }),
+                )
+                .await;
+            data["cases"].clone()
+        }
+    };
+    let keys = |conn: &serde_json::Value| -> Vec<String> {
+        conn["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["sourceKey"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expect = |order: &[usize]| -> Vec<String> { order.iter().map(|n| format!("ORD-{n}")).collect() };
+    let cases = [
+        (json!({"field": "OPENED_ON"}), expect(&[4, 2, 6, 0, 3, 1, 5])),
+        (
+            json!({"field": "OPENED_ON", "direction": "DESC"}),
+            expect(&[5, 1, 3, 0, 6, 2, 4]),
+        ),
+        (json!({"field": "UPDATED_AT"}), expect(&[4, 6, 1, 3, 0, 5, 2])),
+        (
+            json!({"field": "UPDATED_AT", "direction": "DESC"}),
+            expect(&[2, 5, 0, 3, 1, 6, 4]),
+        ),
+        (serde_json::Value::Null, expect(&[0, 1, 2, 3, 4, 5, 6])),
+    ];
+    for (order, sorted) in &cases {
+        let whole = page(order.clone(), json!({"first": 100})).await;
+        assert_eq!(&keys(&whole), sorted, "{order}");
+        // Forward two at a time.
+        let (mut seen, mut after) = (Vec::new(), serde_json::Value::Null);
+        loop {
+            let p = page(order.clone(), json!({"first": 2, "after": after})).await;
+            seen.extend(keys(&p));
+            assert_eq!(p["pageInfo"]["hasPreviousPage"], !after.is_null(), "{order}");
+            if p["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = p["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(&seen, sorted, "forward, {order}");
+        // Backward two at a time, from the end.
+        let (mut seen, mut before) = (Vec::new(), serde_json::Value::Null);
+        loop {
+            let p = page(order.clone(), json!({"last": 2, "before": before})).await;
+            assert_eq!(p["totalCount"], 7);
+            let mut got = keys(&p);
+            got.extend(seen);
+            seen = got;
+            assert_eq!(p["pageInfo"]["hasNextPage"], !before.is_null(), "{order}");
+            if p["pageInfo"]["hasPreviousPage"] == false {
+                break;
+            }
+            before = p["pageInfo"]["startCursor"].clone();
+        }
+        assert_eq!(&seen, sorted, "backward, {order}");
+    }
+
+    // A cursor stays a place in the list: a case added before it does not shift the next page.
+    let order = json!({"field": "OPENED_ON"});
+    let first = page(order.clone(), json!({"first": 3})).await;
+    let mut early = hub::demo::NewCase::new(entities::Source::Social, "ORD-early", "t", Some("330110"));
+    early.opened_on = Some("2020-01-01".parse().unwrap());
+    seeder.case(early).await.unwrap();
+    let next = page(
+        order.clone(),
+        json!({"first": 100, "after": first["pageInfo"]["endCursor"]}),
+    )
+    .await;
+    assert_eq!(keys(&next), expect(&[0, 3, 1, 5]));
+    let back = page(
+        order.clone(),
+        json!({"last": 100, "before": next["pageInfo"]["startCursor"]}),
+    )
+    .await;
+    assert_eq!(keys(&back), ["ORD-early", "ORD-4", "ORD-2", "ORD-6"]);
+
+    // A cursor of another sort, and after with before, are refused.
+    let by_update = page(json!({"field": "UPDATED_AT"}), json!({"first": 1})).await;
+    for (order, args) in [
+        (
+            json!({"field": "OPENED_ON"}),
+            json!({"after": by_update["pageInfo"]["endCursor"]}),
+        ),
+        (
+            serde_json::Value::Null,
+            json!({"before": by_update["pageInfo"]["endCursor"]}),
+        ),
+        (
+            order.clone(),
+            json!({"after": first["pageInfo"]["endCursor"], "before": first["pageInfo"]["endCursor"]}),
+        ),
+    ] {
+        let (_, body) = app
+            .graphql(
+                &token,
+                "query($o: CaseOrder, $after: String, $before: String) { cases(orderBy: $o, after: $after, before: $before) { totalCount } }",
+                json!({ "o": order, "after": args["after"], "before": args["before"] }),
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    }
+}
+
 on_both_databases!(
+    cases_sort_and_page_both_ways_with_stable_cursors,
     filters_select_what_they_say,
     bad_filter_values_are_bad_user_input,
     pages_follow_cursors_without_gaps_or_repeats,

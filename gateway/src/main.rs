@@ -376,6 +376,21 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             let state = AppState::new(config, db).await?;
+            if demo && state.config.warning_task_days > 0 {
+                // The demo world was loaded before any gateway followed it: its warnings
+                // (the troubled town's RED months) are raised now, once.
+                let opened = hub::warnings::sweep_all(
+                    &state.db,
+                    &state.governance,
+                    &state.events,
+                    state.config.warning_task_days,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("raising the demo's governance warnings: {e:?}"))?;
+                if opened > 0 {
+                    eprintln!("governance warnings opened {opened} supervision tasks");
+                }
+            }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -175,6 +175,40 @@ fn serve_demo_prints_a_token_per_role_that_reaches_the_demo_world() {
         !body["data"]["myPractitionerCode"].as_array().unwrap().is_empty(),
         "{body}"
     );
+    // The troubled town (仓前街道) is RED three months in a row: the warnings step up to 约谈
+    // and each step opened a supervision task on the town.
+    let body = curl_graphql(
+        port,
+        &tokens["plc"],
+        "{ governanceIndex(filter: { regionPrefix: \"330110\" }, from: \"2023-01\", to: \"2023-03\", level: TOWN) { town month color warning } }",
+    );
+    let steps: Vec<(String, String)> = body["data"]["governanceIndex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["town"] == "仓前街道")
+        .map(|s| {
+            (
+                s["color"].as_str().unwrap_or("").to_string(),
+                s["warning"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected =
+        [("RED", "REMIND"), ("RED", "SUPERVISE"), ("RED", "INTERVIEW")].map(|(c, w)| (c.to_string(), w.to_string()));
+    assert_eq!(steps, expected, "{body}");
+    let body = curl_graphql(
+        port,
+        &tokens["plc"],
+        "{ supervisionTasks(filter: { regionPrefix: \"330110\", department: \"仓前街道\" }, first: 100) { nodes { openedBy title } } }",
+    );
+    let warned = body["data"]["supervisionTasks"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["openedBy"] == "qianchuan:governance-index")
+        .count();
+    assert_eq!(warned, 3, "{body}");
     // A restart keeps the secret (beside the database): the printed tokens still work, and the
     // five-system chain is printed again.
     drop(_server);
@@ -427,4 +461,187 @@ fn ingest_checks_every_path_before_loading_anything() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("holds no records"));
+}
+
+/// The README's GraphQL, as written, against `serve --demo`: every ```graphql block (with
+/// `$id` given a case of the demo), every `-d '{…}'` body of a curl command to `/graphql` with
+/// the token its command line mints, and the graphql-ws example's subscription (over
+/// WebSocket). Each must answer data without errors.
+#[test]
+fn the_readmes_graphql_examples_run_against_the_demo() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let dir = temp_dir("readme");
+    let secret = "readme-secret-of-at-least-thirty-two-bytes";
+    let port = free_port();
+    let _server = Server(
+        clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", secret)
+            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(&format!("http://127.0.0.1:{port}/healthz")));
+    let mint = |args: &[&str]| -> String {
+        let out = clean_command(&dir)
+            .env("QIANCHUAN_JWT_SECRET", secret)
+            .arg("token")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let admin = mint(&["--role", "admin"]);
+    let case_id = curl_graphql(port, &admin, "{ cases(first: 1) { nodes { id } } }")["data"]["cases"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |token: &str, body: &serde_json::Value| -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-sS", "-X", "POST", &format!("http://127.0.0.1:{port}/graphql")])
+            .args(["-H", "content-type: application/json"])
+            .args(["-H", &format!("authorization: Bearer {token}")])
+            .args(["-d", &body.to_string()])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let ran_well = |what: &str, answer: &serde_json::Value| {
+        assert!(
+            answer.get("errors").is_none() && answer["data"].is_object(),
+            "README example failed: {what}\n{answer}"
+        );
+    };
+
+    let blocks = |lang: &str| -> Vec<String> {
+        let fence = format!("```{lang}\n");
+        readme
+            .split(&fence)
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next().map(str::to_string))
+            .collect()
+    };
+    let graphql = blocks("graphql");
+    assert!(graphql.len() >= 7, "{} graphql blocks", graphql.len());
+    for block in &graphql {
+        let variables = if block.contains("$id") {
+            serde_json::json!({ "id": case_id })
+        } else {
+            serde_json::json!({})
+        };
+        ran_well(
+            block,
+            &post(&admin, &serde_json::json!({ "query": block, "variables": variables })),
+        );
+    }
+
+    // curl … -H "authorization: Bearer $VAR" … -d '{…}' in the sh blocks, VAR minted as the
+    // block says (VAR=$(cargo run -q -p gateway -- token ARGS), or `qianchuan token` in Docker).
+    let mut curls = 0;
+    for block in blocks("sh") {
+        let minted: std::collections::HashMap<String, Vec<String>> = block
+            .lines()
+            .filter_map(|line| {
+                let (var, rest) = line.split_once("=$(")?;
+                let args = rest.split(" token ").nth(1)?.trim_end_matches(')');
+                Some((
+                    var.trim().to_string(),
+                    args.split_whitespace().map(str::to_string).collect(),
+                ))
+            })
+            .collect();
+        for command in block.split("curl ").skip(1) {
+            let Some(body) = command.split("-d '").nth(1).and_then(|b| b.split('\'').next()) else {
+                continue;
+            };
+            if !command.contains("/graphql") {
+                continue;
+            }
+            let token = if let Some(var) = command.split("Bearer $").nth(1).and_then(|r| r.split('"').next()) {
+                if var.starts_with('(') {
+                    let args = var.split(" token ").nth(1).unwrap().trim_end_matches(')');
+                    mint(&args.split_whitespace().collect::<Vec<_>>())
+                } else {
+                    let args = minted
+                        .get(var)
+                        .unwrap_or_else(|| panic!("README: ${var} is not minted in its block"));
+                    mint(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                }
+            } else {
+                panic!("README: a curl to /graphql without a token: {command}");
+            };
+            let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("README: {e}: {body}"));
+            ran_well(&body.to_string(), &post(&token, &body));
+            curls += 1;
+        }
+    }
+    assert!(curls >= 2, "{curls} curl examples");
+
+    // The graphql-ws example: its subscription, with its variables, is accepted over WebSocket.
+    let js = blocks("js").concat();
+    let query = js.split("query: `").nth(1).and_then(|r| r.split('`').next()).unwrap();
+    let variables = js
+        .split("variables: ")
+        .nth(1)
+        .and_then(|r| r.split(" },").next())
+        .unwrap();
+    let id = variables.split('"').nth(1).unwrap();
+    let answer = post(
+        &admin,
+        &serde_json::json!({ "query": format!("{{ node(id: \"{id}\") {{ id }} }}") }),
+    );
+    assert!(
+        answer["data"]["node"]["id"] == id,
+        "the graphql-ws example's id is not a demo case: {answer}"
+    );
+    let subscribed = subscribe_over_ws(port, &admin, query, serde_json::json!({ "id": id }));
+    assert!(subscribed.is_ok(), "{subscribed:?}");
+}
+
+/// Subscribes over graphql-transport-ws; `Err` with the server's message when it refuses.
+fn subscribe_over_ws(port: u16, token: &str, query: &str, variables: serde_json::Value) -> Result<(), String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut request = format!("ws://127.0.0.1:{port}/graphql/ws")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let send = |v: serde_json::Value| Message::Text(v.to_string().into());
+        ws.send(send(
+            serde_json::json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        let ack = ws.next().await.ok_or("closed")?.map_err(|e| e.to_string())?;
+        if !ack.to_string().contains("connection_ack") {
+            return Err(ack.to_string());
+        }
+        ws.send(send(
+            serde_json::json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}),
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        // A refused subscription is answered at once; an accepted one waits for events.
+        match tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+            Err(_) => Ok(()),
+            Ok(message) => Err(format!("{message:?}")),
+        }
+    })
 }

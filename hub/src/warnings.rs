@@ -117,6 +117,36 @@ pub async fn sweep(
     events: &[Arc<Event>],
 ) -> Result<usize> {
     let months = touched_months(db, events).await?;
+    sweep_months(db, governance, bus, deadline_days, &months).await
+}
+
+/// Checks every month in which a case was opened (a database loaded before any gateway
+/// followed it, such as the demo's); returns how many tasks it opened.
+pub async fn sweep_all(
+    db: &DatabaseConnection,
+    governance: &Governance,
+    bus: &EventBus,
+    deadline_days: u32,
+) -> Result<usize> {
+    let days: Vec<Option<NaiveDate>> = case::Entity::find()
+        .select_only()
+        .column(case::Column::OpenedOn)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let months = days.into_iter().flatten().filter_map(month_of).collect();
+    sweep_months(db, governance, bus, deadline_days, &months).await
+}
+
+/// Raises the warnings of `months` (first days) and opens their tasks; returns how many.
+async fn sweep_months(
+    db: &DatabaseConnection,
+    governance: &Governance,
+    bus: &EventBus,
+    deadline_days: u32,
+    months: &BTreeSet<NaiveDate>,
+) -> Result<usize> {
     if months.is_empty() {
         return Ok(0);
     }
@@ -124,7 +154,7 @@ pub async fn sweep(
     let store = ScopedStore::new(db.clone(), Scope::for_viewer(&viewer));
     // One window per year touched, reaching back far enough for escalation streaks.
     let mut years: BTreeMap<i32, (NaiveDate, NaiveDate)> = BTreeMap::new();
-    for m in &months {
+    for m in months {
         let span = years.entry(m.year()).or_insert((*m, *m));
         span.0 = span.0.min(*m);
         span.1 = span.1.max(*m);

@@ -45,6 +45,13 @@ const TRADES: &[&str] = &[
     "物流",
 ];
 
+/// One incident in this many happens in the troubled town (仓前街道, 余杭区) in January to
+/// March 2023: at the demo's scale its governance index turns RED three months in a row, so the
+/// warnings step from 提醒 to 督办 to 约谈 and open supervision tasks.
+const TROUBLED_EVERY: u64 = 10;
+const TROUBLED_REGION: usize = 5;
+const TROUBLED_YEAR: u32 = 2023;
+
 pub struct Person {
     pub name: String,
     pub id_number: String,
@@ -169,11 +176,16 @@ impl World {
         let incidents = (0..incidents_n)
             .map(|i| {
                 let officer = rng.below(officers_n) as usize;
-                let region = rng.below(REGIONS.len() as u64) as usize;
-                let code = REGIONS[region].0;
-                let year = 2021 + rng.below(3) as u32;
-                let month = 1 + rng.below(12) as u32;
+                let mut region = rng.below(REGIONS.len() as u64) as usize;
+                let mut year = 2021 + rng.below(3) as u32;
+                let mut month = 1 + rng.below(12) as u32;
                 let day = 1 + rng.below(28) as u32;
+                if i % TROUBLED_EVERY == TROUBLED_EVERY - 1 {
+                    // The troubled town: its cases pile up in three months in a row.
+                    (region, year) = (TROUBLED_REGION, TROUBLED_YEAR);
+                    month = 1 + ((i / TROUBLED_EVERY) % 3) as u32;
+                }
+                let code = REGIONS[region].0;
                 seq[region] += 1;
                 let n = i + 1;
                 let mut draw = |next: &mut u64, n: u64, reuse: u64| -> usize {

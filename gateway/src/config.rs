@@ -1,14 +1,22 @@
-//! Layered configuration: typed defaults → optional TOML file → `QIANCHUAN_` environment.
-//! Unknown keys and variables fail at start-up rather than being ignored.
+//! Layered configuration: typed defaults → optional TOML file → `QIANCHUAN_` environment,
+//! merged by config-rs. Unknown keys and variables fail at start-up rather than being ignored.
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// A secret that never prints itself.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
@@ -25,7 +33,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `sqlite://…` (embedded) or `postgres://…`.
@@ -33,16 +41,23 @@ pub struct Config {
     /// Size of the PostgreSQL connection pool; 0: three per core, at least four.
     pub database_max_connections: u32,
     /// Shared cache, rate limits, revocation and fan-out; in-process when unset.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub redis_url: Option<String>,
     /// HS256 secret.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub jwt_secret: Option<Secret>,
     /// PEM file with an RS256/ES256 public key.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub jwt_public_key: Option<PathBuf>,
     /// JWKS file; keys chosen by `kid`.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub jwks: Option<PathBuf>,
+    #[serde(deserialize_with = "empty_is_unset")]
     pub jwt_issuer: Option<String>,
+    #[serde(deserialize_with = "empty_is_unset")]
     pub jwt_audience: Option<String>,
     /// Accepted algorithms (HS256, RS256, ES256); default: those the configured keys verify.
+    #[serde(deserialize_with = "comma_list")]
     pub jwt_algorithms: Option<Vec<String>>,
     /// Requests per minute per token subject, shared across gateways through Redis.
     pub rate_limit_per_minute: u64,
@@ -74,6 +89,7 @@ pub struct Config {
     pub events_channel: String,
     /// Walk chains on an in-memory linkage index (built at start, kept current from the
     /// linkage journal); `false`: every chain is walked in SQL.
+    #[serde(deserialize_with = "on_or_off")]
     pub link_index: bool,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
     pub log: String,
@@ -87,8 +103,10 @@ pub struct Config {
     /// How long a client may take to send a request's headers, and then its body, in milliseconds.
     pub read_timeout_ms: u64,
     /// Bearer token that opens `/metrics` and the details of `/readyz` to callers off loopback.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub metrics_token: Option<Secret>,
     /// A TOML file of supervision-model declarations replacing the shipped ones.
+    #[serde(deserialize_with = "empty_is_unset")]
     pub models: Option<std::path::PathBuf>,
     /// Days a department has to answer a task a model's finding opened.
     pub model_task_days: u32,
@@ -96,6 +114,7 @@ pub struct Config {
     /// ingest` still runs the models after its loads).
     pub model_refresh_seconds: u64,
     /// The date automatic model runs use instead of today in Asia/Shanghai (`YYYY-MM-DD`).
+    #[serde(deserialize_with = "empty_is_unset")]
     pub model_date: Option<chrono::NaiveDate>,
     /// Code look-ups per employer and calendar day.
     pub employer_daily_lookups: u32,
@@ -158,6 +177,29 @@ const HARNESS_VARIABLES: &[&str] = &[
     "QIANCHUAN_PULL_TOKEN",
 ];
 
+/// The settings' keys (`database_url`, …), from the configuration's own fields.
+fn known_keys() -> BTreeSet<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.into_iter().map(|(k, _)| k).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// The keys as a list for a message, each as `prefix` + the key (upper case with a prefix).
+fn known_list(prefix: &str) -> String {
+    known_keys()
+        .iter()
+        .map(|k| {
+            if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}{}", k.to_ascii_uppercase())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -168,160 +210,111 @@ pub enum ConfigError {
     UnknownVariable(String, String),
     #[error("environment variable {name}: {message}")]
     BadValue { name: String, message: String },
+    #[error("configuration: {0}")]
+    Merge(String),
     #[error("{0}")]
     Invalid(String),
 }
 
-const ENV_KEYS: &[&str] = &[
-    "DATABASE_URL",
-    "DATABASE_MAX_CONNECTIONS",
-    "REDIS_URL",
-    "JWT_SECRET",
-    "JWT_PUBLIC_KEY",
-    "JWKS",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_ALGORITHMS",
-    "RATE_LIMIT_PER_MINUTE",
-    "INTROSPECTION",
-    "GOVERNANCE_WEIGHTS",
-    "GOVERNANCE_THRESHOLDS",
-    "GOVERNANCE_ESCALATE_AFTER",
-    "BIND",
-    "MAX_PAGE_SIZE",
-    "MAX_BODY_BYTES",
-    "MAX_INGEST_BYTES",
-    "HUB_THRESHOLD",
-    "EVENTS_CHANNEL",
-    "WARNING_TASK_DAYS",
-    "LINK_INDEX",
-    "LOG",
-    "REQUEST_TIMEOUT_MS",
-    "MAX_CONCURRENT_REQUESTS",
-    "DATABASE_ACQUIRE_TIMEOUT_MS",
-    "READ_TIMEOUT_MS",
-    "METRICS_TOKEN",
-    "INSPECTION_TASK_DAYS",
-    "INSPECTION_WEIGHTS",
-    "MODELS",
-    "MODEL_TASK_DAYS",
-    "MODEL_REFRESH_SECONDS",
-    "MODEL_DATE",
-    "EMPLOYER_DAILY_LOOKUPS",
-    "LOG_FORMAT",
-];
+/// An empty value (`QIANCHUAN_REDIS_URL=`) leaves an optional setting unset.
+fn empty_is_unset<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// A list: a TOML array, or comma-separated text (`RS256,ES256`).
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Items(Vec<String>),
+        Text(String),
+    }
+    let items = match Option::<List>::deserialize(d)? {
+        None => return Ok(None),
+        Some(List::Items(items)) => items,
+        Some(List::Text(text)) => text.split(',').map(str::to_string).collect(),
+    };
+    let items: Vec<String> = items
+        .iter()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    Ok((!items.is_empty()).then_some(items))
+}
+
+/// `on`/`off` (also `true`/`false`, `1`/`0`).
+fn on_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Switch {
+        Bool(bool),
+        Text(String),
+    }
+    match Switch::deserialize(d)? {
+        Switch::Bool(b) => Ok(b),
+        Switch::Text(t) => match t.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => Ok(true),
+            "off" | "false" | "0" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!("expected on or off, found {t:?}"))),
+        },
+    }
+}
 
 impl Config {
-    /// Builds the configuration from defaults, an optional TOML file and the given environment.
+    /// Builds the configuration from defaults, an optional TOML file and the given environment
+    /// (its `QIANCHUAN_` variables; those of the test harness are left out).
     pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                })?
-            }
-            None => Config::default(),
-        };
-        let vars: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("QIANCHUAN_") && !HARNESS_VARIABLES.contains(&k.as_str()))
-            .collect();
-        for (name, value) in vars {
-            let key = &name["QIANCHUAN_".len()..];
-            config.set(key, &name, value)?;
-        }
-        Ok(config)
-    }
-
-    fn set(&mut self, key: &str, name: &str, value: String) -> Result<(), ConfigError> {
-        let number = |v: &str| {
-            v.parse::<u64>().map_err(|e| ConfigError::BadValue {
-                name: name.to_string(),
+        let defaults = config::Config::try_from(&Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut layers = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // Read alone first, so that an unknown key or a bad value names the file.
+            let parse = |e: &dyn std::fmt::Display| ConfigError::Parse {
+                path: path.to_path_buf(),
                 message: e.to_string(),
-            })
-        };
-        let optional = |v: String| (!v.is_empty()).then_some(v);
-        match key {
-            "DATABASE_URL" => self.database_url = value,
-            "DATABASE_MAX_CONNECTIONS" => {
-                self.database_max_connections = u32::try_from(number(&value)?).map_err(|e| ConfigError::BadValue {
-                    name: name.to_string(),
-                    message: e.to_string(),
-                })?
-            }
-            "REDIS_URL" => self.redis_url = optional(value),
-            "JWT_SECRET" => self.jwt_secret = optional(value).map(Secret),
-            "JWT_PUBLIC_KEY" => self.jwt_public_key = optional(value).map(PathBuf::from),
-            "JWKS" => self.jwks = optional(value).map(PathBuf::from),
-            "JWT_ISSUER" => self.jwt_issuer = optional(value),
-            "JWT_AUDIENCE" => self.jwt_audience = optional(value),
-            "JWT_ALGORITHMS" => {
-                self.jwt_algorithms = optional(value).map(|v| v.split(',').map(|a| a.trim().to_string()).collect())
-            }
-            "RATE_LIMIT_PER_MINUTE" => self.rate_limit_per_minute = number(&value)?,
-            "INTROSPECTION" => self.introspection = value,
-            "GOVERNANCE_WEIGHTS" => self.governance_weights = value,
-            "GOVERNANCE_THRESHOLDS" => self.governance_thresholds = value,
-            "GOVERNANCE_ESCALATE_AFTER" => self.governance_escalate_after = number(&value)? as u32,
-            "BIND" => self.bind = value,
-            "MAX_PAGE_SIZE" => self.max_page_size = number(&value)?,
-            "MAX_BODY_BYTES" => self.max_body_bytes = number(&value)? as usize,
-            "MAX_INGEST_BYTES" => self.max_ingest_bytes = number(&value)? as usize,
-            "HUB_THRESHOLD" => self.hub_threshold = number(&value)?,
-            "EVENTS_CHANNEL" => self.events_channel = value,
-            "WARNING_TASK_DAYS" => self.warning_task_days = number(&value)? as u32,
-            "INSPECTION_TASK_DAYS" => self.inspection_task_days = number(&value)? as u32,
-            "INSPECTION_WEIGHTS" => self.inspection_weights = value,
-            "LINK_INDEX" => {
-                self.link_index = match value.to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" => true,
-                    "off" | "false" | "0" => false,
-                    _ => {
-                        return Err(ConfigError::BadValue {
-                            name: name.to_string(),
-                            message: "expected on or off".into(),
-                        })
-                    }
-                }
-            }
-            "LOG" => self.log = value,
-            "REQUEST_TIMEOUT_MS" => self.request_timeout_ms = number(&value)?,
-            "MAX_CONCURRENT_REQUESTS" => self.max_concurrent_requests = number(&value)? as usize,
-            "DATABASE_ACQUIRE_TIMEOUT_MS" => self.database_acquire_timeout_ms = number(&value)?,
-            "READ_TIMEOUT_MS" => self.read_timeout_ms = number(&value)?,
-            "METRICS_TOKEN" => self.metrics_token = optional(value).map(Secret),
-            "MODELS" => self.models = optional(value).map(std::path::PathBuf::from),
-            "MODEL_TASK_DAYS" => self.model_task_days = number(&value)? as u32,
-            "MODEL_REFRESH_SECONDS" => self.model_refresh_seconds = number(&value)?,
-            "MODEL_DATE" => {
-                self.model_date =
-                    match optional(value) {
-                        None => None,
-                        Some(v) => Some(chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
-                            ConfigError::BadValue {
-                                name: name.to_string(),
-                                message: "expected a date YYYY-MM-DD".into(),
-                            }
-                        })?),
-                    }
-            }
-            "EMPLOYER_DAILY_LOOKUPS" => self.employer_daily_lookups = number(&value)? as u32,
-            "LOG_FORMAT" => self.log_format = value,
-            _ => {
-                let known = ENV_KEYS
-                    .iter()
-                    .map(|k| format!("QIANCHUAN_{k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(ConfigError::UnknownVariable(name.to_string(), known));
-            }
+            };
+            config::Config::builder()
+                .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+                .build()
+                .and_then(|c| c.try_deserialize::<Config>())
+                .map_err(|e| parse(&e))?;
+            layers = layers.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
-        Ok(())
+        let mut vars = HashMap::new();
+        for (name, value) in env {
+            if !name.starts_with("QIANCHUAN_") || HARNESS_VARIABLES.contains(&name.as_str()) {
+                continue;
+            }
+            let key = name["QIANCHUAN_".len()..].to_ascii_lowercase();
+            if !known_keys().contains(&key) {
+                return Err(ConfigError::UnknownVariable(name, known_list("QIANCHUAN_")));
+            }
+            vars.insert(name, value);
+        }
+        // Values stay text (`try_parsing(false)`): a secret of digits keeps its leading zeros;
+        // each setting's type reads its own text.
+        layers = layers.add_source(
+            config::Environment::with_prefix("QIANCHUAN")
+                .prefix_separator("_")
+                .try_parsing(false)
+                .source(Some(vars)),
+        );
+        layers
+            .build()
+            .and_then(|c| c.try_deserialize::<Config>())
+            .map_err(|e| ConfigError::Merge(e.to_string()))
     }
 
     /// The log filter, checked: a filter `tracing` cannot read is refused, not ignored.
@@ -437,6 +430,41 @@ mod tests {
     }
 
     #[test]
+    fn environment_values_are_read_as_their_settings_types() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("QIANCHUAN_JWT_SECRET", "0012345678901234567890123456789012"),
+                ("QIANCHUAN_REDIS_URL", ""),
+                ("QIANCHUAN_JWT_ALGORITHMS", "RS256, ES256"),
+                ("QIANCHUAN_LINK_INDEX", "off"),
+                ("QIANCHUAN_MODEL_DATE", "2024-01-15"),
+                ("QIANCHUAN_GOVERNANCE_THRESHOLDS", "10,25,50"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.jwt_secret.as_ref().map(Secret::expose),
+            Some("0012345678901234567890123456789012")
+        );
+        assert_eq!(c.redis_url, None, "an empty value leaves it unset");
+        assert_eq!(c.jwt_algorithms, Some(vec!["RS256".to_string(), "ES256".to_string()]));
+        assert!(!c.link_index);
+        assert_eq!(c.model_date, chrono::NaiveDate::from_ymd_opt(2024, 1, 15));
+        assert_eq!(c.governance_thresholds, "10,25,50");
+        for (name, value) in [
+            ("QIANCHUAN_LINK_INDEX", "maybe"),
+            ("QIANCHUAN_MODEL_DATE", "15/01/2024"),
+            ("QIANCHUAN_WARNING_TASK_DAYS", "-1"),
+            ("QIANCHUAN_DATABASE_MAX_CONNECTIONS", "99999999999"),
+        ] {
+            let err = Config::load(None, env(&[(name, value)])).unwrap_err().to_string();
+            let key = name.trim_start_matches("QIANCHUAN_").to_ascii_lowercase();
+            assert!(err.contains(&key), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn a_toml_file_sits_between_defaults_and_environment() {
         let dir = std::env::temp_dir().join(format!("qc-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -446,7 +474,14 @@ mod tests {
         assert_eq!(c.hub_threshold, 7);
         assert_eq!(c.bind, "127.0.0.1:1");
         std::fs::write(&path, "bnid = 1\n").unwrap();
-        assert!(Config::load(Some(&path), env(&[])).is_err());
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("q.toml") && err.contains("bnid"), "{err}");
+        std::fs::write(&path, "jwt_algorithms = [\"ES256\"]\nlink_index = false\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(
+            (c.jwt_algorithms, c.link_index),
+            (Some(vec!["ES256".to_string()]), false)
+        );
         assert!(format!("{:?}", Secret::new("x")).contains("***"));
     }
 }

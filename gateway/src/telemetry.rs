@@ -39,6 +39,12 @@ pub struct StateLabel {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// The `kind` label of a counter family.
+pub struct KindLabel {
+    kind: String,
+}
+
 /// Request latencies from 1 ms to about 33 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -59,6 +65,7 @@ pub struct Metrics {
     ingest_files: Family<FeedOutcome, Counter>,
     ingest_seconds: Family<FeedLabel, Histogram, fn() -> Histogram>,
     pub pool_connections: Family<StateLabel, Gauge>,
+    pub db_failures: Family<KindLabel, Counter>,
     pub subscriptions: Gauge,
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
@@ -104,6 +111,12 @@ impl Default for Metrics {
             "Database connections of this instance's pool, by state (in_use, idle, max)",
             pool_connections.clone(),
         );
+        let db_failures = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "db_connection_failures",
+            "Database calls that got no working connection, by kind: acquire_timeout (no free pool connection within QIANCHUAN_DATABASE_ACQUIRE_TIMEOUT_MS), connection (the database unreachable or the connection lost)",
+            db_failures.clone(),
+        );
         let subscriptions = Gauge::default();
         registry.register(
             "subscriptions",
@@ -136,6 +149,7 @@ impl Default for Metrics {
             ingest_files,
             ingest_seconds,
             pool_connections,
+            db_failures,
             subscriptions,
             subscription_states,
             link_index,
@@ -178,13 +192,15 @@ impl Metrics {
     }
 
     /// Brings the counters kept elsewhere (monotonic totals since start) up to date.
-    pub fn set_totals(&self, subscription_states: u64, audit_entries: u64) {
-        for (counter, total) in [
-            (&self.subscription_states, subscription_states),
-            (&self.audit_entries, audit_entries),
-        ] {
-            counter.inc_by(total.saturating_sub(counter.get()));
+    pub fn set_totals(&self, subscription_states: u64, audit_entries: u64, (timeouts, failures): (u64, u64)) {
+        // One guard of the family at a time: `get_or_create` of a new label waits for the
+        // family's write lock, which a guard still held would never give.
+        let advance = |counter: &Counter, total: u64| counter.inc_by(total.saturating_sub(counter.get()));
+        for (kind, total) in [("acquire_timeout", timeouts), ("connection", failures)] {
+            advance(&self.db_failures.get_or_create(&KindLabel { kind: kind.into() }), total);
         }
+        advance(&self.subscription_states, subscription_states);
+        advance(&self.audit_entries, audit_entries);
     }
 
     pub fn set_state(family: &Family<StateLabel, Gauge>, state: &str, value: i64) {

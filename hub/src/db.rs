@@ -1,5 +1,6 @@
 //! The database: connecting (and migrating), and the one handle type the gateway holds.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -102,6 +103,32 @@ pub struct PoolFigures {
     pub in_use: i64,
     pub idle: i64,
     pub max: i64,
+}
+
+/// Database calls since start that found no free connection in time, and that found the
+/// database unreachable or lost the connection (every pool of the process).
+static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+static CONNECTION_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a call that could not get a working connection (for the metrics).
+pub fn note_failure(e: &sea_orm::DbErr) {
+    match e {
+        sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => {
+            ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+        }
+        sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+            CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+/// `(acquire timeouts, connection failures)` since start.
+pub fn connection_trouble() -> (u64, u64) {
+    (
+        ACQUIRE_TIMEOUTS.load(Ordering::Relaxed),
+        CONNECTION_FAILURES.load(Ordering::Relaxed),
+    )
 }
 
 /// The figures of `db`'s pool.

@@ -25,6 +25,7 @@ impl Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
+        crate::db::note_failure(&e);
         Error::Internal(e.into())
     }
 }

@@ -57,7 +57,11 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
     }
     let m = &state.metrics;
     m.subscriptions.set(state.events.live_subscriptions() as i64);
-    m.set_totals(state.shared_states.computed(), state.audit.written());
+    m.set_totals(
+        state.shared_states.computed(),
+        state.audit.written(),
+        hub::db::connection_trouble(),
+    );
     if let Some(pool) = hub::db::pool_figures(&state.db) {
         Metrics::set_state(&m.pool_connections, "in_use", pool.in_use);
         Metrics::set_state(&m.pool_connections, "idle", pool.idle);

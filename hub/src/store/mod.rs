@@ -49,11 +49,11 @@ impl Reader {
     /// transaction, whose first read fixes what it sees.
     pub async fn snapshot(db: &DatabaseConnection) -> Result<Reader, sea_orm::DbErr> {
         let txn = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => {
-                db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
-                    .await?
-            }
-            _ => db.begin().await?,
+            sea_orm::DbBackend::Postgres => db
+                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .await
+                .inspect_err(crate::db::note_failure)?,
+            _ => db.begin().await.inspect_err(crate::db::note_failure)?,
         };
         Ok(Reader::Snapshot(Arc::new(txn)))
     }

@@ -775,6 +775,23 @@ async fn postgres_down_fails_fast_and_recovers_by_itself() {
         .status()
         .as_u16();
     assert_eq!(ready, 503);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let timeouts = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("qianchuan_db_connection_failures_total{kind=\"connection\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(
+        timeouts.is_some_and(|n| n >= 1),
+        "the lost connection is counted: {timeouts:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "took {:?}",

@@ -244,6 +244,8 @@ async fn oversized_bodies_get_413(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
 }
 
 on_both_databases!(
@@ -347,6 +349,27 @@ async fn wrong_methods_and_paths_get_coded_bodies() {
     assert_eq!(response.status().as_u16(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+}
+
+/// A multipart upload to `/ingest` is refused (415, coded) before anything is read or stored.
+#[tokio::test]
+async fn a_multipart_upload_to_ingest_is_refused() {
+    let app = TestApp::sqlite().await;
+    let response = app
+        .client
+        .post(app.url("/ingest/social"))
+        .bearer_auth(app.token(Role::Admin, &[]))
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nid\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    let token = app.token(Role::Admin, &[]);
+    let (_, quarantine) = app.graphql(&token, "{ quarantine { totalCount } }", json!({})).await;
+    assert_eq!(quarantine["data"]["quarantine"]["totalCount"], 0, "{quarantine}");
 }
 
 /// A file that is plainly another feed's is refused whole, naming the feed it looks like.

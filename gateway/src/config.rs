@@ -120,6 +120,10 @@ pub struct Config {
     pub employer_daily_lookups: u32,
     /// `text` (colour only on a terminal) or `json` (one object per line).
     pub log_format: String,
+    /// Browser origins (`https://screen.example.gov.cn`) allowed to call `/graphql` and
+    /// `/ingest` (CORS); none by default, `*` for any.
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_origins: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -163,6 +167,7 @@ impl Default for Config {
             model_date: None,
             employer_daily_lookups: 100,
             log_format: "text".into(),
+            cors_origins: None,
         }
     }
 }
@@ -387,6 +392,7 @@ impl Config {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
         }
         self.supervision_models()?;
+        crate::http::cors_layer(self.cors_origins.as_deref()).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }
@@ -427,6 +433,19 @@ mod tests {
         assert!(err.to_string().contains("QIANCHUAN_DATABSE_URL"));
         assert!(Config::load(None, env(&[("QIANCHUAN_MAX_PAGE_SIZE", "many")])).is_err());
         assert!(Config::load(None, env(&[("QIANCHUAN_TEST_DATABASE_URL", "x")])).is_ok());
+        let cors = |origins: &str| {
+            Config::load(
+                None,
+                env(&[
+                    ("QIANCHUAN_JWT_SECRET", "s3-a-secret-of-thirty-two-bytes!"),
+                    ("QIANCHUAN_CORS_ORIGINS", origins),
+                ]),
+            )
+            .unwrap()
+            .validate_for_serve()
+        };
+        assert!(cors("https://a.example, http://127.0.0.1:5173").is_ok());
+        assert!(cors("https://a.example/screen").is_err(), "a path is not an origin");
     }
 
     #[test]

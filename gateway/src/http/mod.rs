@@ -1,5 +1,7 @@
 //! The HTTP surface: `/graphql`, `/graphql/ws`, ingestion, health, readiness, metrics.
 
+mod cors;
+pub(crate) use cors::layer as cors_layer;
 pub mod graphql;
 mod health;
 mod ingest;
@@ -25,7 +27,12 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let ingest_limit = state.config.max_ingest_bytes;
-    Router::new()
+    let cors = cors::layer(state.config.cors_origins.as_deref()).unwrap_or_else(|e| {
+        // `Config::validate_for_serve` refuses such origins before a router is built.
+        tracing::error!(error = %e, "CORS is off");
+        None
+    });
+    let router = Router::new()
         .route(
             "/ingest/{source}",
             post(ingest::ingest).layer(DefaultBodyLimit::max(ingest_limit)),
@@ -39,7 +46,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// 405 with a GraphQL error body (API.md, "Codes and bodies").

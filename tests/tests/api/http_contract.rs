@@ -351,6 +351,54 @@ async fn wrong_methods_and_paths_get_coded_bodies() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
 }
 
+/// CORS: preflights for `/graphql` and `/ingest` are answered from their headers for the
+/// configured origins (tower-http), and answers carry the origin; other origins, or none
+/// configured, get no CORS headers.
+#[tokio::test]
+async fn cors_allows_the_configured_origins_only() {
+    let allowed = "http://screen.example:5173";
+    let app = TestApp::sqlite_with(|c| c.cors_origins = Some(vec![allowed.to_string()])).await;
+    let preflight = |app: &TestApp, path: &str, origin: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    for path in ["/graphql", "/ingest/social"] {
+        let r = preflight(&app, path, allowed).await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        let h = r.headers();
+        assert_eq!(h["access-control-allow-origin"], allowed, "{path}");
+        let headers = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+        assert!(
+            headers.contains("authorization") && headers.contains("content-type"),
+            "{headers}"
+        );
+        assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        let r = preflight(&app, path, "http://elsewhere.example").await.unwrap();
+        assert!(r.headers().get("access-control-allow-origin").is_none(), "{path}");
+    }
+    // The answer itself carries the origin, also when it is a refusal.
+    let token = app.token(Role::Admin, &[]);
+    for bearer in [token.as_str(), "not-a-token"] {
+        let r = app
+            .client
+            .post(app.url("/graphql"))
+            .header("origin", allowed)
+            .bearer_auth(bearer)
+            .json(&json!({"query": "{ me { role } }"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["access-control-allow-origin"], allowed);
+    }
+    let none = TestApp::sqlite().await;
+    let r = preflight(&none, "/graphql", allowed).await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
 /// A multipart upload to `/ingest` is refused (415, coded) before anything is read or stored.
 #[tokio::test]
 async fn a_multipart_upload_to_ingest_is_refused() {

@@ -1,13 +1,12 @@
 //! `/graphql` following the GraphQL over HTTP specification: media types
 //! `application/graphql-response+json` (with its status codes) and `application/json`.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::metrics::AccessNote;
@@ -375,7 +374,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
     let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if find("query").is_none() && accept.contains("text/html") {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return super::assets::graphiql_page();
     }
     let media = Media::from_headers(&headers);
     let viewer = match authenticate(&state, &headers).await {

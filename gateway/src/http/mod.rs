@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, `/graphql/ws`, ingestion, health, readiness, metrics.
 
+mod assets;
 mod cors;
 pub(crate) use cors::layer as cors_layer;
 pub mod graphql;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/assets/{file}", get(assets::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -399,6 +399,42 @@ async fn cors_allows_the_configured_origins_only() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
 
+/// GraphiQL works offline: its page loads only the gateway's own embedded assets (built from
+/// `web/`), with a Content-Security-Policy that keeps every request on the host.
+#[tokio::test]
+async fn graphiql_is_served_from_embedded_assets() {
+    let app = TestApp::sqlite().await;
+    let r = app
+        .client
+        .get(app.url("/graphql"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let html = r.text().await.unwrap();
+    let references: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with('/') || s.contains("://"))
+        .collect();
+    assert!(!references.is_empty(), "{html}");
+    for reference in &references {
+        assert!(reference.starts_with("/assets/"), "{reference} in {html}");
+        let asset = app.client.get(app.url(reference)).send().await.unwrap();
+        assert_eq!(asset.status().as_u16(), 200, "{reference}");
+        let name = reference.trim_start_matches("/assets/");
+        let built = std::fs::read(format!("{}/../web/dist/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(asset.bytes().await.unwrap().as_ref(), built.as_slice(), "{reference}");
+    }
+    let missing = app.client.get(app.url("/assets/nothing.js")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
+
 /// A multipart upload to `/ingest` is refused (415, coded) before anything is read or stored.
 #[tokio::test]
 async fn a_multipart_upload_to_ingest_is_refused() {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts the gateway on a scratch SQLite database with CORS open to one local origin, and runs
+# browser.mjs in Debian's headless Chromium against it. Screenshots: target/browser-screenshots.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin="$root/target/debug/qianchuan"
+[ -x "$bin" ] || (cd "$root" && cargo build -q -p gateway --bin qianchuan)
+(cd "$here" && npm ci --no-audit --no-fund --silent)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port); allowed=$(free_port); stranger=$(free_port)
+work=$(mktemp -d)
+secret=browser-test-secret-of-at-least-32-bytes
+(cd "$work" && env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret \
+  QIANCHUAN_CORS_ORIGINS="http://127.0.0.1:$allowed" "$bin" serve --bind 127.0.0.1:$port >"$work/serve.log" 2>&1) &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+token=$(QIANCHUAN_JWT_SECRET=$secret "$bin" token --role admin)
+node "$here/browser.mjs" "http://127.0.0.1:$port" "$token" "$allowed" "$stranger" "$root/target/browser-screenshots"

@@ -375,7 +375,13 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
-            let state = AppState::new(config, db).await?;
+            let mut state = AppState::new(config, db).await?;
+            if addr.ip().is_loopback() {
+                // Only a page on this machine is offered the demo's tokens (API.md).
+                state.demo_tokens = demo_tokens.as_ref().map(|tokens| {
+                    std::sync::Arc::new(tokens.iter().map(|(r, t)| (r.to_string(), t.clone())).collect())
+                });
+            }
             if demo && state.config.warning_task_days > 0 {
                 // The demo world was loaded before any gateway followed it: its warnings
                 // (the troubled town's RED months) are raised now, once.
@@ -396,7 +402,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {addr}"))?;
             let local = listener.local_addr()?;
             if let Some(tokens) = demo_tokens {
-                println!("Qianchuan demo at http://{local}/graphql (open it in a browser for GraphiQL)");
+                println!("Qianchuan demo at http://{local}/ (the command screen; GraphiQL at http://{local}/graphql)");
                 println!("Send one of these as the header  Authorization: Bearer <token>");
                 for (role, token) in tokens {
                     println!("  {role:<11} {token}");

@@ -38,6 +38,8 @@ pub struct AppState {
     pub executing: Arc<tokio::sync::Semaphore>,
     /// Subscription states computed once per change for every subscriber sharing them.
     pub shared_states: crate::graphql::subscription::SharedStates,
+    /// `serve --demo` bound to a loopback address: its role tokens, offered on the sign-in page.
+    pub demo_tokens: Option<Arc<Vec<(String, String)>>>,
     /// Automatic persisted queries, by their SHA-256.
     pub persisted: crate::http::persisted::PersistedQueries,
 }
@@ -95,6 +97,7 @@ impl AppState {
         Ok(AppState {
             links,
             shared_states: Default::default(),
+            demo_tokens: None,
             persisted: crate::http::persisted::PersistedQueries::new(redis.clone()),
             inspections,
             models,

@@ -18,6 +18,16 @@ const FILES: &[(&str, &[u8], &str)] = &[
         include_bytes!("../../../web/dist/graphiql.css"),
         "text/css; charset=utf-8",
     ),
+    (
+        "app.js",
+        include_bytes!("../../../web/dist/app.js"),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "app.css",
+        include_bytes!("../../../web/dist/app.css"),
+        "text/css; charset=utf-8",
+    ),
 ];
 
 /// Pages load scripts, styles, fonts and images from the gateway alone and talk to it alone
@@ -32,6 +42,30 @@ pub fn graphiql_page() -> Response {
         r#"<div id="graphiql" style="height:100vh"></div><script type="module" src="/assets/graphiql.js"></script>"#,
         "/assets/graphiql.css",
     )
+}
+
+/// The command screen (一屏掌控全局) at `/`.
+pub async fn app_page() -> Response {
+    page(
+        "牵串 Qianchuan",
+        r#"<div id="app"></div><script type="module" src="/assets/app.js"></script>"#,
+        "/assets/app.css",
+    )
+}
+
+/// `GET /demo/tokens`: the demo's role tokens, for the sign-in page of `serve --demo` bound to
+/// a loopback address; 404 otherwise.
+pub async fn demo_tokens(axum::extract::State(state): axum::extract::State<crate::state::AppState>) -> Response {
+    match &state.demo_tokens {
+        Some(tokens) => axum::Json(
+            tokens
+                .iter()
+                .map(|(role, token)| (role.clone(), serde_json::Value::from(token.as_str())))
+                .collect::<serde_json::Map<_, _>>(),
+        )
+        .into_response(),
+        None => super::graphql::coded_response(StatusCode::NOT_FOUND, "no such path", "NOT_FOUND"),
+    }
 }
 
 fn page(title: &str, body: &str, stylesheet: &str) -> Response {

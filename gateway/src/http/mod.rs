@@ -41,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/assets/{file}", get(assets::serve))
+        .route("/", get(assets::app_page))
+        .route("/demo/tokens", get(assets::demo_tokens))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -129,12 +129,21 @@ impl World {
         let people_n = (incidents_n * 2).max(4);
         let companies_n = (incidents_n * 2 / 3).max(2);
         let officers_n = (incidents_n / 2).max(2);
+        // Identifiers are drawn at random: a repeat would make two people (or companies) one
+        // party, and the world's truth would no longer be what it says, so repeats are drawn again.
+        let mut drawn = std::collections::HashSet::new();
+        let mut unique = |rng: &mut Rng, draw: &dyn Fn(&mut Rng) -> String| loop {
+            let value = draw(rng);
+            if drawn.insert(value.clone()) {
+                return value;
+            }
+        };
         let people = (0..people_n)
             .map(|_| {
                 let region = rng.pick(REGIONS).0;
                 Person {
                     name: person_name(&mut rng),
-                    id_number: id_number(&mut rng, region),
+                    id_number: unique(&mut rng, &|rng| id_number(rng, region)),
                     phone: mobile(&mut rng),
                 }
             })
@@ -146,7 +155,7 @@ impl World {
                 let _ = name;
                 Company {
                     name: format!("{city}{}{}{}有限公司", rng.pick(WORDS), rng.pick(TRADES), i),
-                    credit_code: credit_code(&mut rng, code),
+                    credit_code: unique(&mut rng, &|rng| credit_code(rng, code)),
                 }
             })
             .collect();

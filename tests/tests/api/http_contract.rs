@@ -435,11 +435,20 @@ async fn graphiql_is_served_from_embedded_assets() {
     assert_eq!(missing.status().as_u16(), 404);
     // The command screen at /, from the same embedded assets.
     let screen = app.client.get(app.url("/")).send().await.unwrap();
-    assert!(screen.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(screen.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     let html = screen.text().await.unwrap();
-    assert!(html.contains("/assets/app.js") && html.contains("/assets/app.css"), "{html}");
+    assert!(
+        html.contains("/assets/app.js") && html.contains("/assets/app.css"),
+        "{html}"
+    );
     for asset in ["/assets/app.js", "/assets/app.css"] {
-        assert_eq!(app.client.get(app.url(asset)).send().await.unwrap().status().as_u16(), 200);
+        assert_eq!(
+            app.client.get(app.url(asset)).send().await.unwrap().status().as_u16(),
+            200
+        );
     }
     // Only `serve --demo` on loopback offers its tokens.
     let tokens = app.client.get(app.url("/demo/tokens")).send().await.unwrap();

@@ -96,6 +96,8 @@ try {
   const red = await plc.locator('td[data-town="仓前街道"][data-month="2023-03"]').getAttribute("data-color");
   check(red === "RED", `仓前街道 is RED in 2023-03 on the towns grid (${red})`);
   check((await plc.locator('td[data-town="仓前街道"][data-month="2023-03"]').innerText()).includes("约谈"), "with its escalation step");
+  await plc.getByTestId("findings").waitFor({ timeout: 20000 });
+  check((await plc.getByTestId("findings").innerText()).includes("shell_company"), "the supervision models' findings by region are shown");
   await plc.screenshot({ path: `${shots}/towns.png` });
 
   // 4. an agency signs in with a pasted token and answers a task of its town.

@@ -86,5 +86,32 @@ export async function townsView(el, params) {
   } catch {
     // Roles without the 平安督 index simply do not see the ranking.
   }
+  // The supervision models' findings by region (their subjects' regions), when there are any.
+  try {
+    const data = await gql(`{ shell: findingStats(model: "shell_company") { level region count suppressed }
+                              trade: findingStats(model: "trade_access") { level region count suppressed } }`);
+    const rows = [];
+    for (const [model, buckets] of [["空壳公司 shell_company", data.shell], ["特定行业准入 trade_access", data.trade]]) {
+      const byRegion = new Map();
+      for (const b of buckets) {
+        const cell = byRegion.get(b.region) ?? {};
+        cell[b.level] = b.suppressed ? "suppressed" : (cell[b.level] ?? 0) + (b.count ?? 0);
+        byRegion.set(b.region, cell);
+      }
+      for (const [region, levels] of [...byRegion].sort()) {
+        rows.push(`<tr><td>${escapeHtml(model)}</td><td>${escapeHtml(region ?? "")}</td><td>${Object.entries(levels)
+          .map(([level, n]) => `${escapeHtml(level)} ${escapeHtml(n)}`)
+          .join(", ")}</td></tr>`);
+      }
+    }
+    if (rows.length) {
+      el.querySelector("#side").insertAdjacentHTML(
+        "beforeend",
+        `<h3>Supervision-model findings by region</h3><table class="findings" data-testid="findings"><tbody>${rows.join("")}</tbody></table>`,
+      );
+    }
+  } catch {
+    // Roles that do not count findings do not see them here.
+  }
   return () => {};
 }

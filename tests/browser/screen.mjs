@@ -66,6 +66,24 @@ try {
   const sources = new Set([chain.caseChain.root.source, ...chain.caseChain.nodes.map((n) => n.case.source)]);
   check(sources.size === 5, `the chain spans five systems (${[...sources].join(", ")})`);
   check((await graphEdges(discipline)).length >= chain.caseChain.links.length, "every link is drawn with its kind and key");
+  // A complaint naming a person of the root case arrives: the chain grows on the page (chainGrew),
+  // without a reload.
+  const { data: rootCase } = await api(tokens.discipline, `query($id: ID!) { case(id: $id) { parties { party { idNumber } } } }`, { id: rootId });
+  const idNumber = rootCase.case.parties.map((p) => p.party.idNumber).find(Boolean);
+  const key = `GDLIVE${Date.now()}`;
+  const csv = "\ufeff工单编号,渠道,来电时间,诉求人,诉求人电话,诉求类型,诉求内容,被反映对象,事发地址,所属区县,所属镇街,承办单位,办理状态,办结时间,满意度\r\n" +
+    `${key},12345热线,2023-12-20 10:00:00,匿名,,举报,举报一名男子（身份证号${idNumber}）的问题。,,小营街道某小区,330102,小营街道,上城区人民政府小营街道办事处,已受理,,\r\n`;
+  const ingested = await fetch(`${gateway}/ingest/social`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tokens.admin}`, "content-type": "text/csv", "x-file-name": "shjd_gd_live.csv" },
+    body: csv,
+  }).then((r) => r.json());
+  check(ingested.inserted === 1, `a complaint naming ${idNumber.slice(0, 6)}… was ingested (${JSON.stringify(ingested).slice(0, 120)})`);
+  const grew = await discipline
+    .waitForFunction((k) => window.qianchuanGraph.nodes().some((n) => n.data("sourceKey") === k), key, { timeout: 20000 })
+    .then(() => true)
+    .catch(() => false);
+  check(grew, "the new case joined the drawn chain live (chainGrew), without a reload");
   await discipline.evaluate((id) => window.qianchuanGraph.getElementById(id).emit("tap"), rootId);
   await discipline.getByTestId("expand").waitFor();
   await discipline.screenshot({ path: `${shots}/chain.png` });
@@ -99,6 +117,22 @@ try {
   await plc.getByTestId("findings").waitFor({ timeout: 20000 });
   check((await plc.getByTestId("findings").innerText()).includes("shell_company"), "the supervision models' findings by region are shown");
   await plc.screenshot({ path: `${shots}/towns.png` });
+
+  // The WebSocket drops (the route closes it): the page says so, keeps serving reads, and
+  // reconnects by itself.
+  const sockets = [];
+  await plc.routeWebSocket(/\/graphql\/ws$/, (ws) => {
+    sockets.push(ws);
+    ws.connectToServer();
+  });
+  await plc.goto(`${gateway}/#/tasks`);
+  await plc.locator("#live.connected").waitFor({ timeout: 20000 });
+  sockets.forEach((ws) => ws.close({ code: 1011, reason: "dropped by the test" }));
+  await plc.locator("#live.reconnecting").waitFor({ timeout: 20000 });
+  check(true, "a dropped WebSocket is shown as reconnecting (read-only)");
+  await plc.locator("#live.connected").waitFor({ timeout: 30000 });
+  check(sockets.length >= 2, `the page reconnected by itself (${sockets.length} connections)`);
+  await plc.getByTestId("board").locator("[data-testid=task]").first().waitFor({ timeout: 20000 });
 
   // 4. an agency signs in with a pasted token and answers a task of its town.
   const agency = await tab();

@@ -90,12 +90,30 @@ function closeLive() {
   }
 }
 
-/** Subscribes; returns a function that stops it. */
+/** Subscribes; returns a function that stops it. The client retries a dropped connection by
+ * itself; a subscription that ends in an error anyway (a close the protocol calls fatal) is
+ * started again a few seconds later, until stopped. */
 export function subscribe(query, variables, next) {
-  return client().subscribe(
-    { query, variables },
-    { next: (m) => m.data && next(m.data), error: () => liveState("reconnecting"), complete: () => {} },
-  );
+  let stopped = false;
+  let stop = () => {};
+  const start = () => {
+    stop = client().subscribe(
+      { query, variables },
+      {
+        next: (m) => m.data && next(m.data),
+        error: () => {
+          liveState("reconnecting");
+          if (!stopped) setTimeout(() => !stopped && start(), 3000);
+        },
+        complete: () => {},
+      },
+    );
+  };
+  start();
+  return () => {
+    stopped = true;
+    stop();
+  };
 }
 
 export function escapeHtml(text) {

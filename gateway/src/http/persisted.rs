@@ -20,6 +20,9 @@ const LOCAL_ENTRIES: usize = 10_000;
 const LOCAL_BYTES: usize = 16 << 20;
 /// How long Redis keeps a query after it was last stored.
 const REDIS_SECONDS: u64 = 24 * 3600;
+/// Longer queries run but are not remembered: a client's persisted queries are its own
+/// documents, and a token holder must not be able to fill Redis with megabytes per request.
+const MAX_REMEMBERED_BYTES: usize = 64 << 10;
 
 /// What a request's query is, once its persisted-query extension is read.
 #[derive(Debug, PartialEq)]
@@ -79,6 +82,9 @@ impl PersistedQueries {
     }
 
     async fn remember(&self, hash: &str, query: &str) {
+        if query.len() > MAX_REMEMBERED_BYTES {
+            return;
+        }
         self.keep_locally(hash, query);
         let key = redis_key(hash);
         let text = query.to_string();
@@ -222,6 +228,18 @@ mod tests {
             );
         }
         assert_eq!(apq.resolve(None, None).await, Lookup::Refused("`query` is required"));
+    }
+
+    #[tokio::test]
+    async fn a_long_query_runs_but_is_not_remembered() {
+        let apq = PersistedQueries::new(RedisHandle::default());
+        let query = format!("{{ me {{ sub }} }} #{}", "x".repeat(MAX_REMEMBERED_BYTES));
+        let hash = sha256_hex(&query);
+        assert_eq!(
+            apq.resolve(Some(query.clone()), Some(&extensions(&hash))).await,
+            Lookup::Query(query)
+        );
+        assert_eq!(apq.resolve(None, Some(&extensions(&hash))).await, Lookup::NotFound);
     }
 
     #[test]

@@ -39,7 +39,7 @@ export async function townsView(el, params) {
     }
     const ordered = [...rows.values()].sort((a, b) => (b.months[month]?.index ?? -1) - (a.months[month]?.index ?? -1));
     grid.innerHTML = ordered.length
-      ? `<table class="grid"><thead><tr><th>town</th>${months.map((m) => `<th>${m}</th>`).join("")}</tr></thead><tbody>${ordered
+      ? `<table class="grid"><thead><tr><th>town</th>${months.map((m) => `<th>${escapeHtml(m)}</th>`).join("")}</tr></thead><tbody>${ordered
           .map(
             (r) => `<tr><th><a href="#/towns?month=${month}&town=${encodeURIComponent(r.town)}">${escapeHtml(r.town)}</a> <small>${escapeHtml(r.region)}</small></th>${months
               .map((m) => {

@@ -376,11 +376,12 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             let mut state = AppState::new(config, db).await?;
-            if addr.ip().is_loopback() {
+            if addr.ip().is_loopback() && demo {
                 // Only a page on this machine is offered the demo's tokens (API.md).
                 state.demo_tokens = demo_tokens.as_ref().map(|tokens| {
                     std::sync::Arc::new(tokens.iter().map(|(r, t)| (r.to_string(), t.clone())).collect())
                 });
+                state.demo_chain = hub::demo::five_system_case(&state.db).await?;
             }
             if demo && state.config.warning_task_days > 0 {
                 // The demo world was loaded before any gateway followed it: its warnings

@@ -40,6 +40,8 @@ pub struct AppState {
     pub shared_states: crate::graphql::subscription::SharedStates,
     /// `serve --demo` bound to a loopback address: its role tokens, offered on the sign-in page.
     pub demo_tokens: Option<Arc<Vec<(String, String)>>>,
+    /// `serve --demo`: the ENFORCEMENT key of a case whose chain spans all five systems.
+    pub demo_chain: Option<String>,
     /// Automatic persisted queries, by their SHA-256.
     pub persisted: crate::http::persisted::PersistedQueries,
 }
@@ -98,6 +100,7 @@ impl AppState {
             links,
             shared_states: Default::default(),
             demo_tokens: None,
+            demo_chain: None,
             persisted: crate::http::persisted::PersistedQueries::new(redis.clone()),
             inspections,
             models,

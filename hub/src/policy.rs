@@ -280,6 +280,7 @@ pub enum FilterField {
     PartyId,
     CaseNumber,
     Text,
+    PartyName,
 }
 
 impl Scope {

@@ -18,7 +18,8 @@ const check = (ok, what) => {
   console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
   if (!ok) failures.push(what);
 };
-const tokens = await (await fetch(`${gateway}/demo/tokens`)).json();
+const demo = await (await fetch(`${gateway}/demo/tokens`)).json();
+const tokens = demo.roles;
 const api = async (token, query, variables = {}) => {
   const r = await fetch(`${gateway}/graphql`, {
     method: "POST",
@@ -54,6 +55,9 @@ try {
   // 1. discipline (all five sources): the five-system chain, node for node as the API answers.
   const discipline = await tab();
   await signInAs(discipline, "discipline");
+  // A demo role lands on the chain of the five-system case.
+  await discipline.locator('#graph[data-ready="true"]').waitFor({ timeout: 20000 });
+  check(demo.chain.sourceKey === fiveKey && discipline.url().includes("#/chain?case="), "a demo role lands on the five-system chain");
   check((await discipline.getByTestId("who").innerText()).includes("discipline"), "the header shows the role");
   const { data: found } = await api(tokens.discipline, `query($k: String!) { caseBySourceKey(source: ENFORCEMENT, sourceKey: $k) { id } }`, { k: fiveKey });
   const rootId = found.caseBySourceKey.id;
@@ -151,6 +155,12 @@ try {
   const task = tasks.supervisionTasks.nodes.find((t) => t.id === taskId);
   check(task?.stage === "RECTIFYING" && task.history.some((h) => h.note === "已整改，附现场照片"), "the agency's answer moved the task to RECTIFYING, with its note");
   await agency.screenshot({ path: `${shots}/tasks.png` });
+  // The supervisor (plc) revisits it and closes it (销号).
+  await plc.goto(`${gateway}/#/tasks?department=${encodeURIComponent("仓前街道")}`);
+  await plc.locator(`[data-task="${taskId}"] [data-testid=revisit]`).click({ timeout: 20000 });
+  await plc.locator(`.column:has(h3:text("REVISITED")) [data-task="${taskId}"] [data-testid=close]`).click({ timeout: 20000 });
+  await plc.locator(`.column:has(h3:text("CLOSED")) [data-task="${taskId}"]`).waitFor({ timeout: 20000 });
+  check(true, "the supervisor revisited and closed the task on the board");
 
   // 5. analyst: aggregates as a chart; the chain is explained as not theirs.
   const analyst = await tab();

@@ -22,6 +22,9 @@ pub struct CaseFilter {
     pub identifier: Option<String>,
     /// Words in the title or summary.
     pub text: Option<String>,
+    /// Cases a party of exactly this name takes part in (a person's or a company's name, as
+    /// the hub knows it or as a record wrote it).
+    pub party_name: Option<String>,
     /// Opened on or after.
     pub opened_from: Option<Date>,
     /// Opened on or before.
@@ -40,15 +43,22 @@ impl CaseFilter {
             (FilterField::PartyId, self.party_id.is_some()),
             (FilterField::CaseNumber, self.case_number.is_some()),
             (FilterField::Text, self.text.is_some()),
+            (FilterField::PartyName, self.party_name.is_some()),
         ];
         for (field, present) in used {
             if present && !scope.may_filter_by(field) {
                 return Err(crate::error::ApiError::Forbidden);
             }
         }
-        for value in [&self.region_prefix, &self.case_number, &self.identifier, &self.text]
-            .into_iter()
-            .flatten()
+        for value in [
+            &self.region_prefix,
+            &self.case_number,
+            &self.identifier,
+            &self.text,
+            &self.party_name,
+        ]
+        .into_iter()
+        .flatten()
         {
             if value.contains('\0') {
                 return Err(crate::error::ApiError::bad_input(
@@ -78,6 +88,7 @@ impl CaseFilter {
                 .map(|id| parse_id_of(NodeKind::Party, id))
                 .transpose()?,
             identifier: self.identifier.clone(),
+            party_name: self.party_name.clone(),
             text: self.text.clone(),
             text_masked: scope.masked,
             opened_from: self.opened_from.map(|d| d.0),

@@ -12,7 +12,8 @@ use super::{limits, readable_store, viewer};
 /// a text search scans every visible case, so a thousand aliased ones do not pass as cheap.
 pub fn filter_cost(filter: &Option<CaseFilter>) -> usize {
     match filter {
-        Some(f) if f.text.is_some() => 250,
+        // Substring and name searches scan (no index serves them).
+        Some(f) if f.text.is_some() || f.party_name.is_some() => 250,
         Some(f) if f.identifier.is_some() || f.case_number.is_some() || f.party_id.is_some() => 25,
         _ => 10,
     }

@@ -53,16 +53,21 @@ pub async fn app_page() -> Response {
     )
 }
 
-/// `GET /demo/tokens`: the demo's role tokens, for the sign-in page of `serve --demo` bound to
-/// a loopback address; 404 otherwise.
+/// `GET /demo/tokens`: the demo's role tokens (`{"roles": {role: token}, "chain": {source,
+/// sourceKey}}`, the chain being one across all five systems), for the sign-in page of
+/// `serve --demo` bound to a loopback address; 404 otherwise.
 pub async fn demo_tokens(axum::extract::State(state): axum::extract::State<crate::state::AppState>) -> Response {
     match &state.demo_tokens {
-        Some(tokens) => axum::Json(
-            tokens
+        Some(tokens) => axum::Json(serde_json::json!({
+            "roles": tokens
                 .iter()
                 .map(|(role, token)| (role.clone(), serde_json::Value::from(token.as_str())))
                 .collect::<serde_json::Map<_, _>>(),
-        )
+            "chain": state
+                .demo_chain
+                .as_ref()
+                .map(|key| serde_json::json!({"source": "ENFORCEMENT", "sourceKey": key})),
+        }))
         .into_response(),
         None => super::graphql::coded_response(StatusCode::NOT_FOUND, "no such path", "NOT_FOUND"),
     }

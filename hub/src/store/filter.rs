@@ -15,6 +15,8 @@ pub struct CaseQuery {
     pub case_number: Option<String>,
     pub party_id: Option<i64>,
     pub identifier: Option<String>,
+    /// A party's exact name (as the hub knows it, or as a record wrote it).
+    pub party_name: Option<String>,
     pub text: Option<String>,
     /// Match `text` against the masked text (`cases.masked_text`), for masking roles: a search
     /// can then never confirm a hidden digit.
@@ -61,6 +63,27 @@ impl CaseQuery {
                         .column(case_party::Column::CaseId)
                         .from(case_party::Entity)
                         .and_where(case_party::Column::PartyId.eq(party))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(name) = self.party_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            c = c.add(
+                case::Column::Id.in_subquery(
+                    Query::select()
+                        .column(case_party::Column::CaseId)
+                        .from(case_party::Entity)
+                        .cond_where(
+                            Condition::any().add(case_party::Column::NameAsRecorded.eq(name)).add(
+                                case_party::Column::PartyId.in_subquery(
+                                    Query::select()
+                                        .column(entities::party::Column::Id)
+                                        .from(entities::party::Entity)
+                                        .and_where(entities::party::Column::Name.eq(name))
+                                        .to_owned(),
+                                ),
+                            ),
+                        )
                         .to_owned(),
                 ),
             );

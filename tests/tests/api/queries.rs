@@ -4,6 +4,61 @@ use gateway::auth::Role;
 use serde_json::json;
 use tests::{on_both_databases, TestApp};
 
+/// `partyName` finds the cases a party of exactly that name takes part in, as the hub knows
+/// the name or as a record wrote it; within the viewer's scope; refused to aggregate-only roles.
+async fn cases_are_found_by_a_partys_name(app: TestApp) {
+    let seeder = hub::demo::Seeder::new(&app.db);
+    let mut case = hub::demo::NewCase::new(entities::Source::Social, "NAME-1", "t", Some("330110"));
+    case.opened_on = "2023-01-01".parse().ok();
+    let id = seeder.case(case).await.unwrap();
+    let company = seeder
+        .party(
+            entities::PartyKind::Organization,
+            "杭州名录测试有限公司",
+            None,
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    seeder
+        .join(id, company, "被反映对象", "杭州名录测试有限公司", 0)
+        .await
+        .unwrap();
+    let other = seeder
+        .case(hub::demo::NewCase::new(
+            entities::Source::Social,
+            "NAME-2",
+            "t",
+            Some("330110"),
+        ))
+        .await
+        .unwrap();
+    let person = seeder
+        .party(entities::PartyKind::Person, "王某", None, None, &[])
+        .await
+        .unwrap();
+    seeder.join(other, person, "诉求人", "王 某", 0).await.unwrap();
+    let query = "query($n: String) { cases(filter: { partyName: $n }) { totalCount nodes { sourceKey } } }";
+    let plc = app.token(Role::Plc, &["33"]);
+    let data = app.data(&plc, query, json!({"n": " 杭州名录测试有限公司 "})).await;
+    assert_eq!(data["cases"]["nodes"], json!([{"sourceKey": "NAME-1"}]));
+    let data = app.data(&plc, query, json!({"n": "杭州名录测试"})).await;
+    assert_eq!(data["cases"]["totalCount"], 0, "exact names only");
+    let elsewhere = app.token(Role::Plc, &["3307"]);
+    let data = app.data(&elsewhere, query, json!({"n": "杭州名录测试有限公司"})).await;
+    assert_eq!(data["cases"]["totalCount"], 0, "within the scope only");
+    let analyst = app.token(Role::Analyst, &["33"]);
+    let (_, body) = app
+        .graphql(
+            &analyst,
+            "{ caseStats(filter: { partyName: \"王某\" }, groupBy: []) { count } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+}
+
 async fn filters_select_what_they_say(app: TestApp) {
     app.seed_demo().await;
     let token = app.token(Role::Discipline, &["33"]);
@@ -314,6 +369,7 @@ async fn cases_sort_and_page_both_ways_with_stable_cursors(app: TestApp) {
 }
 
 on_both_databases!(
+    cases_are_found_by_a_partys_name,
     cases_sort_and_page_both_ways_with_stable_cursors,
     filters_select_what_they_say,
     bad_filter_values_are_bad_user_input,

@@ -30,12 +30,17 @@ async function find(text) {
     `query($t: String!) { ${bySourceKey}
        byIdentifier: cases(filter: { identifier: $t }, first: 10) { nodes { ${CASE_FIELDS} } }
        byNumber: cases(filter: { caseNumber: $t }, first: 10) { nodes { ${CASE_FIELDS} } }
+       byName: cases(filter: { partyName: $t }, first: 10) { nodes { ${CASE_FIELDS} } }
        byText: cases(filter: { text: $t }, first: 10) { nodes { ${CASE_FIELDS} } } }`,
     { t: text },
   ).catch((e) => {
     // An identifier of the wrong shape is BAD_USER_INPUT for that filter: search the text alone.
     if (e.code !== "BAD_USER_INPUT") throw e;
-    return gql(`query($t: String!) { byText: cases(filter: { text: $t }, first: 10) { nodes { ${CASE_FIELDS} } } }`, { t: text });
+    return gql(
+      `query($t: String!) { byName: cases(filter: { partyName: $t }, first: 10) { nodes { ${CASE_FIELDS} } }
+         byText: cases(filter: { text: $t }, first: 10) { nodes { ${CASE_FIELDS} } } }`,
+      { t: text },
+    );
   });
   const found = new Map();
   for (const [key, value] of Object.entries(data)) {
@@ -91,6 +96,8 @@ export async function chainView(el, params, me) {
   let data;
   try {
     data = (await gql(CHAIN, { id: caseId, depth, minScore })).caseChain;
+    // The viewer went elsewhere while the chain was on its way.
+    if (!el.isConnected) return () => {};
   } catch (error) {
     el.querySelector("#graph").innerHTML =
       error instanceof ApiError && error.code === "NOT_FOUND"

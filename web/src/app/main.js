@@ -34,23 +34,34 @@ async function signInView() {
     location.hash = "#/chain";
   });
   // serve --demo on a loopback address offers its role tokens.
+  // A role button lands on the chain of a case across all five systems.
   const demo = await fetch("/demo/tokens").then((r) => (r.ok ? r.json() : null)).catch(() => null);
   if (demo) {
     root.querySelector("#demo").innerHTML =
       `<p>Demo roles:</p>` +
-      Object.keys(demo)
+      Object.keys(demo.roles)
         .map((role) => `<button class="role" data-role="${escapeHtml(role)}">${escapeHtml(role)}</button>`)
         .join(" ");
     root.querySelectorAll("button.role").forEach((b) =>
-      b.addEventListener("click", () => {
-        session.signIn(demo[b.dataset.role]);
-        location.hash = "#/chain";
+      b.addEventListener("click", async () => {
+        session.signIn(demo.roles[b.dataset.role]);
+        let target = "#/chain";
+        if (demo.chain) {
+          const found = await gql(`query($s: Source!, $k: String!) { caseBySourceKey(source: $s, sourceKey: $k) { id } }`, {
+            s: demo.chain.source,
+            k: demo.chain.sourceKey,
+          }).catch(() => null);
+          if (found?.caseBySourceKey) target = `#/chain?case=${encodeURIComponent(found.caseBySourceKey.id)}`;
+        }
+        location.hash = target;
       }),
     );
   }
 }
 
+let renders = 0;
 async function render() {
+  const mine = ++renders;
   if (leave) {
     leave();
     leave = null;
@@ -85,7 +96,10 @@ async function render() {
     session.signOut();
     location.hash = "#/signin";
   });
-  leave = await view(root.querySelector("#view"), params, me);
+  const stop = await view(root.querySelector("#view"), params, me);
+  // A later navigation rendered another view meanwhile: this one is already gone.
+  if (mine !== renders) stop();
+  else leave = stop;
 }
 
 const label = { chain: "Chain 牵一串", towns: "Towns 一镇一指数", tasks: "Tasks 督办", stats: "Aggregates 统计" };

@@ -6,17 +6,51 @@ const STAGES = ["NOTIFIED", "RECTIFYING", "REVISITED", "CLOSED"];
 const SUPERVISORS = ["admin", "plc", "procurator", "discipline", "congress"];
 const TASK = "id title department deadline stage overdue openedBy town regionCode history { at actor role action note }";
 
-export async function tasksView(el, _params, me) {
-  el.innerHTML = `<div id="board" class="board" data-testid="board"></div>`;
+/** Up to this many tasks are on the board (pages of 100); narrow it with the filter. */
+const MAX_TASKS = 500;
+
+export async function tasksView(el, params, me) {
+  const filter = {};
+  if (params.get("department")) filter.department = params.get("department");
+  if (params.get("region")) filter.regionPrefix = params.get("region");
+  el.innerHTML = `
+    <form id="narrow" class="toolbar">
+      <label>department <input name="department" value="${escapeHtml(filter.department ?? "")}" data-testid="department"></label>
+      <label>region <input name="region" value="${escapeHtml(filter.regionPrefix ?? "")}" size="8"></label>
+      <button>Show</button> <span id="count"></span>
+    </form>
+    <div id="board" class="board" data-testid="board"></div>`;
+  el.querySelector("#narrow").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (e.target.department.value.trim()) q.set("department", e.target.department.value.trim());
+    if (e.target.region.value.trim()) q.set("region", e.target.region.value.trim());
+    location.hash = `#/tasks?${q}`;
+  });
   const board = el.querySelector("#board");
   const load = async () => {
-    let tasks;
+    const tasks = [];
+    let total = 0;
     try {
-      tasks = (await gql(`{ supervisionTasks(first: 100) { totalCount nodes { ${TASK} } } }`)).supervisionTasks.nodes;
+      let after = null;
+      do {
+        const page = (
+          await gql(
+            `query($f: TaskFilter, $after: String) { supervisionTasks(filter: $f, first: 100, after: $after) {
+               totalCount pageInfo { hasNextPage endCursor } nodes { ${TASK} } } }`,
+            { f: filter, after },
+          )
+        ).supervisionTasks;
+        tasks.push(...page.nodes);
+        total = page.totalCount;
+        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+      } while (after && tasks.length < MAX_TASKS);
     } catch (error) {
       board.innerHTML = explain(error, "supervision tasks");
       return;
     }
+    el.querySelector("#count").textContent =
+      tasks.length < total ? `${tasks.length} of ${total} tasks (narrow the filter to see the rest)` : `${total} tasks`;
     tasks.sort((a, b) => Number(b.overdue) - Number(a.overdue) || a.deadline.localeCompare(b.deadline));
     board.innerHTML = STAGES.map(
       (stage) => `<div class="column"><h3>${stage}</h3>${tasks
@@ -38,9 +72,15 @@ export async function tasksView(el, _params, me) {
         e.preventDefault();
         const action = e.submitter?.value;
         const note = form.note.value.trim();
+        const disposal = form.disposal?.value.trim() || null;
         try {
-          await gql(`mutation($id: ID!, $note: String${action === "answer" || action === "return" ? "!" : ""}) {
-            ${action}SupervisionTask(id: $id, note: $note) { id stage } }`, { id: form.dataset.task, note: note || null });
+          if (action === "close") {
+            await gql(`mutation($id: ID!, $note: String, $disposal: String) {
+              closeSupervisionTask(id: $id, note: $note, disposal: $disposal) { id stage } }`, { id: form.dataset.task, note: note || null, disposal });
+          } else {
+            await gql(`mutation($id: ID!, $note: String${action === "answer" || action === "return" ? "!" : ""}) {
+              ${action}SupervisionTask(id: $id, note: $note) { id stage } }`, { id: form.dataset.task, note: note || null });
+          }
           await load();
         } catch (error) {
           form.insertAdjacentHTML("beforeend", explain(error, `this step (${action})`));
@@ -62,7 +102,10 @@ function actions(task, me) {
     if (task.stage === "REVISITED") buttons.push(["close", "Close 销号"], ["return", "Return"]);
   }
   if (!buttons.length) return "";
-  return `<form class="step" data-task="${escapeHtml(task.id)}"><input name="note" placeholder="note" data-testid="note">${buttons
+  // A supervision model's finding task needs its disposal when it is closed (已吊销, 已注销,
+  // 已责令整改, 核实正常经营, …); other tasks leave it empty.
+  const disposal = task.stage === "REVISITED" ? '<input name="disposal" placeholder="disposal (finding tasks)" data-testid="disposal">' : "";
+  return `<form class="step" data-task="${escapeHtml(task.id)}"><input name="note" placeholder="note" data-testid="note">${disposal}${buttons
     .map(([value, text]) => `<button name="action" value="${value}" data-testid="${value}">${text}</button>`)
     .join("")}</form>`;
 }

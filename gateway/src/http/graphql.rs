@@ -381,21 +381,20 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         Ok(v) => v,
         Err(refusal) => return refused(media, refusal),
     };
-    let variables = match find("variables").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(v)) => Some(v),
-            Ok(Value::Null) => None,
-            _ => return bad_request(media, "`variables` must be a JSON-encoded map"),
-        },
+    // A JSON-encoded map in the query string: absent, empty or null → none.
+    let map_parameter = |name: &str| -> Result<Option<Map<String, Value>>, String> {
+        match find(name)
+            .filter(|v| !v.is_empty())
+            .map(|t| serde_json::from_str::<Value>(&t))
+        {
+            None | Some(Ok(Value::Null)) => Ok(None),
+            Some(Ok(Value::Object(map))) => Ok(Some(map)),
+            Some(_) => Err(format!("`{name}` must be a JSON-encoded map")),
+        }
     };
-    let extensions = match find("extensions").filter(|v| !v.is_empty()) {
-        None => None,
-        Some(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(e)) => Some(e),
-            Ok(Value::Null) => None,
-            _ => return bad_request(media, "`extensions` must be a JSON-encoded map"),
-        },
+    let (variables, extensions) = match (map_parameter("variables"), map_parameter("extensions")) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(message), _) | (_, Err(message)) => return bad_request(media, &message),
     };
     let sent = Sent {
         query: find("query"),

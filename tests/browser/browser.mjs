@@ -5,7 +5,7 @@
 // Usage: node browser.mjs GATEWAY_URL TOKEN ALLOWED_PORT STRANGER_PORT SHOTS
 import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { check, failures, launch } from "./common.mjs";
 
 const [gateway, token, allowedPort, strangerPort, shots] = process.argv.slice(2);
 if (!shots) {
@@ -13,11 +13,6 @@ if (!shots) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(what);
-};
 
 // A page of another origin that asks the gateway who its token is.
 const page = `<!doctype html><meta charset="utf-8"><body><pre id="out">waiting</pre><script>
@@ -35,11 +30,7 @@ const servers = [allowedPort, strangerPort].map((port) =>
   ),
 );
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const hosts = new Set();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -19,6 +19,43 @@ pub async fn insert_json<C: ConnectionTrait>(
     rows: &[serde_json::Value],
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
+    let sql = insert_sql(backend, table, columns);
+    for batch in rows.chunks(ROWS_PER_STATEMENT) {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql.as_str(),
+            batch_values(backend, columns, batch),
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// `insert_json`, returning the `returning` columns of the rows inserted.
+pub async fn insert_json_returning<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: &[serde_json::Value],
+    returning: &str,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!("{} RETURNING {returning}", insert_sql(backend, table, columns));
+    let mut out = Vec::with_capacity(rows.len());
+    for batch in rows.chunks(ROWS_PER_STATEMENT) {
+        out.extend(
+            db.query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql.as_str(),
+                batch_values(backend, columns, batch),
+            ))
+            .await?,
+        );
+    }
+    Ok(out)
+}
+
+fn insert_sql(backend: DbBackend, table: &str, columns: &[(&str, &str)]) -> String {
     let names: Vec<String> = columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
     let (picks, source) = match backend {
         DbBackend::Postgres => {
@@ -37,21 +74,19 @@ pub async fn insert_json<C: ConnectionTrait>(
             "json_each(?)".to_string(),
         ),
     };
-    let sql = format!(
+    format!(
         "INSERT INTO \"{table}\" ({}) SELECT {picks} FROM {source}",
         names.join(", ")
-    );
-    for batch in rows.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<sea_orm::Value> = match backend {
-            DbBackend::Postgres => (0..columns.len())
-                .map(|i| array_literal(batch.iter().map(|row| row.get(i))).into())
-                .collect(),
-            _ => vec![serde_json::Value::Array(batch.to_vec()).to_string().into()],
-        };
-        db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), values))
-            .await?;
+    )
+}
+
+fn batch_values(backend: DbBackend, columns: &[(&str, &str)], batch: &[serde_json::Value]) -> Vec<sea_orm::Value> {
+    match backend {
+        DbBackend::Postgres => (0..columns.len())
+            .map(|i| array_literal(batch.iter().map(|row| row.get(i))).into())
+            .collect(),
+        _ => vec![serde_json::Value::Array(batch.to_vec()).to_string().into()],
     }
-    Ok(())
 }
 
 /// A PostgreSQL array literal (`{"a","b\\"c",NULL}`) of JSON values: strings as they are,

@@ -13,8 +13,8 @@ use entities::{
     Source,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, Statement,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -111,7 +111,7 @@ pub async fn ingest_file_with_progress(
     report.warnings = parsed.warnings;
     let total = parsed.items.len();
     let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
-    let mut statistics = Statistics::start(&txn).await?;
+    let mut statistics = Statistics::start(&txn, CASE_TABLES).await?;
     store_items(&txn, source, file, parsed.items, &mut report, &mut statistics, |done| {
         progress(done, total)
     })
@@ -160,7 +160,7 @@ pub async fn ingest_reader(
     };
     let (mut segments, reading) = parse_ahead(source, file, reader, segment_bytes);
     let (_one_writer, txn) = crate::writer::begin_writing(db).await?;
-    let mut statistics = Statistics::start(&txn).await?;
+    let mut statistics = Statistics::start(&txn, CASE_TABLES).await?;
     let (mut rows_before, mut bytes_read, mut done, mut parsed_items) = (0u64, 0u64, 0usize, 0usize);
     while let Some(parsed) = segments.recv().await {
         let parsed = match parsed {
@@ -293,24 +293,36 @@ async fn store_items<C: ConnectionTrait>(
 }
 
 /// Keeps PostgreSQL's planner statistics in step with tables that a load makes grow: without
-/// it the planner keeps the plans of the empty tables (sequential scans) for the whole load.
-/// Statistics are refreshed, inside the file's transaction, each time the cases table has
-/// doubled since they were last taken — a handful of times over any load.
-struct Statistics {
+/// it the planner keeps the plans of the empty tables (sequential scans) for the whole load,
+/// and after it. Statistics are refreshed, inside the writer's transaction, each time the
+/// leading table has doubled since they were last taken — a handful of times over any load.
+pub(crate) struct Statistics {
     enabled: bool,
+    /// The table whose growth is counted, then the others refreshed with it.
+    tables: Vec<&'static str>,
     rows: f64,
     added: u64,
 }
 
+/// The tables a source file's load makes grow, the cases first.
+const CASE_TABLES: &[&str] = &["cases", "source_records", "case_keys", "parties", "case_parties"];
+
 impl Statistics {
-    async fn start<C: ConnectionTrait>(db: &C) -> Result<Statistics> {
+    pub(crate) async fn start<C: ConnectionTrait>(
+        db: &C,
+        tables: &[&'static str],
+    ) -> std::result::Result<Statistics, DbErr> {
         let mut stats = Statistics {
-            enabled: db.get_database_backend() == DbBackend::Postgres,
+            enabled: db.get_database_backend() == DbBackend::Postgres && !tables.is_empty(),
+            tables: tables.to_vec(),
             rows: 0.0,
             added: 0,
         };
         if stats.enabled {
-            let sql = "SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'cases'::regclass";
+            let sql = format!(
+                "SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = '{}'::regclass",
+                tables[0]
+            );
             if let Some(row) = db
                 .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
                 .await?
@@ -321,10 +333,10 @@ impl Statistics {
         Ok(stats)
     }
 
-    async fn grew<C: ConnectionTrait>(&mut self, db: &C, inserted: u64) -> Result<()> {
+    pub(crate) async fn grew<C: ConnectionTrait>(&mut self, db: &C, inserted: u64) -> std::result::Result<(), DbErr> {
         self.added += inserted;
         if self.enabled && self.added as f64 > self.rows.max(1_000.0) {
-            db.execute_unprepared("ANALYZE cases, source_records, case_keys, parties, case_parties")
+            db.execute_unprepared(&format!("ANALYZE {}", self.tables.join(", ")))
                 .await?;
             self.rows += self.added as f64;
             self.added = 0;

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use entities::{model_run, CodeColor, FindingLevel, PartyKind, Trade};
+use futures_util::TryStreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -103,6 +104,14 @@ fn list(backend: DbBackend, n: usize) -> String {
     }
 }
 
+/// `the texts of the JSON array bound as $n` as a table `alias` with one column, `value`.
+fn elements(backend: DbBackend, n: usize, alias: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("json_array_elements_text(${n}::json) AS {alias}(value)"),
+        _ => format!("json_each(${n}) AS {alias}"),
+    }
+}
+
 fn json_list(items: &[String]) -> Value {
     json!(items).to_string().into()
 }
@@ -143,71 +152,50 @@ fn case_evidence(row: &QueryResult) -> Result<Evidence> {
     })
 }
 
-/// Registry rows per page.
-const REGISTRY_PAGE: u64 = 5_000;
+/// A shell company as the first pass finds it.
+struct Shell {
+    row_key: String,
+    credit_code: String,
+    name_norm: String,
+    /// Whether a live case names it by a key (credit code or exact name).
+    named: bool,
+}
 
-/// The shells among the next `REGISTRY_PAGE` registry rows after `after` (in credit-code
-/// order): the rows, or only their keys and names (`light`); and where the page ends (`None`
-/// past the last row). The page is a range of the primary key, found first, so the database
-/// walks that range of its index whatever it guesses of the filters (with `LIMIT` alone it
-/// guessed few shells, scanned the rest of the table and sorted it, on every page).
-async fn shell_page<C: ConnectionTrait>(
+/// The registry's shells (MODELS.md) in key order: one statement, which the database runs as
+/// anti-joins over the window's insurance and tax rows (paging the registry instead made it
+/// probe both tables once per company, three times as long), read as a stream.
+async fn shells<C: ConnectionTrait + sea_orm::StreamTrait>(
     db: &C,
     window: &(String, String, NaiveDate),
-    after: &str,
-    light: bool,
-) -> Result<(Vec<QueryResult>, Option<String>)> {
-    let backend = db.get_database_backend();
-    let upper: Option<String> = db
-        .query_one_raw(stmt(
-            backend,
-            &format!(
-                "SELECT MAX(row_key) AS upper FROM (SELECT row_key FROM registry_rows WHERE row_key > $1 \
-                 ORDER BY row_key LIMIT {REGISTRY_PAGE}) s"
-            ),
-            vec![after.to_string().into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<Option<String>>("", "upper"))
-        .transpose()?
-        .flatten();
-    let Some(upper) = upper else {
-        return Ok((Vec::new(), None));
-    };
+) -> Result<Vec<Shell>> {
+    let backend = ConnectionTrait::get_database_backend(db);
     let (start, m, cutoff) = window;
-    let columns = if light {
-        "r.row_key, r.credit_code, r.name_norm"
-    } else {
-        "r.row_key, r.credit_code, r.name, r.name_norm, r.region_code, r.version, r.file, r.position"
-    };
     // Whether a live case names the company by a key: two probes of the key index per row.
     let named = "EXISTS (SELECT 1 FROM case_keys k JOIN cases c ON c.id = k.case_id \
                  WHERE c.deleted = false AND ((k.value = r.credit_code AND k.kind = 'ORG_USCC') \
                     OR (k.value = r.name_norm AND k.kind = 'ORG_NAME'))) AS named";
-    // Walks the primary key (the credit code itself) in order: one pass over the table in all.
-    let rows = db
-        .query_all_raw(stmt(
-            backend,
-            &format!(
-                "SELECT {columns}, {named} FROM registry_rows r \
-                 WHERE r.row_key > $1 AND r.row_key <= $5 AND r.status IN ('存续', '在业') \
-                   AND r.established_on IS NOT NULL AND r.established_on <= $2 \
-                   AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
-                       AND i.month >= $3 AND i.month <= $4 AND i.insured > 0) \
-                   AND NOT EXISTS (SELECT 1 FROM tax_rows t WHERE t.credit_code = r.credit_code \
-                       AND t.period >= $3 AND t.period <= $4 AND t.paid_cents > 0) \
-                 ORDER BY r.row_key"
-            ),
-            vec![
-                after.to_string().into(),
-                (*cutoff).into(),
-                start.clone().into(),
-                m.clone().into(),
-                upper.clone().into(),
-            ],
-        ))
-        .await?;
-    Ok((rows, Some(upper)))
+    let sql = format!(
+        "SELECT r.row_key, r.credit_code, r.name_norm, {named} FROM registry_rows r \
+         WHERE r.status IN ('存续', '在业') AND r.established_on IS NOT NULL AND r.established_on <= $1 \
+           AND NOT EXISTS (SELECT 1 FROM insurance_rows i WHERE i.credit_code = r.credit_code \
+               AND i.month >= $2 AND i.month <= $3 AND i.insured > 0) \
+           AND NOT EXISTS (SELECT 1 FROM tax_rows t WHERE t.credit_code = r.credit_code \
+               AND t.period >= $2 AND t.period <= $3 AND t.paid_cents > 0) \
+         ORDER BY r.row_key"
+    );
+    let values: Vec<Value> = vec![(*cutoff).into(), start.clone().into(), m.clone().into()];
+    let rows = sea_orm::StreamTrait::stream_raw(db, stmt(backend, &sql, values)).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        out.push(Shell {
+            row_key: text(&row, "row_key")?,
+            credit_code: text(&row, "credit_code")?,
+            name_norm: text(&row, "name_norm")?,
+            named: row.try_get::<bool>("", "named")?,
+        });
+    }
+    Ok(out)
 }
 
 /// Live cases naming the companies of a page as a key: by credit code, or by exact name.
@@ -217,16 +205,18 @@ async fn cases_by_key<C: ConnectionTrait>(
     names: &[String],
 ) -> Result<(HashMap<String, Vec<Evidence>>, HashMap<String, Vec<Evidence>>)> {
     let backend = db.get_database_backend();
+    // One index probe per wanted key (an `OR` of two lists made PostgreSQL scan every key).
     let cases = db
         .query_all_raw(stmt(
             backend,
             &format!(
-                "SELECT k.kind, k.value, c.id AS case_id, c.source, c.source_key FROM case_keys k \
-                 JOIN cases c ON c.id = k.case_id \
-                 WHERE c.deleted = false AND ((k.kind = 'ORG_USCC' AND k.value IN {}) \
-                    OR (k.kind = 'ORG_NAME' AND k.value IN {}))",
-                list(backend, 1),
-                list(backend, 2)
+                "SELECT k.kind, k.value, c.id AS case_id, c.source, c.source_key FROM \
+                 (SELECT 'ORG_USCC' AS kind, codes.value AS value FROM {} \
+                  UNION ALL SELECT 'ORG_NAME', names.value FROM {}) wanted \
+                 JOIN case_keys k ON k.value = wanted.value AND k.kind = wanted.kind \
+                 JOIN cases c ON c.id = k.case_id WHERE c.deleted = false",
+                elements(backend, 1, "codes"),
+                elements(backend, 2, "names")
             ),
             vec![json_list(codes), json_list(names)],
         ))
@@ -244,47 +234,58 @@ async fn cases_by_key<C: ConnectionTrait>(
     Ok((by_code, by_name))
 }
 
-/// Model 1: 空壳公司, in two passes over the registry so that memory holds a page, not the
-/// run: the first finds the shells no case names by key, and one pass over the live cases'
-/// texts finds which of them a text names; the second builds each page's outcomes and hands
-/// them to `sink`.
-async fn shell_companies<C: ConnectionTrait>(
+/// Model 1: 空壳公司. One statement finds the shells (their keys only), one pass
+/// over the live cases' texts finds which of those no key names a text names, and then each
+/// page of shells is read back by key, its outcomes built and handed to `sink`: memory holds
+/// the shells' keys and a page, not the run.
+async fn shell_companies<C: ConnectionTrait + sea_orm::StreamTrait>(
     db: &C,
     model: &Declaration,
     as_of: NaiveDate,
     sink: &mut lifecycle::Sink,
 ) -> Result<()> {
-    let backend = db.get_database_backend();
+    let backend = ConnectionTrait::get_database_backend(db);
     let months = u32::try_from(model.parameter("months").max(1)).unwrap_or(6);
     let min_age = u32::try_from(model.parameter("min_age_months")).unwrap_or(6);
     let window = evaluation_window(as_of, months, min_age);
-    // Pass 1: the shells no key names, by name.
-    let mut unnamed: Vec<(String, String)> = Vec::new();
-    let mut after = String::new();
-    loop {
-        let (page, next) = shell_page(db, &window, &after, true).await?;
-        let Some(next) = next else { break };
-        after = next;
-        for row in &page {
-            if !row.try_get::<bool>("", "named")? {
-                unnamed.push((text(row, "credit_code")?, text(row, "name_norm")?));
-            }
-        }
-    }
+    let started = std::time::Instant::now();
+    let shells = shells(db, &window).await?;
+    tracing::debug!(
+        shells = shells.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "shell_company: shells found"
+    );
+    let unnamed: Vec<(&str, &str)> = shells
+        .iter()
+        .filter(|s| !s.named)
+        .map(|s| (s.credit_code.as_str(), s.name_norm.as_str()))
+        .collect();
     let mut in_texts = named_in_texts(db, &unnamed).await?;
+    tracing::debug!(
+        named = in_texts.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "shell_company: texts scanned"
+    );
     drop(unnamed);
-    // Pass 2: the outcomes, a page at a time.
     let (start, m, _) = &window;
-    let mut after = String::new();
-    loop {
-        let (page, next) = shell_page(db, &window, &after, false).await?;
-        let Some(next) = next else { break };
-        after = next;
-        if page.is_empty() {
-            continue;
-        }
-        let codes: Vec<String> = page.iter().map(|r| text(r, "credit_code")).collect::<Result<_>>()?;
-        let names: Vec<String> = page.iter().map(|r| text(r, "name_norm")).collect::<Result<_>>()?;
+    let mut writing = std::time::Duration::ZERO;
+    for page in shells.chunks(PAGE) {
+        let keys: Vec<String> = page.iter().map(|s| s.row_key.clone()).collect();
+        let codes: Vec<String> = page.iter().map(|s| s.credit_code.clone()).collect();
+        let registry: HashMap<String, QueryResult> = db
+            .query_all_raw(stmt(
+                backend,
+                &format!(
+                    "SELECT r.row_key, r.name, r.region_code, r.version, r.file, r.position FROM {} \
+                     JOIN registry_rows r ON r.row_key = wanted.value",
+                    elements(backend, 1, "wanted")
+                ),
+                vec![json_list(&keys)],
+            ))
+            .await?
+            .into_iter()
+            .map(|row| Ok((text(&row, "row_key")?, row)))
+            .collect::<Result<_>>()?;
         let mut evidence: HashMap<String, Vec<Evidence>> = HashMap::new();
         for (table, kind, period) in [("insurance_rows", "INSURANCE", "month"), ("tax_rows", "TAX", "period")] {
             let rows = db
@@ -306,28 +307,27 @@ async fn shell_companies<C: ConnectionTrait>(
             }
         }
         // The cases themselves, for the companies a key names.
-        let mut named_codes = Vec::new();
-        let mut named_names = Vec::new();
-        for (row, (code, name)) in page.iter().zip(codes.iter().zip(&names)) {
-            if row.try_get::<bool>("", "named")? {
-                named_codes.push(code.clone());
-                named_names.push(name.clone());
-            }
-        }
+        let (named_codes, named_names): (Vec<String>, Vec<String>) = page
+            .iter()
+            .filter(|s| s.named)
+            .map(|s| (s.credit_code.clone(), s.name_norm.clone()))
+            .unzip();
         let (by_code, by_name) = if named_codes.is_empty() {
             Default::default()
         } else {
             cases_by_key(db, &named_codes, &named_names).await?
         };
         let mut outcomes = Vec::with_capacity(page.len());
-        for row in &page {
-            let code = text(row, "credit_code")?;
-            let name_norm = text(row, "name_norm")?;
+        for shell in page {
+            let Some(row) = registry.get(&shell.row_key) else {
+                continue;
+            };
+            let code = &shell.credit_code;
             let mut items = vec![reference("REGISTRY", row)?];
-            items.extend(evidence.remove(&code).unwrap_or_default());
-            let mut in_cases: Vec<Evidence> = by_code.get(&code).cloned().unwrap_or_default();
-            in_cases.extend(by_name.get(&name_norm).cloned().unwrap_or_default());
-            in_cases.extend(in_texts.remove(&code).unwrap_or_default());
+            items.extend(evidence.remove(code).unwrap_or_default());
+            let mut in_cases: Vec<Evidence> = by_code.get(code).cloned().unwrap_or_default();
+            in_cases.extend(by_name.get(&shell.name_norm).cloned().unwrap_or_default());
+            in_cases.extend(in_texts.remove(code).unwrap_or_default());
             in_cases.sort();
             in_cases.dedup();
             let high = !in_cases.is_empty();
@@ -341,7 +341,7 @@ async fn shell_companies<C: ConnectionTrait>(
                 subject_key: code.clone(),
                 kind: PartyKind::Organization,
                 name: text(row, "name")?,
-                identifier: code,
+                identifier: code.clone(),
                 trade: None,
                 level: if high { FindingLevel::High } else { FindingLevel::Medium },
                 rules,
@@ -352,8 +352,15 @@ async fn shell_companies<C: ConnectionTrait>(
                 gone: None,
             });
         }
+        let write = std::time::Instant::now();
         sink.page(db, model, outcomes).await?;
+        writing += write.elapsed();
     }
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        writing = writing.as_secs_f64(),
+        "shell_company: outcomes written"
+    );
     Ok(())
 }
 
@@ -368,9 +375,9 @@ const NAME_BYTES_PER_PASS: usize = 4 << 20;
 /// with those cases. Names shorter than 4 characters match too much text to be evidence.
 async fn named_in_texts<C: ConnectionTrait>(
     db: &C,
-    companies: &[(String, String)],
+    companies: &[(&str, &str)],
 ) -> Result<HashMap<String, Vec<Evidence>>> {
-    let candidates: Vec<&(String, String)> = companies.iter().filter(|(_, n)| n.chars().count() >= 4).collect();
+    let candidates: Vec<&(&str, &str)> = companies.iter().filter(|(_, n)| n.chars().count() >= 4).collect();
     let mut found: HashMap<String, Vec<Evidence>> = HashMap::new();
     let mut batch_start = 0;
     while batch_start < candidates.len() {
@@ -382,10 +389,10 @@ async fn named_in_texts<C: ConnectionTrait>(
         }
         let batch = &candidates[batch_start..batch_end];
         batch_start = batch_end;
-        let names: Vec<&str> = batch.iter().map(|(_, n)| n.as_str()).collect();
+        let names: Vec<&str> = batch.iter().map(|(_, n)| *n).collect();
         let automaton = aho_corasick::AhoCorasick::new(&names).map_err(|e| crate::Error::Internal(e.into()))?;
         scan_texts(db, &automaton, |hit, evidence| {
-            found.entry(batch[hit].0.clone()).or_default().push(evidence);
+            found.entry(batch[hit].0.to_string()).or_default().push(evidence);
         })
         .await?;
     }
@@ -767,6 +774,11 @@ async fn execute(
     let as_of = as_of.unwrap_or(today);
     let started = Utc::now();
     let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // A run is thousands of mid-sized statements: compiling each (PostgreSQL's JIT, on for
+        // plans it guesses costly) took longer than running it.
+        txn.execute_unprepared("SET LOCAL jit = off").await?;
+    }
     // One run of a model at a time, whichever process starts it.
     entities::sql::lock_until_commit(&txn, crate::sql::lock_key(&format!("model:{}", model.id))).await?;
     let stamp = crate::reference::stamp(&txn).await?;
@@ -835,18 +847,54 @@ pub async fn refresh(
     task_days: u32,
 ) -> Result<Vec<Ran>> {
     let stamp = crate::reference::stamp(db).await?;
-    let mut runs = Vec::new();
+    let mut stale = Vec::new();
     for model in models {
         let last = latest_automatic(db, &model.id).await?;
-        let stale = match &last {
-            None => true,
-            Some(run) => run.input_stamp != stamp || run.as_of != today,
-        };
-        if stale {
-            runs.extend(execute(db, model, None, today, task_days, true).await?);
+        if last.is_none_or(|run| run.input_stamp != stamp || run.as_of != today) {
+            stale.push(model);
         }
     }
-    Ok(runs)
+    let runs = side_by_side(db, &stale, |model| execute(db, model, None, today, task_days, true)).await;
+    Ok(runs
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Runs `models` (each in its own transaction) as of `as_of` or as the automatic run; the
+/// outcomes in the order of `models`.
+pub async fn run_all(
+    db: &DatabaseConnection,
+    models: &[&Declaration],
+    as_of: Option<NaiveDate>,
+    today: NaiveDate,
+    task_days: u32,
+) -> Vec<Result<Ran>> {
+    side_by_side(db, models, |model| run(db, model, as_of, today, task_days)).await
+}
+
+/// `job` for each model: at the same time on PostgreSQL (the models read and write disjoint
+/// rows, and a run waits on the database half its time), one after the other on SQLite (one
+/// writer at a time).
+async fn side_by_side<'a, T, F>(
+    db: &DatabaseConnection,
+    models: &[&'a Declaration],
+    job: impl Fn(&'a Declaration) -> F,
+) -> Vec<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    if db.get_database_backend() == DbBackend::Postgres {
+        futures_util::future::join_all(models.iter().map(|m| job(m))).await
+    } else {
+        let mut out = Vec::with_capacity(models.len());
+        for model in models {
+            out.push(job(model).await);
+        }
+        out
+    }
 }
 
 /// A gateway's follower: every `period`, runs the models whose inputs changed (whichever

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::declarations::{Declaration, Rule};
 use super::engine::{delimited, registry_disposals, Outcome};
 use crate::error::{Error, Result};
-use crate::store::{insert_task, NewTask};
+use crate::store::{insert_tasks, NewTask, TaskToOpen};
 use crate::viewer::{Role, Viewer};
 
 /// Who the automatic steps are taken by.
@@ -85,33 +85,50 @@ async fn parties<C: ConnectionTrait>(db: &C, outcomes: &[Outcome]) -> Result<Has
     Ok(out)
 }
 
-fn new_row(o: &Outcome, party_id: i64, run: &model_run::Model, automatic: bool) -> finding::ActiveModel {
-    let now = Utc::now();
-    finding::ActiveModel {
-        model: Set(run.model.clone()),
-        run_id: Set(run.id),
-        automatic: Set(automatic),
-        as_of: Set(run.as_of),
-        subject_key: Set(o.subject_key.clone()),
-        subject_kind: Set(o.kind),
-        party_id: Set(party_id),
-        trade: Set(o.trade),
-        level: Set(o.level),
-        rules: Set(json!(o.rules).to_string()),
-        evidence: Set(json!(o.evidence).to_string()),
-        evidence_stamp: Set(o.evidence_stamp()),
-        status: Set(FindingStatus::New),
-        region_code: Set(o.region_code.clone()),
-        regions: Set(delimited(&o.regions)),
-        departments: Set(delimited(&o.departments)),
-        disposal: Set(None),
-        exempt_reason: Set(None),
-        exempt_stamp: Set(None),
-        raised_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
+/// A new finding's row (`FINDING_COLUMNS`), status NEW.
+fn new_row(o: &Outcome, party_id: i64, run: &model_run::Model, automatic: bool, now: &str) -> serde_json::Value {
+    json!([
+        run.model,
+        run.id,
+        automatic,
+        run.as_of.to_string(),
+        o.subject_key,
+        o.kind.as_str(),
+        party_id,
+        o.trade.map(|t| t.as_str()),
+        o.level.as_str(),
+        json!(o.rules).to_string(),
+        json!(o.evidence).to_string(),
+        o.evidence_stamp(),
+        FindingStatus::New.as_str(),
+        o.region_code,
+        delimited(&o.regions),
+        delimited(&o.departments),
+        now,
+        now
+    ])
 }
+
+const FINDING_COLUMNS: [(&str, &str); 18] = [
+    ("model", "text"),
+    ("run_id", "bigint"),
+    ("automatic", "boolean"),
+    ("as_of", "date"),
+    ("subject_key", "text"),
+    ("subject_kind", "text"),
+    ("party_id", "bigint"),
+    ("trade", "text"),
+    ("level", "text"),
+    ("rules", "text"),
+    ("evidence", "text"),
+    ("evidence_stamp", "text"),
+    ("status", "text"),
+    ("region_code", "text"),
+    ("regions", "text"),
+    ("departments", "text"),
+    ("raised_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+];
 
 async fn event<C: ConnectionTrait>(
     db: &C,
@@ -135,6 +152,19 @@ async fn event<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The departments that receive `f`'s tasks: `department` when given, else the finding's own.
+fn receiving(f: &finding::Model, department: Option<&str>) -> Vec<String> {
+    match department {
+        Some(d) => vec![d.to_string()],
+        None => f
+            .departments
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
 /// Opens one task per receiving department of `f` (on its region) and marks it TASKED.
 pub async fn open_tasks<C: ConnectionTrait>(
     db: &C,
@@ -145,60 +175,105 @@ pub async fn open_tasks<C: ConnectionTrait>(
     deadline: chrono::NaiveDate,
     subject_name: &str,
 ) -> Result<finding::Model> {
-    let departments: Vec<String> = match department {
-        Some(d) => vec![d],
-        None => f
-            .departments
-            .split(',')
-            .filter(|d| !d.is_empty())
-            .map(str::to_string)
-            .collect(),
-    };
-    if departments.is_empty() {
+    if receiving(f, department.as_deref()).is_empty() {
         return Err(Error::bad_input(
             "the finding names no receiving department (its region is unknown): give `department`",
         ));
     }
-    let regions: Vec<&str> = f.regions.split(',').filter(|r| !r.is_empty()).collect();
-    for department in departments {
-        // The region whose department it is (trade_access: one task per regulator).
-        let region = regions
-            .iter()
-            .find(|r| model.department(Some(r), f.trade).as_deref() == Some(department.as_str()))
-            .map(|r| r.to_string())
-            .or_else(|| f.region_code.clone());
-        let title = match f.trade {
-            Some(trade) => format!("{}: {subject_name} ({}, {})", model.name, trade.chinese(), f.level),
-            None => format!("{}: {subject_name} ({})", model.name, f.level),
-        };
-        let task = insert_task(
-            db,
-            viewer,
-            region,
-            None,
-            NewTask {
-                case_id: None,
-                region_code: None,
+    open_tasks_of(
+        db,
+        viewer,
+        model,
+        &[(f.clone(), subject_name.to_string())],
+        department.as_deref(),
+        deadline,
+    )
+    .await?;
+    finding::Entity::find_by_id(f.id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("finding"))
+}
+
+/// Opens the tasks of many findings in bulk — one per receiving department of each (on its
+/// region), `department` overriding — and marks them TASKED (the caller's row of a finding is
+/// left as it was). A finding with no receiving department is left NEW.
+async fn open_tasks_of<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    model: &Declaration,
+    findings: &[(finding::Model, String)],
+    department: Option<&str>,
+    deadline: chrono::NaiveDate,
+) -> Result<()> {
+    let mut tasks = Vec::new();
+    let mut tasked = Vec::new();
+    for (f, subject_name) in findings {
+        let departments = receiving(f, department);
+        if departments.is_empty() {
+            continue;
+        }
+        tasked.push(f);
+        let regions: Vec<&str> = f.regions.split(',').filter(|r| !r.is_empty()).collect();
+        for department in departments {
+            // The region whose department it is (trade_access: one task per regulator).
+            let region = regions
+                .iter()
+                .find(|r| model.department(Some(r), f.trade).as_deref() == Some(department.as_str()))
+                .map(|r| r.to_string())
+                .or_else(|| f.region_code.clone());
+            let title = match f.trade {
+                Some(trade) => format!("{}: {subject_name} ({}, {})", model.name, trade.chinese(), f.level),
+                None => format!("{}: {subject_name} ({})", model.name, f.level),
+            };
+            tasks.push(TaskToOpen {
+                region,
                 town: None,
-                department,
-                title,
-                deadline,
-                note: Some(format!("finding {} of model {}", f.id, model.id)),
-            },
-        )
-        .await?;
-        supervision_task::Entity::update_many()
-            .col_expr(supervision_task::Column::FindingId, Expr::value(f.id))
-            .filter(supervision_task::Column::Id.eq(task.id))
+                finding_id: Some(f.id),
+                task: NewTask {
+                    case_id: None,
+                    region_code: None,
+                    town: None,
+                    department,
+                    title,
+                    deadline,
+                    note: None,
+                },
+            });
+        }
+    }
+    insert_tasks(db, viewer, tasks, |task| {
+        Some(format!(
+            "finding {} of model {}",
+            task.finding_id.unwrap_or_default(),
+            model.id
+        ))
+    })
+    .await?;
+    let now = Utc::now();
+    for chunk in tasked.chunks(CHUNK) {
+        finding::Entity::update_many()
+            .col_expr(finding::Column::Status, Expr::value(FindingStatus::Tasked))
+            .col_expr(finding::Column::UpdatedAt, Expr::value(now))
+            .filter(finding::Column::Id.is_in(chunk.iter().map(|f| f.id)))
             .exec(db)
             .await?;
+        let events: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|f| {
+                json!([
+                    f.id,
+                    now.to_rfc3339(),
+                    viewer.sub,
+                    f.status.as_str(),
+                    FindingStatus::Tasked.as_str(),
+                    null
+                ])
+            })
+            .collect();
+        entities::sql::insert_json(db, "finding_events", &EVENT_COLUMNS, &events).await?;
     }
-    let mut row: finding::ActiveModel = f.clone().into();
-    row.status = Set(FindingStatus::Tasked);
-    row.updated_at = Set(Utc::now());
-    let updated = row.update(db).await?;
-    event(db, f.id, &viewer.sub, Some(f.status), FindingStatus::Tasked, None).await?;
-    Ok(updated)
+    Ok(())
 }
 
 /// What the lifecycle needs of a stored finding (not its evidence: a model may have many).
@@ -298,13 +373,12 @@ impl Sink {
             Sink::Evaluation { run, count } => {
                 let party_ids = parties(db, &outcomes).await?;
                 *count += outcomes.len() as i64;
-                for chunk in outcomes.chunks(CHUNK) {
-                    let rows: Vec<finding::ActiveModel> = chunk
-                        .iter()
-                        .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, false))
-                        .collect();
-                    finding::Entity::insert_many(rows).exec(db).await?;
-                }
+                let now = Utc::now().to_rfc3339();
+                let rows: Vec<serde_json::Value> = outcomes
+                    .iter()
+                    .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, false, &now))
+                    .collect();
+                entities::sql::insert_json(db, "findings", &FINDING_COLUMNS, &rows).await?;
                 Ok(())
             }
             Sink::Lifecycle(life) => life.page(db, model, outcomes).await,
@@ -395,17 +469,17 @@ impl Lifecycle {
         }
         // New subjects: one statement per chunk, then their ids and NEW events in bulk.
         for chunk in fresh.chunks(CHUNK) {
-            let rows: Vec<finding::ActiveModel> = chunk
-                .iter()
-                .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true))
-                .collect();
-            let ids: Vec<(i64, String)> = finding::Entity::insert_many(rows)
-                .exec_with_returning(db)
-                .await?
-                .into_iter()
-                .map(|f| (f.id, f.subject_key))
-                .collect();
             let now = Utc::now().to_rfc3339();
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|o| new_row(o, party_ids.get(&o.identifier).copied().unwrap_or(0), run, true, &now))
+                .collect();
+            let ids: Vec<(i64, String)> =
+                entities::sql::insert_json_returning(db, "findings", &FINDING_COLUMNS, &rows, "id, subject_key")
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get::<i64>("", "id")?, row.try_get::<String>("", "subject_key")?)))
+                    .collect::<Result<_>>()?;
             let events: Vec<serde_json::Value> = ids
                 .iter()
                 .map(|(id, _)| {
@@ -451,10 +525,14 @@ impl Lifecycle {
                     .all(db)
                     .await?;
                 let names: HashMap<i64, &str> = chunk.iter().map(|(id, name)| (*id, name.as_str())).collect();
-                for f in rows {
-                    let name = names.get(&f.id).copied().unwrap_or_default().to_string();
-                    open_tasks(db, &viewer, model, &f, None, self.deadline, &name).await?;
-                }
+                let rows: Vec<(finding::Model, String)> = rows
+                    .into_iter()
+                    .map(|f| {
+                        let name = names.get(&f.id).copied().unwrap_or_default().to_string();
+                        (f, name)
+                    })
+                    .collect();
+                open_tasks_of(db, &viewer, model, &rows, None, self.deadline).await?;
             }
         }
         Ok(())

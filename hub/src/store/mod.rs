@@ -23,7 +23,7 @@ pub use findings::{rule_labels, CodeQuery, FindingCount, FindingQuery, OwnCode};
 pub use governance::Signals;
 pub use page::{Direction, Page, SortedPage, Window};
 pub use stats::{Bucket, Dimension};
-pub(crate) use tasks::{insert_task, record_event as record_task_event};
+pub(crate) use tasks::{insert_task, insert_tasks, record_event as record_task_event, TaskToOpen};
 pub use tasks::{NewTask, TaskQuery};
 
 use crate::audit::Trail;

@@ -255,24 +255,76 @@ pub(crate) async fn insert_task<C: sea_orm::ConnectionTrait>(
     town: Option<String>,
     t: NewTask,
 ) -> Result<supervision_task::Model> {
-    let now = Utc::now();
-    let task = supervision_task::ActiveModel {
-        case_id: Set(t.case_id),
-        region_code: Set(region),
-        town: Set(town),
-        department: Set(t.department.trim().to_string()),
-        title: Set(t.title.trim().to_string()),
-        deadline: Set(t.deadline),
-        stage: Set(LoopStage::Notified),
-        opened_by: Set(viewer.sub.clone()),
-        opened_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
+    let note = t.note.clone();
+    let opened = insert_tasks(
+        db,
+        viewer,
+        vec![TaskToOpen {
+            region,
+            town,
+            finding_id: None,
+            task: t,
+        }],
+        |_| note.clone(),
+    )
     .await?;
-    record_event(db, viewer, task.id, TaskAction::Open, None, LoopStage::Notified, t.note).await?;
-    Ok(task)
+    opened
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("an inserted task was not returned")))
+}
+
+/// A task to open where it lies, and the finding it is opened for.
+pub(crate) struct TaskToOpen {
+    pub region: Option<String>,
+    pub town: Option<String>,
+    pub finding_id: Option<i64>,
+    pub task: NewTask,
+}
+
+/// Tasks per bulk statement (12 values each).
+const TASKS_PER_STATEMENT: usize = 1_000;
+
+/// Opens tasks (stage NOTIFIED, each with its OPEN event noted by `note`) in bulk inside the
+/// caller's transaction; the caller has decided that `viewer` may open them.
+pub(crate) async fn insert_tasks<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    tasks: Vec<TaskToOpen>,
+    note: impl Fn(&supervision_task::Model) -> Option<String>,
+) -> Result<Vec<supervision_task::Model>> {
+    let now = Utc::now();
+    let mut opened = Vec::with_capacity(tasks.len());
+    for chunk in tasks.chunks(TASKS_PER_STATEMENT) {
+        let rows: Vec<supervision_task::ActiveModel> = chunk
+            .iter()
+            .map(|t| supervision_task::ActiveModel {
+                case_id: Set(t.task.case_id),
+                region_code: Set(t.region.clone()),
+                town: Set(t.town.clone()),
+                department: Set(t.task.department.trim().to_string()),
+                title: Set(t.task.title.trim().to_string()),
+                deadline: Set(t.task.deadline),
+                stage: Set(LoopStage::Notified),
+                opened_by: Set(viewer.sub.clone()),
+                opened_at: Set(now),
+                updated_at: Set(now),
+                finding_id: Set(t.finding_id),
+                disposal: Set(None),
+                ..Default::default()
+            })
+            .collect();
+        let inserted = supervision_task::Entity::insert_many(rows)
+            .exec_with_returning(db)
+            .await?;
+        let events: Vec<task_event::ActiveModel> = inserted
+            .iter()
+            .map(|task| event_row(viewer, task.id, TaskAction::Open, None, LoopStage::Notified, note(task)))
+            .collect();
+        task_event::Entity::insert_many(events).exec(db).await?;
+        opened.extend(inserted);
+    }
+    Ok(opened)
 }
 
 pub(crate) async fn record_event<C: sea_orm::ConnectionTrait>(
@@ -284,6 +336,18 @@ pub(crate) async fn record_event<C: sea_orm::ConnectionTrait>(
     to: LoopStage,
     note: Option<String>,
 ) -> Result<()> {
+    event_row(viewer, task_id, action, from, to, note).insert(db).await?;
+    Ok(())
+}
+
+fn event_row(
+    viewer: &Viewer,
+    task_id: i64,
+    action: TaskAction,
+    from: Option<LoopStage>,
+    to: LoopStage,
+    note: Option<String>,
+) -> task_event::ActiveModel {
     task_event::ActiveModel {
         task_id: Set(task_id),
         at: Set(Utc::now()),
@@ -295,7 +359,4 @@ pub(crate) async fn record_event<C: sea_orm::ConnectionTrait>(
         note: Set(note),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }

@@ -705,6 +705,14 @@ async fn citizens_see_their_own_code_and_employers_verify_one(app: TestApp) {
         (Some("RED"), Some("TASKED"))
     );
     assert_eq!(f["task"]["department"], "余杭区卫生健康局");
+    assert_eq!(f["task"]["stage"], "NOTIFIED");
+    let steps: Vec<&str> = f["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["toStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["NEW", "TASKED"], "{f}");
     // Conviction rows show as evidence to plc, not to the regulator.
     assert!(f["evidence"].to_string().contains("CONVICTIONS"));
     let seen = &all_findings(&app, &health, "trade_access", None).await[0];

@@ -2,7 +2,8 @@
 # Supervision models at scale: a generated world of SCALE records (default 1,000,000: about
 # 485,000 companies in the registry and 360,000 practitioners) loaded into PostgreSQL, then a
 # full run of both models — the automatic run (lifecycle from scratch) and an evaluation with
-# asOf — each in its own process, timed, with its peak memory (max RSS); and the evaluation's
+# asOf — each a `qianchuan run-models` process (both models side by side on PostgreSQL, one
+# after the other on SQLite), timed, with its peak memory (max RSS); and the evaluation's
 # findings and codes checked against the world's reference_truth.json. Target (issue #13):
 # under 60 s and under 300 MB. Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth),
 # or with `sqlite` the embedded database (a file in a temporary folder).
@@ -35,7 +36,11 @@ for feed in enforcement discipline congress procuratorate social registry insura
 done
 sql "SELECT 'loaded: ' || (SELECT count(*) FROM cases) || ' cases, ' || (SELECT count(*) FROM registry_rows) || ' companies, ' || (SELECT count(DISTINCT id_number) FROM practitioner_rows) || ' practitioners, ' || (SELECT count(*) FROM insurance_rows) || ' insurance rows, ' || (SELECT count(*) FROM tax_rows) || ' tax rows, ' || (SELECT count(*) FROM conviction_rows) || ' convictions'"
 
-# Runs `qianchuan run-models ARGS` in a child process; prints its lines, wall time and max RSS.
+# The runs are measured on the database at rest, not while the kernel still writes out the load.
+if [ "$backend" = sqlite ]; then sync; else sql "CHECKPOINT" > /dev/null; sync; fi
+
+# Runs `qianchuan run-models ARGS` (both models; side by side on PostgreSQL) in a child
+# process; prints its lines, wall time and max RSS.
 measure() {
   python3 - "$bin" "$@" <<'PY'
 import resource, subprocess, sys, time

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use entities::{model_run, CodeColor, FindingLevel, PartyKind, Trade};
 use futures_util::TryStreamExt;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -234,22 +237,22 @@ async fn cases_by_key<C: ConnectionTrait>(
     Ok((by_code, by_name))
 }
 
-/// Model 1: 空壳公司. One statement finds the shells (their keys only), one pass
-/// over the live cases' texts finds which of those no key names a text names, and then each
-/// page of shells is read back by key, its outcomes built and handed to `sink`: memory holds
-/// the shells' keys and a page, not the run.
-async fn shell_companies<C: ConnectionTrait + sea_orm::StreamTrait>(
-    db: &C,
+/// Model 1: 空壳公司. One statement finds the shells (their keys only), one pass over the
+/// live cases' texts finds which of those no key names a text names, and then each page of
+/// shells is read back by key, its outcomes built and handed to `sink` (in `txn`): memory
+/// holds the shells' keys and two pages, not the run.
+async fn shell_companies(
+    txn: &DatabaseTransaction,
+    pool: &DatabaseConnection,
     model: &Declaration,
     as_of: NaiveDate,
     sink: &mut lifecycle::Sink,
 ) -> Result<()> {
-    let backend = ConnectionTrait::get_database_backend(db);
     let months = u32::try_from(model.parameter("months").max(1)).unwrap_or(6);
     let min_age = u32::try_from(model.parameter("min_age_months")).unwrap_or(6);
     let window = evaluation_window(as_of, months, min_age);
     let started = std::time::Instant::now();
-    let shells = shells(db, &window).await?;
+    let shells = shells(txn, &window).await?;
     tracing::debug!(
         shells = shells.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -260,108 +263,160 @@ async fn shell_companies<C: ConnectionTrait + sea_orm::StreamTrait>(
         .filter(|s| !s.named)
         .map(|s| (s.credit_code.as_str(), s.name_norm.as_str()))
         .collect();
-    let mut in_texts = named_in_texts(db, &unnamed).await?;
+    let mut in_texts = named_in_texts(txn, &unnamed).await?;
     tracing::debug!(
         named = in_texts.len(),
         seconds = started.elapsed().as_secs_f64(),
         "shell_company: texts scanned"
     );
     drop(unnamed);
-    let (start, m, _) = &window;
-    let mut writing = std::time::Duration::ZERO;
-    for page in shells.chunks(PAGE) {
-        let keys: Vec<String> = page.iter().map(|s| s.row_key.clone()).collect();
-        let codes: Vec<String> = page.iter().map(|s| s.credit_code.clone()).collect();
-        let registry: HashMap<String, QueryResult> = db
-            .query_all_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT r.row_key, r.name, r.region_code, r.version, r.file, r.position FROM {} \
-                     JOIN registry_rows r ON r.row_key = wanted.value",
-                    elements(backend, 1, "wanted")
-                ),
-                vec![json_list(&keys)],
-            ))
-            .await?
-            .into_iter()
-            .map(|row| Ok((text(&row, "row_key")?, row)))
-            .collect::<Result<_>>()?;
-        let mut evidence: HashMap<String, Vec<Evidence>> = HashMap::new();
-        for (table, kind, period) in [("insurance_rows", "INSURANCE", "month"), ("tax_rows", "TAX", "period")] {
-            let rows = db
-                .query_all_raw(stmt(
-                    backend,
-                    &format!(
-                        "SELECT row_key, credit_code, version, file, position FROM {table} \
-                         WHERE credit_code IN {} AND {period} >= $2 AND {period} <= $3",
-                        list(backend, 1)
-                    ),
-                    vec![json_list(&codes), start.clone().into(), m.clone().into()],
-                ))
-                .await?;
-            for row in rows {
-                evidence
-                    .entry(text(&row, "credit_code")?)
-                    .or_default()
-                    .push(reference(kind, &row)?);
+    // A page's facts are read while the previous page is written: on PostgreSQL over another
+    // connection of the pool (the run writes none of the rows it reads), on SQLite in turn.
+    let reads: DatabaseExecutor<'_> = if ConnectionTrait::get_database_backend(txn) == DbBackend::Postgres {
+        pool.into()
+    } else {
+        txn.into()
+    };
+    let (pages, mut read) = tokio::sync::mpsc::channel::<ShellPage>(1);
+    let reader = async {
+        for page in shells.chunks(PAGE) {
+            let facts = shell_page_facts(&reads, &window, page).await?;
+            if pages.send(facts).await.is_err() {
+                break;
             }
         }
-        // The cases themselves, for the companies a key names.
-        let (named_codes, named_names): (Vec<String>, Vec<String>) = page
-            .iter()
-            .filter(|s| s.named)
-            .map(|s| (s.credit_code.clone(), s.name_norm.clone()))
-            .unzip();
-        let (by_code, by_name) = if named_codes.is_empty() {
-            Default::default()
-        } else {
-            cases_by_key(db, &named_codes, &named_names).await?
-        };
-        let mut outcomes = Vec::with_capacity(page.len());
-        for shell in page {
-            let Some(row) = registry.get(&shell.row_key) else {
-                continue;
-            };
-            let code = &shell.credit_code;
-            let mut items = vec![reference("REGISTRY", row)?];
-            items.extend(evidence.remove(code).unwrap_or_default());
-            let mut in_cases: Vec<Evidence> = by_code.get(code).cloned().unwrap_or_default();
-            in_cases.extend(by_name.get(&shell.name_norm).cloned().unwrap_or_default());
-            in_cases.extend(in_texts.remove(code).unwrap_or_default());
-            in_cases.sort();
-            in_cases.dedup();
-            let high = !in_cases.is_empty();
-            items.extend(in_cases);
-            let region = opt_text(row, "region_code")?;
-            let mut rules = vec!["no_insurance".to_string(), "no_tax".to_string()];
-            if high {
-                rules.push("in_cases".into());
+        drop(pages);
+        Ok::<(), crate::Error>(())
+    };
+    let writer = async {
+        let mut done = 0;
+        while let Some(mut facts) = read.recv().await {
+            let page = &shells[done..done + facts.count];
+            done += facts.count;
+            let mut outcomes = Vec::with_capacity(page.len());
+            for shell in page {
+                let Some(row) = facts.registry.get(&shell.row_key) else {
+                    continue;
+                };
+                let code = &shell.credit_code;
+                let mut items = vec![reference("REGISTRY", row)?];
+                items.extend(facts.evidence.remove(code).unwrap_or_default());
+                let mut in_cases: Vec<Evidence> = facts.by_code.get(code).cloned().unwrap_or_default();
+                in_cases.extend(facts.by_name.get(&shell.name_norm).cloned().unwrap_or_default());
+                in_cases.extend(in_texts.remove(code).unwrap_or_default());
+                in_cases.sort();
+                in_cases.dedup();
+                let high = !in_cases.is_empty();
+                items.extend(in_cases);
+                let region = opt_text(row, "region_code")?;
+                let mut rules = vec!["no_insurance".to_string(), "no_tax".to_string()];
+                if high {
+                    rules.push("in_cases".into());
+                }
+                outcomes.push(Outcome {
+                    subject_key: code.clone(),
+                    kind: PartyKind::Organization,
+                    name: text(row, "name")?,
+                    identifier: code.clone(),
+                    trade: None,
+                    level: if high { FindingLevel::High } else { FindingLevel::Medium },
+                    rules,
+                    evidence: items,
+                    region_code: region.clone(),
+                    regions: region.iter().cloned().collect(),
+                    departments: model.department(region.as_deref(), None).into_iter().collect(),
+                    gone: None,
+                });
             }
-            outcomes.push(Outcome {
-                subject_key: code.clone(),
-                kind: PartyKind::Organization,
-                name: text(row, "name")?,
-                identifier: code.clone(),
-                trade: None,
-                level: if high { FindingLevel::High } else { FindingLevel::Medium },
-                rules,
-                evidence: items,
-                region_code: region.clone(),
-                regions: region.iter().cloned().collect(),
-                departments: model.department(region.as_deref(), None).into_iter().collect(),
-                gone: None,
-            });
+            sink.page(txn, model, outcomes).await?;
         }
-        let write = std::time::Instant::now();
-        sink.page(db, model, outcomes).await?;
-        writing += write.elapsed();
-    }
+        Ok::<(), crate::Error>(())
+    };
+    // The writer's error first: a reader stopped by a failed writer only sees a closed channel.
+    let (read_result, write_result) = tokio::join!(reader, writer);
+    write_result?;
+    read_result?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
-        writing = writing.as_secs_f64(),
         "shell_company: outcomes written"
     );
     Ok(())
+}
+
+/// What the outcomes of a page of shells rest on.
+struct ShellPage {
+    /// How many shells the page holds.
+    count: usize,
+    /// Their registry rows, by key.
+    registry: HashMap<String, QueryResult>,
+    /// Their insurance and tax rows of the window, by credit code.
+    evidence: HashMap<String, Vec<Evidence>>,
+    /// The live cases naming them by credit code, and by exact name.
+    by_code: HashMap<String, Vec<Evidence>>,
+    by_name: HashMap<String, Vec<Evidence>>,
+}
+
+async fn shell_page_facts<C: ConnectionTrait>(
+    db: &C,
+    window: &(String, String, NaiveDate),
+    page: &[Shell],
+) -> Result<ShellPage> {
+    let backend = db.get_database_backend();
+    let (start, m, _) = window;
+    let keys: Vec<String> = page.iter().map(|s| s.row_key.clone()).collect();
+    let codes: Vec<String> = page.iter().map(|s| s.credit_code.clone()).collect();
+    let registry: HashMap<String, QueryResult> = db
+        .query_all_raw(stmt(
+            backend,
+            &format!(
+                "SELECT r.row_key, r.name, r.region_code, r.version, r.file, r.position FROM {} \
+                 JOIN registry_rows r ON r.row_key = wanted.value",
+                elements(backend, 1, "wanted")
+            ),
+            vec![json_list(&keys)],
+        ))
+        .await?
+        .into_iter()
+        .map(|row| Ok((text(&row, "row_key")?, row)))
+        .collect::<Result<_>>()?;
+    let mut evidence: HashMap<String, Vec<Evidence>> = HashMap::new();
+    for (table, kind, period) in [("insurance_rows", "INSURANCE", "month"), ("tax_rows", "TAX", "period")] {
+        let rows = db
+            .query_all_raw(stmt(
+                backend,
+                &format!(
+                    "SELECT row_key, credit_code, version, file, position FROM {table} \
+                     WHERE credit_code IN {} AND {period} >= $2 AND {period} <= $3",
+                    list(backend, 1)
+                ),
+                vec![json_list(&codes), start.clone().into(), m.clone().into()],
+            ))
+            .await?;
+        for row in rows {
+            evidence
+                .entry(text(&row, "credit_code")?)
+                .or_default()
+                .push(reference(kind, &row)?);
+        }
+    }
+    // The cases themselves, for the companies a key names.
+    let (named_codes, named_names): (Vec<String>, Vec<String>) = page
+        .iter()
+        .filter(|s| s.named)
+        .map(|s| (s.credit_code.clone(), s.name_norm.clone()))
+        .unzip();
+    let (by_code, by_name) = if named_codes.is_empty() {
+        Default::default()
+    } else {
+        cases_by_key(db, &named_codes, &named_names).await?
+    };
+    Ok(ShellPage {
+        count: page.len(),
+        registry,
+        evidence,
+        by_code,
+        by_name,
+    })
 }
 
 /// Live cases read per page by the text pass.
@@ -810,7 +865,7 @@ async fn execute(
     };
     let codes = match model.rule {
         Rule::ShellCompany => {
-            shell_companies(&txn, model, as_of, &mut sink).await?;
+            shell_companies(&txn, db, model, as_of, &mut sink).await?;
             0
         }
         Rule::TradeAccess => trade_access(&txn, model, as_of, run.id, &mut sink).await?,

@@ -4,7 +4,10 @@ use chrono::{NaiveDate, Utc};
 use entities::TaskAction;
 use entities::{case, supervision_task, task_event, LoopStage};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
 
 use super::page::keyset_page;
 use super::{Page, ScopedStore};
@@ -282,8 +285,31 @@ pub(crate) struct TaskToOpen {
     pub task: NewTask,
 }
 
-/// Tasks per bulk statement (12 values each).
-const TASKS_PER_STATEMENT: usize = 1_000;
+const TASK_COLUMNS: [(&str, &str); 12] = [
+    ("case_id", "bigint"),
+    ("region_code", "text"),
+    ("town", "text"),
+    ("department", "text"),
+    ("title", "text"),
+    ("deadline", "date"),
+    ("stage", "text"),
+    ("opened_by", "text"),
+    ("opened_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("finding_id", "bigint"),
+    ("disposal", "text"),
+];
+
+const EVENT_COLUMNS: [(&str, &str); 8] = [
+    ("task_id", "bigint"),
+    ("at", "timestamptz"),
+    ("actor", "text"),
+    ("role", "text"),
+    ("action", "text"),
+    ("from_stage", "text"),
+    ("to_stage", "text"),
+    ("note", "text"),
+];
 
 /// Opens tasks (stage NOTIFIED, each with its OPEN event noted by `note`) in bulk inside the
 /// caller's transaction; the caller has decided that `viewer` may open them.
@@ -293,37 +319,51 @@ pub(crate) async fn insert_tasks<C: sea_orm::ConnectionTrait>(
     tasks: Vec<TaskToOpen>,
     note: impl Fn(&supervision_task::Model) -> Option<String>,
 ) -> Result<Vec<supervision_task::Model>> {
-    let now = Utc::now();
-    let mut opened = Vec::with_capacity(tasks.len());
-    for chunk in tasks.chunks(TASKS_PER_STATEMENT) {
-        let rows: Vec<supervision_task::ActiveModel> = chunk
-            .iter()
-            .map(|t| supervision_task::ActiveModel {
-                case_id: Set(t.task.case_id),
-                region_code: Set(t.region.clone()),
-                town: Set(t.town.clone()),
-                department: Set(t.task.department.trim().to_string()),
-                title: Set(t.task.title.trim().to_string()),
-                deadline: Set(t.task.deadline),
-                stage: Set(LoopStage::Notified),
-                opened_by: Set(viewer.sub.clone()),
-                opened_at: Set(now),
-                updated_at: Set(now),
-                finding_id: Set(t.finding_id),
-                disposal: Set(None),
-                ..Default::default()
-            })
-            .collect();
-        let inserted = supervision_task::Entity::insert_many(rows)
-            .exec_with_returning(db)
-            .await?;
-        let events: Vec<task_event::ActiveModel> = inserted
-            .iter()
-            .map(|task| event_row(viewer, task.id, TaskAction::Open, None, LoopStage::Notified, note(task)))
-            .collect();
-        task_event::Entity::insert_many(events).exec(db).await?;
-        opened.extend(inserted);
+    if tasks.is_empty() {
+        return Ok(Vec::new());
     }
+    let now = Utc::now().to_rfc3339();
+    let rows: Vec<serde_json::Value> = tasks
+        .iter()
+        .map(|t| {
+            serde_json::json!([
+                t.task.case_id,
+                t.region,
+                t.town,
+                t.task.department.trim(),
+                t.task.title.trim(),
+                t.task.deadline.to_string(),
+                LoopStage::Notified.as_str(),
+                viewer.sub,
+                now,
+                now,
+                t.finding_id,
+                null
+            ])
+        })
+        .collect();
+    let opened: Vec<supervision_task::Model> =
+        entities::sql::insert_json_returning(db, "supervision_tasks", &TASK_COLUMNS, &rows, "*")
+            .await?
+            .iter()
+            .map(|row| supervision_task::Model::from_query_result(row, ""))
+            .collect::<std::result::Result<_, _>>()?;
+    let events: Vec<serde_json::Value> = opened
+        .iter()
+        .map(|task| {
+            serde_json::json!([
+                task.id,
+                now,
+                viewer.sub,
+                viewer.role.as_str(),
+                TaskAction::Open.as_str(),
+                null,
+                LoopStage::Notified.as_str(),
+                note(task)
+            ])
+        })
+        .collect();
+    entities::sql::insert_json(db, "task_events", &EVENT_COLUMNS, &events).await?;
     Ok(opened)
 }
 

@@ -376,18 +376,6 @@ pub(crate) async fn record_event<C: sea_orm::ConnectionTrait>(
     to: LoopStage,
     note: Option<String>,
 ) -> Result<()> {
-    event_row(viewer, task_id, action, from, to, note).insert(db).await?;
-    Ok(())
-}
-
-fn event_row(
-    viewer: &Viewer,
-    task_id: i64,
-    action: TaskAction,
-    from: Option<LoopStage>,
-    to: LoopStage,
-    note: Option<String>,
-) -> task_event::ActiveModel {
     task_event::ActiveModel {
         task_id: Set(task_id),
         at: Set(Utc::now()),
@@ -399,4 +387,7 @@ fn event_row(
         note: Set(note),
         ..Default::default()
     }
+    .insert(db)
+    .await?;
+    Ok(())
 }

@@ -33,6 +33,16 @@ fn registry_row(code: &str, name: &str, established: &str, status: &str, region:
 
 const FINDINGS: &str = "query($m: ID!, $a: Date, $f: FindingFilter, $after: String) { findings(model: $m, asOf: $a, filter: $f, first: 100, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id level status rules trade asOf disposal departments subject { ... on Party { name creditCode idNumber } } evidence { kind id source file position } task { id department stage } history { fromStatus toStatus note } } } }";
 
+/// The statuses a finding's history went through, in order.
+fn statuses(f: &Value) -> Vec<&str> {
+    f["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["toStatus"].as_str().unwrap())
+        .collect()
+}
+
 /// Every finding of `model` (as of `as_of`), by subject key, following the pages.
 async fn all_findings(app: &TestApp, token: &str, model: &str, as_of: Option<&str>) -> Vec<Value> {
     let mut out = Vec::new();
@@ -410,13 +420,7 @@ async fn a_supervisor_drives_a_high_finding_through_the_loop(app: TestApp) {
         (f["status"].as_str(), f["disposal"].as_str()),
         (Some("RESOLVED"), Some("已责令整改"))
     );
-    let steps: Vec<&str> = f["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["toStatus"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps, ["NEW", "TASKED", "RESOLVED"]);
+    assert_eq!(statuses(f), ["NEW", "TASKED", "RESOLVED"]);
 
     // Still a shell at the next automatic run: raised again.
     run(&app, &plc, "shell_company", None).await;
@@ -706,13 +710,7 @@ async fn citizens_see_their_own_code_and_employers_verify_one(app: TestApp) {
     );
     assert_eq!(f["task"]["department"], "余杭区卫生健康局");
     assert_eq!(f["task"]["stage"], "NOTIFIED");
-    let steps: Vec<&str> = f["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["toStatus"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps, ["NEW", "TASKED"], "{f}");
+    assert_eq!(statuses(f), ["NEW", "TASKED"], "{f}");
     // Conviction rows show as evidence to plc, not to the regulator.
     assert!(f["evidence"].to_string().contains("CONVICTIONS"));
     let seen = &all_findings(&app, &health, "trade_access", None).await[0];

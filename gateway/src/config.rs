@@ -40,6 +40,13 @@ pub struct Config {
     pub database_url: String,
     /// Size of the PostgreSQL connection pool; 0: three per core, at least four.
     pub database_max_connections: u32,
+    /// PostgreSQL streaming replicas of `database_url` that queries, chains, aggregates and
+    /// subscriptions read from when they have replayed every change committed before the read.
+    #[serde(deserialize_with = "comma_list")]
+    pub database_replica_urls: Option<Vec<String>>,
+    /// How long a read waits for a replica to replay the primary's position before it reads
+    /// from the primary instead, in milliseconds.
+    pub replica_max_lag_ms: u64,
     /// Shared cache, rate limits, revocation and fan-out; in-process when unset.
     #[serde(deserialize_with = "empty_is_unset")]
     pub redis_url: Option<String>,
@@ -131,6 +138,8 @@ impl Default for Config {
         Config {
             database_url: "sqlite://qianchuan.db?mode=rwc".into(),
             database_max_connections: 0,
+            database_replica_urls: None,
+            replica_max_lag_ms: 50,
             redis_url: None,
             jwt_secret: None,
             jwt_public_key: None,
@@ -392,6 +401,23 @@ impl Config {
             return Err(ConfigError::Invalid("max_page_size must be at least 1".into()));
         }
         self.supervision_models()?;
+        if let Some(urls) = self.database_replica_urls.as_deref().filter(|u| !u.is_empty()) {
+            if !self.database_url.starts_with("postgres") {
+                return Err(ConfigError::Invalid(
+                    "QIANCHUAN_DATABASE_REPLICA_URLS needs a PostgreSQL QIANCHUAN_DATABASE_URL (replicas stream from it)"
+                        .into(),
+                ));
+            }
+            if let Some(url) = urls
+                .iter()
+                .find(|u| !u.starts_with("postgres://") && !u.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "each read replica must be a postgres:// URL (got {})",
+                    hub::db::redact_url(url)
+                )));
+            }
+        }
         crate::http::cors_layer(self.cors_origins.as_deref()).map_err(ConfigError::Invalid)?;
         Ok(())
     }
@@ -446,6 +472,29 @@ mod tests {
         };
         assert!(cors("https://a.example, http://127.0.0.1:5173").is_ok());
         assert!(cors("https://a.example/screen").is_err(), "a path is not an origin");
+    }
+
+    #[test]
+    fn read_replicas_need_postgresql_on_both_ends() {
+        let replicas = |database: &str, replicas: &str| {
+            let c = Config::load(
+                None,
+                env(&[
+                    ("QIANCHUAN_JWT_SECRET", "s3-a-secret-of-thirty-two-bytes!"),
+                    ("QIANCHUAN_DATABASE_URL", database),
+                    ("QIANCHUAN_DATABASE_REPLICA_URLS", replicas),
+                    ("QIANCHUAN_REPLICA_MAX_LAG_MS", "20"),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(c.replica_max_lag_ms, 20);
+            c.validate_for_serve()
+        };
+        let primary = "postgres://qc@db-1/qianchuan";
+        assert!(replicas(primary, "postgres://qc@db-2/qianchuan, postgresql://qc@db-3/qianchuan").is_ok());
+        assert!(replicas(primary, "").is_ok(), "none");
+        assert!(replicas("sqlite://q.db", "postgres://qc@db-2/qianchuan").is_err());
+        assert!(replicas(primary, "mysql://qc@db-2/qianchuan").is_err());
     }
 
     #[test]

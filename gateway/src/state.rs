@@ -14,7 +14,11 @@ use hub::cache::RedisHandle;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary database: writes, the audit log, tasks, ingestion, and reads that must see
+    /// this request's own writes (mutations).
     pub db: Db,
+    /// Where queries, chains, aggregates and subscriptions read: a caught-up replica or `db`.
+    pub reads: hub::replicas::ReadRouter,
     pub config: Arc<Config>,
     pub verifier: Arc<Option<Verifier>>,
     pub revocations: Revocations,
@@ -44,16 +48,21 @@ pub struct AppState {
     pub demo_chain: Option<String>,
     /// Automatic persisted queries, by their SHA-256.
     pub persisted: crate::http::persisted::PersistedQueries,
+    /// Parsed documents by their text.
+    pub documents: crate::http::documents::Documents,
 }
 
 /// Connects to the configured database and applies migrations (`hub::db`).
 pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
-    hub::db::connect_and_migrate(&DbOptions {
+    hub::db::connect_and_migrate(&db_options(config)).await
+}
+
+fn db_options(config: &Config) -> DbOptions {
+    DbOptions {
         url: config.database_url.clone(),
         max_connections: config.database_max_connections,
         acquire_timeout: Duration::from_millis(config.database_acquire_timeout_ms),
-    })
-    .await
+    }
 }
 
 impl AppState {
@@ -95,13 +104,22 @@ impl AppState {
                 config.warning_task_days,
             ));
         }
+        let reads = hub::replicas::ReadRouter::start(
+            db.clone(),
+            config.database_replica_urls.as_deref().unwrap_or_default(),
+            &db_options(&config),
+            Duration::from_millis(config.replica_max_lag_ms),
+        )
+        .await?;
         let links = config.link_index.then(|| hub::link_index::LinkIndex::start(db.clone()));
         Ok(AppState {
             links,
+            reads,
             shared_states: Default::default(),
             demo_tokens: None,
             demo_chain: None,
             persisted: crate::http::persisted::PersistedQueries::new(redis.clone()),
+            documents: Default::default(),
             inspections,
             models,
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),

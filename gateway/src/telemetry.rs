@@ -40,6 +40,12 @@ pub struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+/// The `database` label: `primary` or `replica`.
+struct DatabaseLabel {
+    database: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 /// The `kind` label of a counter family.
 pub struct KindLabel {
     kind: String,
@@ -66,6 +72,8 @@ pub struct Metrics {
     ingest_seconds: Family<FeedLabel, Histogram, fn() -> Histogram>,
     pub pool_connections: Family<StateLabel, Gauge>,
     pub db_failures: Family<KindLabel, Counter>,
+    db_reads: Family<DatabaseLabel, Counter>,
+    pub db_replicas: Family<StateLabel, Gauge>,
     pub subscriptions: Gauge,
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
@@ -117,6 +125,18 @@ impl Default for Metrics {
             "Database calls that got no working connection, by kind: acquire_timeout (no free pool connection within QIANCHUAN_DATABASE_ACQUIRE_TIMEOUT_MS), connection (the database unreachable or the connection lost)",
             db_failures.clone(),
         );
+        let db_reads = Family::<DatabaseLabel, Counter>::default();
+        registry.register(
+            "db_reads",
+            "Reads routed (a query's snapshot, a subscription's statement), by database: primary, or a replica that had replayed every change committed before the read",
+            db_reads.clone(),
+        );
+        let db_replicas = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "db_replicas",
+            "Read replicas (QIANCHUAN_DATABASE_REPLICA_URLS) by state as last probed: up, down",
+            db_replicas.clone(),
+        );
         let subscriptions = Gauge::default();
         registry.register(
             "subscriptions",
@@ -150,6 +170,8 @@ impl Default for Metrics {
             ingest_seconds,
             pool_connections,
             db_failures,
+            db_reads,
+            db_replicas,
             subscriptions,
             subscription_states,
             link_index,
@@ -192,12 +214,26 @@ impl Metrics {
     }
 
     /// Brings the counters kept elsewhere (monotonic totals since start) up to date.
-    pub fn set_totals(&self, subscription_states: u64, audit_entries: u64, (timeouts, failures): (u64, u64)) {
+    pub fn set_totals(
+        &self,
+        subscription_states: u64,
+        audit_entries: u64,
+        (timeouts, failures): (u64, u64),
+        (primary_reads, replica_reads): (u64, u64),
+    ) {
         // One guard of the family at a time: `get_or_create` of a new label waits for the
         // family's write lock, which a guard still held would never give.
         let advance = |counter: &Counter, total: u64| counter.inc_by(total.saturating_sub(counter.get()));
         for (kind, total) in [("acquire_timeout", timeouts), ("connection", failures)] {
             advance(&self.db_failures.get_or_create(&KindLabel { kind: kind.into() }), total);
+        }
+        for (database, total) in [("primary", primary_reads), ("replica", replica_reads)] {
+            advance(
+                &self.db_reads.get_or_create(&DatabaseLabel {
+                    database: database.into(),
+                }),
+                total,
+            );
         }
         advance(&self.subscription_states, subscription_states);
         advance(&self.audit_entries, audit_entries);

@@ -77,7 +77,7 @@ pub async fn answers(db: &Db, within: Duration) -> bool {
 /// Three connections per core (at least four) unless configured. More is slower, not faster:
 /// with 16 clients on 2 cores, 32 connections meant 32 PostgreSQL processes taking turns on
 /// the cores, and chains answered at about 1,500 per second; with 6, about 2,000.
-fn postgres_pool_size(configured: u32) -> u32 {
+pub(crate) fn postgres_pool_size(configured: u32) -> u32 {
     if configured > 0 {
         return configured;
     }

@@ -21,6 +21,7 @@ pub mod org_names;
 pub mod policy;
 pub mod pull;
 pub mod reference;
+pub mod replicas;
 pub mod revocation;
 pub mod sql;
 pub mod store;

@@ -272,6 +272,18 @@ impl TestApp {
             .expect("JSON body")
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Waits until the gateway walks chains on its built linkage index.
     pub async fn wait_link_index_ready(&self) {
         for _ in 0..200 {
@@ -288,16 +300,7 @@ impl TestApp {
     pub async fn wait_subscriptions(&self, n: usize) {
         let want = format!("qianchuan_subscriptions {n}\n");
         for _ in 0..200 {
-            let metrics = self
-                .client
-                .get(self.url("/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("metrics text");
-            if metrics.contains(&want) {
+            if self.metrics_text().await.contains(&want) {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -535,6 +538,8 @@ impl Outage {
                 }
                 let target = target.clone();
                 let mut cuts = cuts.clone();
+                // Only cuts made from now on end this connection.
+                cuts.borrow_and_update();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
                         return;

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use super::documents::Refused;
 use super::metrics::AccessNote;
 use crate::auth::{Verified, Viewer};
-use crate::graphql::budget;
 use crate::graphql::with_viewer;
 use crate::state::AppState;
 use hub::audit::Trail;
@@ -449,13 +449,12 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Which operation the request selects (its type and name), if the document names it
-/// unambiguously, and the parsed document (executed as is: a query is parsed once).
+/// unambiguously.
 fn selected_operation(
-    query: &str,
+    document: &ExecutableDocument,
     operation_name: Option<&str>,
-) -> Result<(Option<OperationType>, Option<String>, ExecutableDocument), String> {
-    let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
-    let (ty, name) = match (&document.operations, operation_name) {
+) -> (Option<OperationType>, Option<String>) {
+    match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), name) => (Some(op.node.ty), name.map(str::to_string)),
         (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name).map(|op| op.node.ty), Some(name.to_string())),
         // A lone named operation is the selected one.
@@ -465,8 +464,7 @@ fn selected_operation(
             .map(|(name, op)| (Some(op.node.ty), Some(name.to_string())))
             .unwrap_or((None, None)),
         (DocumentOperations::Multiple(_), None) => (None, None),
-    };
-    Ok((ty, name, document))
+    }
 }
 
 /// How long `runSupervisionModel` may take (API.md: exempt from the request deadline and
@@ -498,23 +496,19 @@ async fn execute(
     note: &mut AccessNote,
 ) -> Response {
     let started = tokio::time::Instant::now();
-    if let Err(over) = budget::check_nesting(&params.query) {
-        return limit_exceeded(media, &over.message());
-    }
-    let (operation, operation_name, document) =
-        match selected_operation(&params.query, params.operation_name.as_deref()) {
-            Ok(op) => op,
-            Err(message) => return request_error(media, &message),
-        };
+    // Parsed once per distinct text (and within its budget): the schema executes this document.
+    let document = match state.documents.parse(&params.query) {
+        Ok(document) => document,
+        Err(Refused::Budget(over)) => return limit_exceeded(media, &over.message()),
+        Err(Refused::Syntax(message)) => return request_error(media, &message),
+    };
+    let (operation, operation_name) = selected_operation(&document, params.operation_name.as_deref());
     note.operation.clone_from(&operation_name);
     note.operation_type = operation.map(|t| match t {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     });
-    if let Err(over) = budget::check_selections(&document) {
-        return limit_exceeded(media, &over.message());
-    }
     let variables_json = params.variables.clone().map(Value::Object).unwrap_or(Value::Null);
     let query_text = params.query.clone();
     match operation {
@@ -547,7 +541,6 @@ async fn execute(
         state.config.request_timeout_ms
     };
     let mut request = async_graphql::Request::new(params.query);
-    // Parsed once, above: the schema executes this document.
     request.set_parsed_query(document);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -567,7 +560,7 @@ async fn execute(
     };
     // A query reads one snapshot from start to end; a mutation writes on the pool.
     let reader = if matches!(operation, Some(OperationType::Query)) {
-        match Reader::snapshot(&state.db).await {
+        match Reader::routed_snapshot(&state.reads).await {
             Ok(reader) => Some(reader),
             Err(e) => {
                 tracing::error!(error = %e, "no database connection for a read snapshot");
@@ -744,7 +737,8 @@ mod tests {
         assert!(asks_for_introspection("{ __schema { types { name } } }"));
         assert!(asks_for_introspection("{ __type(name: \"Case\") { name } }"));
         assert!(!asks_for_introspection("{ __typename me { sub } }"));
-        let (ty, name, _) = selected_operation("mutation Revoke { revokeToken(jti: \"x\") }", None).unwrap();
+        let document = async_graphql::parser::parse_query("mutation Revoke { revokeToken(jti: \"x\") }").unwrap();
+        let (ty, name) = selected_operation(&document, None);
         assert_eq!((ty, name.as_deref()), (Some(OperationType::Mutation), Some("Revoke")));
     }
 

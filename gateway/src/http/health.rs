@@ -65,6 +65,12 @@ pub async fn readyz(State(state): State<AppState>, request: Parts) -> (StatusCod
             "redis": redis,
             "events": events,
             "linkIndex": link_index,
+            "replicas": state.reads.replicas().iter().map(|r| json!({
+                "name": r.name,
+                "state": if r.up { "up" } else { "down (reads go to the primary)" },
+                "replayed": r.replayed,
+                "trouble": r.trouble,
+            })).collect::<Vec<_>>(),
         })),
     )
 }

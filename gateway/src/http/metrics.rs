@@ -61,7 +61,12 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
         state.shared_states.computed(),
         state.audit.written(),
         hub::db::connection_trouble(),
+        state.reads.reads(),
     );
+    let replicas = state.reads.replicas();
+    let up = replicas.iter().filter(|r| r.up).count() as i64;
+    Metrics::set_state(&m.db_replicas, "up", up);
+    Metrics::set_state(&m.db_replicas, "down", replicas.len() as i64 - up);
     if let Some(pool) = hub::db::pool_figures(&state.db) {
         Metrics::set_state(&m.pool_connections, "in_use", pool.in_use);
         Metrics::set_state(&m.pool_connections, "idle", pool.idle);

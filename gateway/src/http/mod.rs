@@ -2,6 +2,7 @@
 
 mod assets;
 mod cors;
+pub(crate) mod documents;
 pub(crate) use cors::layer as cors_layer;
 pub mod graphql;
 mod health;

@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::documents::Refused;
 use super::graphql::{asks_for_introspection, authenticate_bearer, coded_error, introspection_open, prepare, Refusal};
 use crate::auth::{Verified, Viewer};
-use crate::graphql::budget;
 use crate::graphql::subscription::ExpensiveTurns;
 use crate::state::AppState;
 
@@ -261,27 +261,29 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         return;
     }
     let refuse = |message: String, code: &'static str| text(error_message(&op.id, &message, code));
-    if let Err(over) = budget::check_nesting(&op.query) {
-        let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
-        return;
-    }
-    let document = match async_graphql::parser::parse_query(&op.query) {
+    let document = match state.documents.parse(&op.query) {
         Ok(document) => document,
-        Err(e) => {
-            let _ = out.send(refuse(e.to_string(), "BAD_USER_INPUT")).await;
+        Err(Refused::Budget(over)) => {
+            let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
+            return;
+        }
+        Err(Refused::Syntax(message)) => {
+            let _ = out.send(refuse(message, "BAD_USER_INPUT")).await;
             return;
         }
     };
-    if let Err(over) = budget::check_selections(&document) {
-        let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
-        return;
-    }
     // Queries and mutations sent over the socket have the request budget; subscriptions run
     // for as long as they are wanted.
+    use async_graphql::parser::types::OperationType;
     let subscription = document
         .operations
         .iter()
-        .any(|(_, o)| o.node.ty == async_graphql::parser::types::OperationType::Subscription);
+        .any(|(_, o)| o.node.ty == OperationType::Subscription);
+    // A document of queries alone (no mutation) reads one snapshot.
+    let only_queries = document
+        .operations
+        .iter()
+        .all(|(_, o)| o.node.ty == OperationType::Query);
     let schema = if open { &state.schema } else { &state.restricted_schema };
     let mut request = async_graphql::Request::new(op.query.clone());
     request.set_parsed_query(document);
@@ -293,8 +295,8 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         request = request.variables(Variables::from_json(variables.clone()));
     }
     if !subscription {
-        let reader = if document_is_query(&op.query) {
-            hub::store::Reader::snapshot(&state.db).await.ok()
+        let reader = if only_queries {
+            hub::store::Reader::routed_snapshot(&state.reads).await.ok()
         } else {
             None
         };
@@ -314,20 +316,14 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         }
         return;
     }
-    let (request, trail, masked) = prepare(&state, request, &viewer, None);
+    let (request, trail, masked) = prepare(
+        &state,
+        request,
+        &viewer,
+        Some(hub::store::Reader::Routed(state.reads.clone())),
+    );
     let request = request.data(turns);
     run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out).await;
-}
-
-/// Whether a document holds only queries (no mutation): those read one snapshot.
-fn document_is_query(query: &str) -> bool {
-    async_graphql::parser::parse_query(query)
-        .map(|d| {
-            d.operations
-                .iter()
-                .all(|(_, o)| o.node.ty == async_graphql::parser::types::OperationType::Query)
-        })
-        .unwrap_or(false)
 }
 
 /// Sends each result of `request` as `next` (after its audit entry is written, masked for a

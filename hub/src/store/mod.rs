@@ -29,6 +29,7 @@ pub use tasks::{NewTask, TaskQuery};
 use crate::audit::Trail;
 use crate::link_index::LinkIndex;
 use crate::policy::Scope;
+use crate::replicas::ReadRouter;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, IsolationLevel, QueryResult,
     Statement, TransactionTrait,
@@ -37,11 +38,14 @@ use std::sync::Arc;
 
 /// Where a store reads: the pool, or one snapshot — a read-only transaction that every read
 /// of one request goes through, so that a response is consistent with itself even while files
-/// load (a case listed is still there for its chain).
+/// load (a case listed is still there for its chain) — or, for a subscription that reads again
+/// on every change, each statement on a database holding every change committed before it
+/// (a caught-up replica or the primary: `ReadRouter`).
 #[derive(Clone)]
 pub enum Reader {
     Pool(DatabaseConnection),
     Snapshot(Arc<DatabaseTransaction>),
+    Routed(ReadRouter),
 }
 
 impl Reader {
@@ -56,6 +60,19 @@ impl Reader {
             _ => db.begin().await.inspect_err(crate::db::note_failure)?,
         };
         Ok(Reader::Snapshot(Arc::new(txn)))
+    }
+
+    /// Opens a snapshot on a replica that holds every change committed before this call, or on
+    /// the primary; a replica that cannot open one is skipped and the primary opens it.
+    pub async fn routed_snapshot(router: &ReadRouter) -> Result<Reader, sea_orm::DbErr> {
+        let choice = router.choose().await;
+        match Reader::snapshot(&choice.db).await {
+            Err(e) if choice.is_replica() => {
+                router.failed(&choice, &e);
+                Reader::snapshot(router.primary()).await
+            }
+            opened => opened,
+        }
     }
 
     /// Ends a snapshot that nothing else holds any more (its reads are over); a snapshot still
@@ -77,6 +94,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.get_database_backend(),
             Reader::Snapshot(txn) => txn.get_database_backend(),
+            Reader::Routed(router) => router.primary().get_database_backend(),
         }
     }
 
@@ -84,6 +102,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_raw(stmt).await,
             Reader::Snapshot(txn) => txn.execute_raw(stmt).await,
+            Reader::Routed(router) => router.primary().execute_raw(stmt).await,
         }
     }
 
@@ -91,6 +110,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_unprepared(sql).await,
             Reader::Snapshot(txn) => txn.execute_unprepared(sql).await,
+            Reader::Routed(router) => router.primary().execute_unprepared(sql).await,
         }
     }
 
@@ -98,6 +118,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_one_raw(stmt).await,
             Reader::Snapshot(txn) => txn.query_one_raw(stmt).await,
+            Reader::Routed(router) => router.reader().await.query_one_raw(stmt).await,
         }
     }
 
@@ -105,6 +126,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_all_raw(stmt).await,
             Reader::Snapshot(txn) => txn.query_all_raw(stmt).await,
+            Reader::Routed(router) => router.reader().await.query_all_raw(stmt).await,
         }
     }
 
@@ -112,6 +134,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.support_returning(),
             Reader::Snapshot(txn) => txn.support_returning(),
+            Reader::Routed(router) => router.primary().support_returning(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod link_index;
 mod models;
 mod pull;
 mod queries;
+mod replicas;
 mod roles;
 mod schema_file;
 mod scope;

@@ -1,19 +1,58 @@
 #!/usr/bin/env bash
 # Chain benchmark: `caseChain` depth 3 at 16 concurrent clients on the world that
-# bench/ingest.sh loaded into database qc_bench, beside a recursive-CTE walk of the same
-# graph in the same run. Targets: p50 <= 10 ms, p99 <= 50 ms, >= 10x the CTE.
+# bench/ingest.sh loaded into database qc_bench, beside the peer in the same run: PostGraphile 4
+# serving a recursive-CTE SQL function over the same `case_keys` (`bench.case_chain`, what a
+# PostGraphile user would write), the same CTE sent straight to PostgreSQL, and `pgbench -S`
+# on the same server (point reads per second, the physical reference). Every response is
+# checked for `errors`. Targets (ARCHITECTURE.md): >= 10x PostGraphile's CTE function,
+# p99 <= 50 ms, gateway RSS <= 400 MB.
+# PostGraphile is installed with npm into bench/.postgraphile on first use (not committed).
 #   bench/ingest.sh 1000000 && bench/chain.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo build --release -q -p gateway --bin qianchuan --example chain_bench
 url="postgres://postgres@127.0.0.1:5432/qc_bench"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+pg_port=$(free_port)
+if [ ! -x bench/.postgraphile/node_modules/.bin/postgraphile ]; then
+  mkdir -p bench/.postgraphile
+  (cd bench/.postgraphile && npm install --no-audit --no-fund --silent postgraphile@4)
+fi
+# The CTE as PostGraphile users expose it: a STABLE SQL function, JIT off as for our runs.
+psql -q "$url" <<'SQL'
+CREATE SCHEMA IF NOT EXISTS bench;
+CREATE OR REPLACE FUNCTION bench.case_chain(root bigint)
+RETURNS TABLE (case_id bigint, source text, depth int, score float8)
+LANGUAGE sql STABLE SET jit = off AS $$
+  WITH RECURSIVE walk(case_id, depth, score) AS (
+    SELECT root, 0, 1.0::float8
+    UNION
+    SELECT k2.case_id, w.depth + 1, w.score * k1.score
+    FROM walk w
+    JOIN case_keys k1 ON k1.case_id = w.case_id
+    JOIN case_keys k2 ON k2.kind = k1.kind AND k2.value = k1.value AND k2.case_id <> w.case_id
+    JOIN cases c ON c.id = k2.case_id AND c.deleted = false
+    WHERE w.depth < 3 AND w.score * k1.score >= 0.5)
+  SELECT w.case_id, c.source::text, min(w.depth), max(w.score)
+  FROM walk w JOIN cases c ON c.id = w.case_id
+  GROUP BY w.case_id, c.source LIMIT 200
+$$;
+SQL
 export QIANCHUAN_JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
 target/release/qianchuan serve --bind "127.0.0.1:$port" &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+bench/.postgraphile/node_modules/.bin/postgraphile -c "$url" -s bench -p "$pg_port" \
+  --disable-graphiql --disable-query-log >/dev/null 2>&1 &
+postgraphile=$!
+trap 'kill $server $postgraphile 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 1 100); do
+  curl -fsS -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
+    "http://127.0.0.1:$pg_port/graphql" >/dev/null 2>&1 && break
+  sleep 0.2
+done
 token=$(target/release/qianchuan token --role discipline --regions 33 --ttl 1h)
 # Chains are walked in SQL until the in-memory linkage index is built: wait for it.
 started=$(date +%s.%N)
@@ -23,5 +62,7 @@ for _ in $(seq 1 1200); do
 done
 echo "linkage index: $(curl -fsS "http://127.0.0.1:$port/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["linkIndex"])') after $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s"
 echo "gateway RSS before: $(ps -o rss= -p $server) KiB"
-target/release/examples/chain_bench --gateway "http://127.0.0.1:$port" --token "$token" --database "$url" --clients 16 "$@"
+target/release/examples/chain_bench --gateway "http://127.0.0.1:$port" --token "$token" --database "$url" \
+  --postgraphile "http://127.0.0.1:$pg_port/graphql" --clients 16 "$@"
 echo "gateway RSS after:  $(ps -o rss= -p $server) KiB"
+bench/pgbench.sh "$url"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ingestion benchmark: a generated world of SCALE records (default 1,000,000) loaded into
 # PostgreSQL by `qianchuan ingest`, beside PostgreSQL `COPY` of the very rows it wrote
-# (same tables, same indexes, same foreign keys). Targets (ARCHITECTURE.md): >= 10,000 records/s, and
-# within 3x of COPY. Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
+# (same tables, same indexes, same foreign keys), in the same run. Target (ARCHITECTURE.md):
+# within 1.5x of COPY (the absolute rate is reported, not a target: COPY itself runs at
+# 7,300-10,600 records/s on this machine). Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
 #   bench/ingest.sh [SCALE]
 set -euo pipefail
 scale=${1:-1000000}
@@ -49,7 +50,7 @@ python3 - "$records" "$ingest_s" "$copy_s" "$rows" <<'PY'
 import sys
 records, ingest_s, copy_s, rows = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 rate = records / ingest_s
-print(f"ingest:  {records} records in {ingest_s} s = {rate:,.0f} records/s (target >= 10,000: {'met' if rate >= 10000 else 'MISSED'})")
+print(f"ingest:  {records} records in {ingest_s} s = {rate:,.0f} records/s")
 print(f"COPY:    the same {rows:,} rows in {copy_s} s = {records / copy_s:,.0f} records/s")
-print(f"ratio:   ingest takes {ingest_s / copy_s:.1f}x COPY (target <= 3x: {'met' if ingest_s <= 3 * copy_s else 'MISSED'})")
+print(f"ratio:   ingest takes {ingest_s / copy_s:.1f}x COPY (target <= 1.5x: {'met' if ingest_s <= 1.5 * copy_s else 'MISSED'})")
 PY

@@ -43,8 +43,9 @@ impl Choice {
 struct Inner {
     primary: Db,
     replicas: Vec<Replica>,
-    /// The primary's flush position and when it was asked for (shared by concurrent reads).
-    position: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// The primary's flush position (or why it could not be read) and when it was asked for,
+    /// shared by the reads that began before that.
+    position: tokio::sync::Mutex<Option<(Instant, Result<u64, String>)>>,
     /// Bumped after every probe round, for reads waiting on a replica.
     probed: tokio::sync::watch::Sender<u64>,
     max_lag: Duration,
@@ -210,20 +211,26 @@ impl ReadRouter {
     /// The primary's WAL flush position, read after `began`: every transaction committed
     /// before `began` ends at or before it. Reads that began before a query was sent share
     /// its answer.
-    async fn primary_position_after(&self, began: Instant) -> Result<u64, DbErr> {
+    /// A failure is shared the same way: reads queued behind a primary that does not answer
+    /// fail together, not one timeout after another.
+    async fn primary_position_after(&self, began: Instant) -> Result<u64, String> {
         let mut known = self.0.position.lock().await;
-        if let Some((asked, position)) = *known {
-            if asked >= began {
-                return Ok(position);
+        if let Some((asked, position)) = known.as_ref() {
+            if *asked >= began {
+                return position.clone();
             }
         }
         let asked = Instant::now();
-        let position = wal_position(&self.0.primary, "pg_current_wal_flush_lsn()")
-            .await
-            .inspect_err(crate::db::note_failure)?
-            .ok_or_else(|| DbErr::Custom("the primary reports no WAL position".into()))?;
-        *known = Some((asked, position));
-        Ok(position)
+        let position = match wal_position(&self.0.primary, "pg_current_wal_flush_lsn()").await {
+            Ok(Some(position)) => Ok(position),
+            Ok(None) => Err("the primary reports no WAL position".to_string()),
+            Err(e) => {
+                crate::db::note_failure(&e);
+                Err(e.to_string())
+            }
+        };
+        *known = Some((asked, position.clone()));
+        position
     }
 
     /// Reads every replica's replay position, for ever.

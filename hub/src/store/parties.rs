@@ -3,9 +3,9 @@
 use super::Records;
 use crate::error::Result;
 use entities::{case, case_party, party};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef};
-use std::collections::HashMap;
+use sea_orm::sea_query::{Query, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::{HashMap, HashSet};
 
 /// `party` as the visible `mentions` (of any parties, in case order) describe it: the name of
 /// its first visible mention, the ID number and credit code some visible mention gives, the
@@ -54,51 +54,65 @@ impl Records<'_> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mentions = case_party::Entity::find()
-            .filter(case_party::Column::PartyId.is_in(ids.iter().copied()))
+        let mentions = self
+            .visible_mentions(case_party::Column::PartyId.is_in(ids.iter().copied()))
+            .await?;
+        self.described(&mentions).await
+    }
+
+    /// Every visible mention of the parties `which` selects, in case order (one query).
+    async fn visible_mentions(&self, which: SimpleExpr) -> Result<Vec<case_party::Model>> {
+        Ok(case_party::Entity::find()
+            .filter(which)
             .filter(case_party::Column::CaseId.in_subquery(self.visible_case_ids()))
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
             .all(&self.0.db)
-            .await?;
+            .await?)
+    }
+
+    /// The parties `mentions` name, as those (visible) mentions describe them (one query).
+    async fn described(&self, mentions: &[case_party::Model]) -> Result<HashMap<i64, party::Model>> {
         let mut seen: Vec<i64> = mentions.iter().map(|m| m.party_id).collect();
         seen.sort_unstable();
         seen.dedup();
+        if seen.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut parties: HashMap<i64, party::Model> = party::Entity::find()
             .filter(party::Column::Id.is_in(seen))
             .all(&self.0.db)
             .await?
             .into_iter()
-            .map(|p| (p.id, described_by(p, &mentions)))
+            .map(|p| (p.id, described_by(p, mentions)))
             .collect();
         parties.retain(|_, p| !p.identity.is_empty());
         Ok(parties)
     }
 
-    /// The participations of the visible cases among `case_ids` with their parties (two queries).
+    /// The participations of the visible cases among `case_ids` with their parties (two
+    /// queries): every visible mention of every party taking part in one of those cases — the
+    /// participations asked for are among them, visible by the same condition — and the parties.
     pub async fn parties_of_cases(
         &self,
         case_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
-        let to_case: RelationDef = case_party::Entity::belongs_to(case::Entity)
-            .from(case_party::Column::CaseId)
-            .to(case::Column::Id)
-            .into();
-        let links = case_party::Entity::find()
-            .join(JoinType::InnerJoin, to_case)
-            .filter(case_party::Column::CaseId.is_in(case_ids.iter().copied()))
-            .filter(self.0.scope.case_condition())
-            .order_by_asc(case_party::Column::CaseId)
-            .order_by_asc(case_party::Column::Position)
-            .all(&self.0.db)
+        if case_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let taking_part = Query::select()
+            .column(case_party::Column::PartyId)
+            .from(case_party::Entity)
+            .and_where(case_party::Column::CaseId.is_in(case_ids.iter().copied()))
+            .to_owned();
+        let mentions = self
+            .visible_mentions(case_party::Column::PartyId.in_subquery(taking_part))
             .await?;
-        let mut party_ids: Vec<i64> = links.iter().map(|l| l.party_id).collect();
-        party_ids.sort_unstable();
-        party_ids.dedup();
-        let parties = self.visible_parties(&party_ids).await?;
+        let parties = self.described(&mentions).await?;
         self.0.trail.parties(parties.keys().copied());
+        let asked: HashSet<i64> = case_ids.iter().copied().collect();
         let mut out: HashMap<i64, Vec<_>> = HashMap::new();
-        for link in links {
+        for link in mentions.into_iter().filter(|m| asked.contains(&m.case_id)) {
             if let Some(p) = parties.get(&link.party_id) {
                 out.entry(link.case_id).or_default().push((link, p.clone()));
             }

@@ -185,6 +185,7 @@ impl Default for Config {
 const HARNESS_VARIABLES: &[&str] = &[
     "QIANCHUAN_TEST_DATABASE_URL",
     "QIANCHUAN_TEST_REDIS_URL",
+    "QIANCHUAN_TEST_REPLICA_URL",
     "QIANCHUAN_REQUIRE_SERVICES",
     "QIANCHUAN_CONFIG",
     // Read by `qianchuan pull` itself (a secret of the command, not of the gateway).
@@ -459,6 +460,7 @@ mod tests {
         assert!(err.to_string().contains("QIANCHUAN_DATABSE_URL"));
         assert!(Config::load(None, env(&[("QIANCHUAN_MAX_PAGE_SIZE", "many")])).is_err());
         assert!(Config::load(None, env(&[("QIANCHUAN_TEST_DATABASE_URL", "x")])).is_ok());
+        assert!(Config::load(None, env(&[("QIANCHUAN_TEST_REPLICA_URL", "x")])).is_ok());
         let cors = |origins: &str| {
             Config::load(
                 None,

@@ -12,7 +12,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port); allowed=$(free_port); stranger=$(free_port)
 work=$(mktemp -d)
 secret=browser-test-secret-of-at-least-32-bytes
-(cd "$work" && env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret \
+(cd "$work" && exec env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret \
   QIANCHUAN_CORS_ORIGINS="http://127.0.0.1:$allowed" "$bin" serve --bind 127.0.0.1:$port >"$work/serve.log" 2>&1) &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -23,7 +23,7 @@ node "$here/browser.mjs" "http://127.0.0.1:$port" "$token" "$allowed" "$stranger
 # The command screen of `serve --demo` (on loopback, so the sign-in page offers the role tokens).
 demo=$(mktemp -d)
 demo_port=$(free_port)
-(cd "$demo" && env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret \
+(cd "$demo" && exec env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret \
   "$bin" serve --demo --bind 127.0.0.1:$demo_port >"$demo/serve.out" 2>"$demo/serve.err") &
 demo_server=$!
 trap 'kill $server $demo_server 2>/dev/null || true; rm -rf "$work" "$demo"' EXIT

@@ -11,7 +11,7 @@ bin="$root/target/debug/qianchuan"
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 secret=http-audit-secret-of-at-least-32-bytes
-(cd "$work" && env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret "$bin" serve --bind 127.0.0.1:$port >"$work/serve.log" 2>&1) &
+(cd "$work" && exec env -u QIANCHUAN_TEST_DATABASE_URL QIANCHUAN_JWT_SECRET=$secret "$bin" serve --bind 127.0.0.1:$port >"$work/serve.log" 2>&1) &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

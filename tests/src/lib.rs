@@ -508,6 +508,12 @@ impl WsClient {
     }
 }
 
+/// Held by the tests that empty Redis's copy of the revocation table (the suite shares one
+/// Redis) and by those whose database goes away: while Redis's copy is incomplete a gateway
+/// asks the database, and with the database gone it refuses every token (401), which is not
+/// what an outage test expects to see.
+pub static REVOCATIONS_IN_REDIS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A TCP proxy on loopback in front of a service (PostgreSQL, Redis), which a test can cut:
 /// while down, open connections are dropped and new ones closed at once — the service is
 /// gone as far as the gateway can tell — and `up` brings it back on the same address.

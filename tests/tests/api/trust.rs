@@ -431,6 +431,7 @@ async fn a_nul_character_quarantines_its_record_not_the_file(app: TestApp) {
 }
 
 async fn redis_down_costs_little_and_revocations_hold_on_every_gateway(app: TestApp) {
+    let _alone = tests::REVOCATIONS_IN_REDIS.lock().await;
     // `app` only provides the database; the gateways under test talk to Redis through a proxy.
     let Some(redis) = std::env::var("QIANCHUAN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) else {
         assert!(!tests::services_required(), "Redis is required");
@@ -743,6 +744,7 @@ async fn slow_clients_are_cut_off_and_strangers_refused_before_their_body() {
 /// serving resumes by itself once the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_fails_fast_and_recovers_by_itself() {
+    let _alone = tests::REVOCATIONS_IN_REDIS.lock().await;
     let Ok(base) = std::env::var("QIANCHUAN_TEST_DATABASE_URL") else {
         assert!(!tests::services_required(), "PostgreSQL is required");
         return;

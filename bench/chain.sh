@@ -11,15 +11,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. bench/peers.sh
 cargo build --release -q -p gateway --bin qianchuan --example chain_bench
 url="postgres://postgres@127.0.0.1:5432/qc_bench"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-pg_port=$(free_port)
-if [ ! -x bench/.postgraphile/node_modules/.bin/postgraphile ]; then
-  mkdir -p bench/.postgraphile
-  (cd bench/.postgraphile && npm install --no-audit --no-fund --silent postgraphile@4)
-fi
 # The CTE as PostGraphile users expose it: a STABLE SQL function, JIT off as for our runs.
 psql -q "$url" <<'SQL'
 CREATE SCHEMA IF NOT EXISTS bench;
@@ -40,26 +34,11 @@ LANGUAGE sql STABLE SET jit = off AS $$
   GROUP BY w.case_id, c.source LIMIT 200
 $$;
 SQL
-export QIANCHUAN_JWT_SECRET=bench-secret-of-at-least-thirty-two-bytes QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn QIANCHUAN_RATE_LIMIT_PER_MINUTE=0
-target/release/qianchuan serve --bind "127.0.0.1:$port" &
-server=$!
-bench/.postgraphile/node_modules/.bin/postgraphile -c "$url" -s bench -p "$pg_port" \
-  --disable-graphiql --disable-query-log >/dev/null 2>&1 &
-postgraphile=$!
-trap 'kill $server $postgraphile 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-for _ in $(seq 1 100); do
-  curl -fsS -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
-    "http://127.0.0.1:$pg_port/graphql" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+start_peers "$url" bench
 token=$(target/release/qianchuan token --role discipline --regions 33 --ttl 1h)
 # Chains are walked in SQL until the in-memory linkage index is built: wait for it.
 started=$(date +%s.%N)
-for _ in $(seq 1 1200); do
-  curl -fsS "http://127.0.0.1:$port/readyz" | grep -q '"state":"ready"' && break
-  sleep 0.5
-done
+wait_for_index
 echo "linkage index: $(curl -fsS "http://127.0.0.1:$port/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["linkIndex"])') after $(python3 -c "print(round($(date +%s.%N) - $started, 1))") s"
 echo "gateway RSS before: $(ps -o rss= -p $server) KiB"
 target/release/examples/chain_bench --gateway "http://127.0.0.1:$port" --token "$token" --database "$url" \

@@ -11,7 +11,7 @@ mod bench_common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bench_common::{percentile, run};
+use bench_common::{ask_graphql, percentile, run};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 const OURS: &str = "query($id: ID!) { case(id: $id) { id source sourceKey title status \
@@ -83,16 +83,9 @@ struct GraphqlCase {
 impl AsyncCase for GraphqlCase {
     async fn ask(&self, i: usize) -> bool {
         let id = (self.id)(self.cases[i % self.cases.len()]);
-        let body = serde_json::json!({"query": self.query, "variables": {"id": id}});
-        let mut post = self.client.post(&self.url).json(&body);
-        if let Some(token) = &self.token {
-            post = post.bearer_auth(token);
-        }
-        let Ok(response) = post.send().await else { return false };
-        let Ok(answer) = response.json::<serde_json::Value>().await else {
-            return false;
-        };
-        answer.get("errors").is_none() && answer["data"][self.field]["id"].is_string()
+        ask_graphql(&self.client, &self.url, self.token.as_deref(), self.query, id)
+            .await
+            .is_some_and(|data| data[self.field]["id"].is_string())
     }
 }
 

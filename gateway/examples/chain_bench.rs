@@ -14,7 +14,7 @@ mod bench_common;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bench_common::{percentile, run};
+use bench_common::{ask_graphql, percentile, run};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 
@@ -97,16 +97,15 @@ struct Server {
 impl Server {
     /// Asks for the chain of `root`; true when it came back without errors.
     async fn ask(&self, root: i64) -> bool {
-        let body = serde_json::json!({"query": self.query, "variables": {"id": (self.id)(root)}});
-        let mut post = self.client.post(&self.url).json(&body);
-        if let Some(token) = &self.token {
-            post = post.bearer_auth(token);
-        }
-        let Ok(response) = post.send().await else { return false };
-        let Ok(answer) = response.json::<serde_json::Value>().await else {
-            return false;
-        };
-        answer.get("errors").is_none() && (self.nodes)(&answer["data"]).is_some()
+        ask_graphql(
+            &self.client,
+            &self.url,
+            self.token.as_deref(),
+            self.query,
+            (self.id)(root),
+        )
+        .await
+        .is_some_and(|data| (self.nodes)(&data).is_some())
     }
 }
 

@@ -74,6 +74,7 @@ pub struct Metrics {
     pub db_failures: Family<KindLabel, Counter>,
     db_reads: Family<DatabaseLabel, Counter>,
     pub db_replicas: Family<StateLabel, Gauge>,
+    document_lookups: Family<KindLabel, Counter>,
     pub subscriptions: Gauge,
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
@@ -137,6 +138,12 @@ impl Default for Metrics {
             "Read replicas (QIANCHUAN_DATABASE_REPLICA_URLS) by state as last probed: up, down",
             db_replicas.clone(),
         );
+        let document_lookups = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "document_cache_lookups",
+            "GraphQL documents looked up in the parsed-document cache, by kind: hit (parsed before), miss (parsed now)",
+            document_lookups.clone(),
+        );
         let subscriptions = Gauge::default();
         registry.register(
             "subscriptions",
@@ -172,6 +179,7 @@ impl Default for Metrics {
             db_failures,
             db_reads,
             db_replicas,
+            document_lookups,
             subscriptions,
             subscription_states,
             link_index,
@@ -237,6 +245,14 @@ impl Metrics {
         }
         advance(&self.subscription_states, subscription_states);
         advance(&self.audit_entries, audit_entries);
+    }
+
+    /// Brings the parsed-document cache's `(hits, misses)` since start up to date.
+    pub fn set_document_lookups(&self, (hits, misses): (u64, u64)) {
+        for (kind, total) in [("hit", hits), ("miss", misses)] {
+            let counter = self.document_lookups.get_or_create(&KindLabel { kind: kind.into() });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     pub fn set_state(family: &Family<StateLabel, Gauge>, state: &str, value: i64) {

@@ -49,3 +49,24 @@ where
     all.sort();
     (all, elapsed)
 }
+
+/// Posts `query` with `{"id": id}` to a GraphQL server (with `token` as bearer, if any); the
+/// answer's `data` when it came back without `errors`.
+pub async fn ask_graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    id: serde_json::Value,
+) -> Option<serde_json::Value> {
+    let body = serde_json::json!({"query": query, "variables": {"id": id}});
+    let mut post = client.post(url).json(&body);
+    if let Some(token) = token {
+        post = post.bearer_auth(token);
+    }
+    let mut answer = post.send().await.ok()?.json::<serde_json::Value>().await.ok()?;
+    if answer.get("errors").is_some() {
+        return None;
+    }
+    answer.get_mut("data").map(serde_json::Value::take)
+}

@@ -63,6 +63,7 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
         hub::db::connection_trouble(),
         state.reads.reads(),
     );
+    m.set_document_lookups(state.documents.lookups());
     let replicas = state.reads.replicas();
     let up = replicas.iter().filter(|r| r.up).count() as i64;
     Metrics::set_state(&m.db_replicas, "up", up);

@@ -108,9 +108,17 @@ impl Records<'_> {
         let mentions = self
             .visible_mentions(case_party::Column::PartyId.in_subquery(taking_part))
             .await?;
+        // Only the parties of the visible asked cases are described and handed out (a party of
+        // a hidden asked case is read for nothing, and never noted in the audit trail).
+        let asked: HashSet<i64> = case_ids.iter().copied().collect();
+        let handed: HashSet<i64> = mentions
+            .iter()
+            .filter(|m| asked.contains(&m.case_id))
+            .map(|m| m.party_id)
+            .collect();
+        let mentions: Vec<case_party::Model> = mentions.into_iter().filter(|m| handed.contains(&m.party_id)).collect();
         let parties = self.described(&mentions).await?;
         self.0.trail.parties(parties.keys().copied());
-        let asked: HashSet<i64> = case_ids.iter().copied().collect();
         let mut out: HashMap<i64, Vec<_>> = HashMap::new();
         for link in mentions.into_iter().filter(|m| asked.contains(&m.case_id)) {
             if let Some(p) = parties.get(&link.party_id) {

@@ -255,7 +255,7 @@ async fn walk_alone(db: &DatabaseConnection, roots: &[i64]) {
     use hub::policy::Scope;
 
     let started = Instant::now();
-    let index = match LinkIndex::built(db.clone()).await {
+    let index = match LinkIndex::built(db.clone(), 64 << 20).await {
         Ok(index) => index,
         Err(e) => {
             eprintln!("building the linkage index: {e}");

@@ -98,6 +98,9 @@ pub struct Config {
     /// linkage journal); `false`: every chain is walked in SQL.
     #[serde(deserialize_with = "on_or_off")]
     pub link_index: bool,
+    /// Memory for the case cache the linkage index keeps (case rows, and the parties of cases
+    /// with their mentions), in MiB; `0` keeps nothing. Needs the linkage index.
+    pub case_cache_mb: usize,
     /// `tracing` filter, e.g. `info` or `gateway=debug`.
     pub log: String,
     /// Each GraphQL request's time budget, in milliseconds: past it the work is cancelled and
@@ -164,6 +167,7 @@ impl Default for Config {
             inspection_weights: "1,5,20".into(),
             events_channel: "qianchuan:events".into(),
             link_index: true,
+            case_cache_mb: 64,
             log: "info".into(),
             request_timeout_ms: 5_000,
             max_concurrent_requests: 32,
@@ -508,6 +512,7 @@ mod tests {
                 ("QIANCHUAN_REDIS_URL", ""),
                 ("QIANCHUAN_JWT_ALGORITHMS", "RS256, ES256"),
                 ("QIANCHUAN_LINK_INDEX", "off"),
+                ("QIANCHUAN_CASE_CACHE_MB", "8"),
                 ("QIANCHUAN_MODEL_DATE", "2024-01-15"),
                 ("QIANCHUAN_GOVERNANCE_THRESHOLDS", "10,25,50"),
             ]),
@@ -520,6 +525,7 @@ mod tests {
         assert_eq!(c.redis_url, None, "an empty value leaves it unset");
         assert_eq!(c.jwt_algorithms, Some(vec!["RS256".to_string(), "ES256".to_string()]));
         assert!(!c.link_index);
+        assert_eq!(c.case_cache_mb, 8);
         assert_eq!(c.model_date, chrono::NaiveDate::from_ymd_opt(2024, 1, 15));
         assert_eq!(c.governance_thresholds, "10,25,50");
         for (name, value) in [

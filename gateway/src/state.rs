@@ -111,7 +111,9 @@ impl AppState {
             Duration::from_millis(config.replica_max_lag_ms),
         )
         .await?;
-        let links = config.link_index.then(|| hub::link_index::LinkIndex::start(db.clone()));
+        let links = config
+            .link_index
+            .then(|| hub::link_index::LinkIndex::start(db.clone(), config.case_cache_mb << 20));
         Ok(AppState {
             links,
             reads,

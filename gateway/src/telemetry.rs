@@ -75,6 +75,8 @@ pub struct Metrics {
     db_reads: Family<DatabaseLabel, Counter>,
     pub db_replicas: Family<StateLabel, Gauge>,
     document_lookups: Family<KindLabel, Counter>,
+    case_cache_lookups: Family<KindLabel, Counter>,
+    pub case_cache: Family<StateLabel, Gauge>,
     pub subscriptions: Gauge,
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
@@ -144,6 +146,18 @@ impl Default for Metrics {
             "GraphQL documents looked up in the parsed-document cache, by kind: hit (parsed before), miss (parsed now)",
             document_lookups.clone(),
         );
+        let case_cache_lookups = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "case_cache_lookups",
+            "Cases and parties of cases looked up in the case cache, by kind: hit (answered from memory), miss (read from the database and kept)",
+            case_cache_lookups.clone(),
+        );
+        let case_cache = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "case_cache",
+            "The case cache the linkage index keeps: cases, parties (entries), bytes (about), budget_bytes (QIANCHUAN_CASE_CACHE_MB)",
+            case_cache.clone(),
+        );
         let subscriptions = Gauge::default();
         registry.register(
             "subscriptions",
@@ -180,6 +194,8 @@ impl Default for Metrics {
             db_reads,
             db_replicas,
             document_lookups,
+            case_cache_lookups,
+            case_cache,
             subscriptions,
             subscription_states,
             link_index,
@@ -248,9 +264,18 @@ impl Metrics {
     }
 
     /// Brings the parsed-document cache's `(hits, misses)` since start up to date.
-    pub fn set_document_lookups(&self, (hits, misses): (u64, u64)) {
+    pub fn set_document_lookups(&self, lookups: (u64, u64)) {
+        Self::set_lookups(&self.document_lookups, lookups);
+    }
+
+    /// Brings the case cache's `(hits, misses)` since start up to date.
+    pub fn set_case_cache_lookups(&self, lookups: (u64, u64)) {
+        Self::set_lookups(&self.case_cache_lookups, lookups);
+    }
+
+    fn set_lookups(family: &Family<KindLabel, Counter>, (hits, misses): (u64, u64)) {
         for (kind, total) in [("hit", hits), ("miss", misses)] {
-            let counter = self.document_lookups.get_or_create(&KindLabel { kind: kind.into() });
+            let counter = family.get_or_create(&KindLabel { kind: kind.into() });
             counter.inc_by(total.saturating_sub(counter.get()));
         }
     }

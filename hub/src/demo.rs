@@ -155,7 +155,7 @@ impl<'a, C: ConnectionTrait + TransactionTrait> Seeder<'a, C> {
         }
         .insert(self.db)
         .await?;
-        Ok(())
+        entities::linkage_journal::record(self.db, &[case_id]).await
     }
 
     pub async fn key(&self, case_id: i64, kind: LinkKind, value: &str) -> Result<(), DbErr> {

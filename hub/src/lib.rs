@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod case_cache;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod org_names;
 pub mod policy;
 pub mod pull;
+pub mod read_after;
 pub mod reference;
 pub mod replicas;
 pub mod revocation;

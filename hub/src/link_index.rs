@@ -14,16 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use entities::{case, case_key, linkage_journal, LinkKind, Source};
+use entities::{case, case_key, case_party, linkage_journal, LinkKind, Source};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
 
+use crate::case_cache::CaseCache;
 use crate::error::Result;
 use crate::linkage::LinkGraph;
 use crate::linkage::{Key, Neighbours};
 use crate::policy::{CaseVisibility, Scope};
+use crate::read_after::ReadAfter;
 use crate::sql::{ids_in, keys_condition};
 
 /// How often an idle gateway applies the journal.
@@ -506,6 +508,11 @@ pub struct IndexFigures {
 pub struct LinkIndex {
     db: DatabaseConnection,
     graph: RwLock<Graph>,
+    /// Case rows and parties, kept current by the same journal (`case_cache`).
+    cache: CaseCache,
+    /// The journal's last row as of a moment after a request began, shared by the requests
+    /// waiting at that moment.
+    head: ReadAfter<i64>,
     /// The last journal row applied.
     applied: AtomicI64,
     ready: AtomicBool,
@@ -516,8 +523,9 @@ pub struct LinkIndex {
 impl LinkIndex {
     /// An empty index that builds itself in the background (retrying while the database
     /// cannot be read); chains are walked in SQL until it is ready.
-    pub fn start(db: DatabaseConnection) -> Arc<LinkIndex> {
-        let index = Arc::new(LinkIndex::empty(db));
+    /// `cache_bytes`: the case cache's budget.
+    pub fn start(db: DatabaseConnection, cache_bytes: usize) -> Arc<LinkIndex> {
+        let index = Arc::new(LinkIndex::empty(db, cache_bytes));
         index.rebuild();
         // Kept current between requests too, so a quiet gateway is not far behind when the
         // next chain is asked for (nor behind a pruned journal).
@@ -537,6 +545,7 @@ impl LinkIndex {
     /// Builds the index again in the background; chains are walked in SQL meanwhile.
     fn rebuild(self: &Arc<Self>) {
         self.ready.store(false, Ordering::Release);
+        self.cache.clear();
         let building = self.clone();
         tokio::spawn(async move {
             let mut wait = Duration::from_secs(1);
@@ -548,17 +557,19 @@ impl LinkIndex {
         });
     }
 
-    /// Builds an index now (for tools and tests).
-    pub async fn built(db: DatabaseConnection) -> Result<Arc<LinkIndex>, DbErr> {
-        let index = Arc::new(LinkIndex::empty(db));
+    /// Builds an index now (for tools and tests), with a case cache of `cache_bytes`.
+    pub async fn built(db: DatabaseConnection, cache_bytes: usize) -> Result<Arc<LinkIndex>, DbErr> {
+        let index = Arc::new(LinkIndex::empty(db, cache_bytes));
         index.build().await?;
         Ok(index)
     }
 
-    fn empty(db: DatabaseConnection) -> LinkIndex {
+    fn empty(db: DatabaseConnection, cache_bytes: usize) -> LinkIndex {
         LinkIndex {
             db,
             graph: RwLock::new(Graph::default()),
+            cache: CaseCache::new(cache_bytes),
+            head: ReadAfter::default(),
             applied: AtomicI64::new(0),
             ready: AtomicBool::new(false),
             catching_up: Arc::new(tokio::sync::Mutex::new(())),
@@ -599,6 +610,7 @@ impl LinkIndex {
             self.read_shared_keys(&mut graph).await?;
             self.read_visibility(&mut graph).await?;
             *self.write() = graph;
+            self.cache.clear();
             self.applied.store(start, Ordering::Release);
             loop {
                 match self.apply_journal_page().await? {
@@ -710,6 +722,31 @@ impl LinkIndex {
         self.catch_up_to(last).await
     }
 
+    /// Brings the index and its case cache up to the journal's last row as of a moment after
+    /// `began` (one question to the database for every request waiting at that moment).
+    /// `Ok(false)`: the index cannot answer now.
+    pub async fn current_after(self: &Arc<Self>, began: std::time::Instant) -> Result<bool, DbErr> {
+        if !self.usable() {
+            return Ok(false);
+        }
+        let head = self
+            .head
+            .after(began, || async {
+                linkage_journal::last_seq(&self.db)
+                    .await
+                    .inspect_err(crate::db::note_failure)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(DbErr::Custom)?;
+        self.catch_up_to(head).await
+    }
+
+    /// The case cache this index keeps current.
+    pub fn cache(&self) -> &CaseCache {
+        &self.cache
+    }
+
     /// Applies the journal up to row `last` at least. `Ok(false)`: too far behind to wait;
     /// the rest is applied in the background.
     pub async fn catch_up_to(self: &Arc<Self>, last: i64) -> Result<bool, DbErr> {
@@ -777,10 +814,31 @@ impl LinkIndex {
             return Ok(Step::Pruned);
         }
         let changed: Vec<i64> = rows.iter().map(|r| r.1).collect::<BTreeSet<_>>().into_iter().collect();
-        let delta = self.read_delta(changed).await?;
+        let mentioned = self.parties_mentioned_by(&changed).await?;
+        let delta = self.read_delta(changed.clone()).await?;
         self.write().apply(delta);
+        self.cache.evict(&changed, &mentioned);
         self.applied.store(last, Ordering::Release);
         Ok(Step::Applied)
+    }
+
+    /// The parties the current rows of `cases` mention (their earlier mentions are known to
+    /// the cache), for the cache to forget.
+    async fn parties_mentioned_by(&self, cases: &[i64]) -> Result<Vec<i64>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let mut parties = BTreeSet::new();
+        for chunk in cases.chunks(CHUNK) {
+            let rows: Vec<i64> = case_party::Entity::find()
+                .select_only()
+                .column(case_party::Column::PartyId)
+                .distinct()
+                .filter(ids_in(backend, r#""case_parties"."case_id""#, chunk))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            parties.extend(rows);
+        }
+        Ok(parties.into_iter().collect())
     }
 
     async fn read_delta(&self, changed: Vec<i64>) -> Result<Delta, DbErr> {

@@ -304,6 +304,17 @@ pub struct CaseVisibility<'a> {
     pub region_code: Option<&'a str>,
 }
 
+impl<'a> CaseVisibility<'a> {
+    pub fn of(case: &'a case::Model) -> CaseVisibility<'a> {
+        CaseVisibility {
+            source: case.source,
+            transferred: case.transferred,
+            deleted: case.deleted,
+            region_code: case.region_code.as_deref(),
+        }
+    }
+}
+
 impl Scope {
     /// The rule of `case_condition`, for a case held in memory: both must agree (a test checks
     /// them against each other on every combination), and rows the walk finds this way are

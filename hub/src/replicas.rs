@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, Statement};
 
 use crate::db::{redact_url, Db, DbOptions};
+use crate::read_after::ReadAfter;
 
 /// How often each replica's replay position is read.
 const PROBE_EVERY: Duration = Duration::from_millis(10);
@@ -43,9 +44,9 @@ impl Choice {
 struct Inner {
     primary: Db,
     replicas: Vec<Replica>,
-    /// The primary's flush position (or why it could not be read) and when it was asked for,
-    /// shared by the reads that began before that.
-    position: tokio::sync::Mutex<Option<(Instant, Result<u64, String>)>>,
+    /// The primary's flush position (or why it could not be read), shared by the reads that
+    /// began before it was asked for.
+    position: ReadAfter<u64>,
     /// Bumped after every probe round, for reads waiting on a replica.
     probed: tokio::sync::watch::Sender<u64>,
     max_lag: Duration,
@@ -122,7 +123,7 @@ impl ReadRouter {
         ReadRouter(Arc::new(Inner {
             primary,
             replicas,
-            position: tokio::sync::Mutex::new(None),
+            position: ReadAfter::default(),
             probed: tokio::sync::watch::channel(0).0,
             max_lag,
             turn: AtomicUsize::new(0),
@@ -214,23 +215,19 @@ impl ReadRouter {
     /// A failure is shared the same way: reads queued behind a primary that does not answer
     /// fail together, not one timeout after another.
     async fn primary_position_after(&self, began: Instant) -> Result<u64, String> {
-        let mut known = self.0.position.lock().await;
-        if let Some((asked, position)) = known.as_ref() {
-            if *asked >= began {
-                return position.clone();
-            }
-        }
-        let asked = Instant::now();
-        let position = match wal_position(&self.0.primary, "pg_current_wal_flush_lsn()").await {
-            Ok(Some(position)) => Ok(position),
-            Ok(None) => Err("the primary reports no WAL position".to_string()),
-            Err(e) => {
-                crate::db::note_failure(&e);
-                Err(e.to_string())
-            }
-        };
-        *known = Some((asked, position.clone()));
-        position
+        self.0
+            .position
+            .after(began, || async {
+                match wal_position(&self.0.primary, "pg_current_wal_flush_lsn()").await {
+                    Ok(Some(position)) => Ok(position),
+                    Ok(None) => Err("the primary reports no WAL position".to_string()),
+                    Err(e) => {
+                        crate::db::note_failure(&e);
+                        Err(e.to_string())
+                    }
+                }
+            })
+            .await
     }
 
     /// Reads every replica's replay position, for ever.

@@ -1,6 +1,8 @@
-//! `linkage_journal`: cases whose keys or visibility changed, in commit order. Every writer of
-//! `cases` or `case_keys` calls [`record`] in the transaction that made the change; gateways
-//! read what came after the last row they applied to keep their linkage index current.
+//! `linkage_journal`: cases that changed (their row, keys or parties), in commit order. Every
+//! writer of `cases`, `case_keys`, `case_parties` or `parties` calls [`record`] with the cases
+//! concerned (for a party: the cases that mention it) in the transaction that made the change;
+//! gateways read what came after the last row they applied to keep their linkage index and
+//! case cache current.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{QuerySelect, Statement, TransactionSession, TransactionTrait};
@@ -21,7 +23,7 @@ impl ActiveModelBehavior for ActiveModel {}
 /// The PostgreSQL advisory lock that orders journal writers (an arbitrary constant: "qc-link").
 const WRITERS_LOCK: i64 = 0x0071_632d_6c69_6e6b;
 
-/// Notes that the keys or the visibility of `case_ids` changed. Call it last in the writing
+/// Notes that `case_ids` changed (their rows, keys or parties). Call it last in the writing
 /// transaction: on PostgreSQL it takes a transaction-level lock that is held until commit, so
 /// rows are numbered in the order their transactions commit and a reader that has applied
 /// row N has seen every change committed before it (SQLite has one writer at a time anyway).

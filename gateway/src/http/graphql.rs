@@ -558,18 +558,9 @@ async fn execute(
             "the gateway is busy: the request found no turn within its time budget",
         );
     };
-    // A query reads one snapshot from start to end; a mutation writes on the pool.
-    let reader = if matches!(operation, Some(OperationType::Query)) {
-        match Reader::routed_snapshot(&state.reads).await {
-            Ok(reader) => Some(reader),
-            Err(e) => {
-                tracing::error!(error = %e, "no database connection for a read snapshot");
-                return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
-            }
-        }
-    } else {
-        None
-    };
+    // A query reads one snapshot, opened by its first statement (none when memory answers it);
+    // a mutation writes on the pool.
+    let reader = matches!(operation, Some(OperationType::Query)).then(|| Reader::lazy_snapshot(&state.reads));
     let (request, trail, masked) = prepare(state, request, &viewer, reader.clone());
     let executed = tokio::time::timeout_at(deadline, schema.execute(request)).await;
     // The execution is over (or dropped): the snapshot's reads are done.

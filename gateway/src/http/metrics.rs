@@ -83,6 +83,12 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
         Metrics::set_state(&m.link_index, "cases", f.cases as i64);
         Metrics::set_state(&m.link_index, "keys", f.keys as i64);
         Metrics::set_state(&m.link_index, "journal_applied", f.applied);
+        let c = index.cache().figures();
+        m.set_case_cache_lookups((c.hits, c.misses));
+        Metrics::set_state(&m.case_cache, "cases", c.cases as i64);
+        Metrics::set_state(&m.case_cache, "parties", c.parties as i64);
+        Metrics::set_state(&m.case_cache, "bytes", c.bytes as i64);
+        Metrics::set_state(&m.case_cache, "budget_bytes", c.budget as i64);
     }
     (
         [(

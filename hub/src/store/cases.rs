@@ -6,10 +6,7 @@ use crate::error::Result;
 use entities::{case, case_party, Source};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::Order;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
 impl Records<'_> {
@@ -18,10 +15,15 @@ impl Records<'_> {
     }
 
     pub async fn case_by_id(&self, id: i64) -> Result<Option<case::Model>> {
-        let found = case::Entity::find_by_id(id)
-            .filter(self.visible())
-            .one(&self.0.db)
-            .await?;
+        let found = match self.memory().await {
+            Some(cache) => self.cases_in(cache, &[id]).await?.remove(&id),
+            None => {
+                case::Entity::find_by_id(id)
+                    .filter(self.visible())
+                    .one(&self.0.db)
+                    .await?
+            }
+        };
         self.0.trail.cases(found.iter().map(|c| c.id));
         Ok(found)
     }
@@ -42,6 +44,11 @@ impl Records<'_> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        if let Some(cache) = self.memory().await {
+            let cases = self.cases_in(cache, ids).await?;
+            self.0.trail.cases(cases.keys().copied());
+            return Ok(cases);
+        }
         let rows = case::Entity::find()
             .filter(crate::sql::ids_in(
                 self.0.db.get_database_backend(),
@@ -53,32 +60,6 @@ impl Records<'_> {
             .await?;
         self.0.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
-    }
-
-    /// Visible cases among `ids` (not audited: the caller decides what it hands out), with the
-    /// number of the linkage journal's last row as of the same statement (`None` when no case
-    /// is returned).
-    pub(super) async fn visible_cases_and_journal_head(
-        &self,
-        ids: &[i64],
-    ) -> Result<(HashMap<i64, case::Model>, Option<i64>)> {
-        let backend = self.0.db.get_database_backend();
-        let statement = case::Entity::find()
-            .column_as(
-                Expr::cust("(SELECT COALESCE(MAX(seq), 0) FROM linkage_journal)"),
-                "journal_head",
-            )
-            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, ids))
-            .filter(self.visible())
-            .build(backend);
-        let mut cases = HashMap::new();
-        let mut head = None;
-        for row in self.0.db.query_all_raw(statement).await? {
-            head = Some(row.try_get::<i64>("", "journal_head")?);
-            let case = case::Model::from_query_result(&row, "")?;
-            cases.insert(case.id, case);
-        }
-        Ok((cases, head))
     }
 
     /// Visible cases among `ids` that match `query`, by id (one query).

@@ -30,38 +30,25 @@ impl Records<'_> {
         Ok((chain, cases))
     }
 
-    /// The walk on the index, current as of this request: the cases are read together with
-    /// the journal's last row, and when that row is one the index has not applied (a change
-    /// committed meanwhile, by anyone), the index catches up and the walk is done again. So a
-    /// walk costs one query when nothing changed. `None`: SQL must answer.
+    /// The walk on the index, brought current as of this request (the journal's last row read
+    /// after it began), with its cases from the case cache. `None`: SQL must answer (the index
+    /// cannot answer now, or a case it found is not visible: the root, or one changed since).
     async fn chain_on_index(
         &self,
         index: &Arc<LinkIndex>,
         root: i64,
         params: WalkParams,
     ) -> Result<Option<(Chain, HashMap<i64, case::Model>)>> {
-        for first in [true, false] {
-            let applied = index.applied();
-            let chain = walk(&index.view(&self.0.scope), root, params).await?;
-            let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
-            let (cases, head) = self.visible_cases_and_journal_head(&ids).await?;
-            let Some(head) = head else { return Ok(None) }; // not even the root is visible
-            if first && head > applied {
-                match index.catch_up_to(head).await {
-                    Ok(true) => continue,
-                    Ok(false) => return Ok(None),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "catching the linkage index up; walking in SQL");
-                        return Ok(None);
-                    }
-                }
-            }
-            if !ids.iter().all(|id| cases.contains_key(id)) {
-                return Ok(None);
-            }
-            self.0.trail.cases(ids.iter().copied());
-            return Ok(Some((chain, cases)));
+        let Some(cache) = self.memory().await else {
+            return Ok(None);
+        };
+        let chain = walk(&index.view(&self.0.scope), root, params).await?;
+        let ids: Vec<i64> = chain.nodes.iter().map(|n| n.case_id).collect();
+        let cases = self.cases_in(cache, &ids).await?;
+        if !ids.iter().all(|id| cases.contains_key(id)) {
+            return Ok(None);
         }
-        Ok(None)
+        self.0.trail.cases(ids.iter().copied());
+        Ok(Some((chain, cases)))
     }
 }

@@ -10,6 +10,7 @@ mod findings;
 mod governance;
 mod inspections;
 mod keys;
+mod memory;
 mod page;
 mod parties;
 mod stats;
@@ -22,6 +23,7 @@ pub use filter::CaseQuery;
 pub use findings::{rule_labels, CodeQuery, FindingCount, FindingQuery, OwnCode};
 pub use governance::Signals;
 pub use page::{Direction, Page, SortedPage, Window};
+pub(crate) use parties::described_by;
 pub use stats::{Bucket, Dimension};
 pub(crate) use tasks::{insert_task, insert_tasks, record_event as record_task_event, TaskToOpen};
 pub use tasks::{NewTask, TaskQuery};
@@ -38,51 +40,76 @@ use std::sync::Arc;
 
 /// Where a store reads: the pool, or one snapshot — a read-only transaction that every read
 /// of one request goes through, so that a response is consistent with itself even while files
-/// load (a case listed is still there for its chain) — or, for a subscription that reads again
-/// on every change, each statement on a database holding every change committed before it
-/// (a caught-up replica or the primary: `ReadRouter`).
+/// load (a case listed is still there for its chain) — opened now or by the first statement
+/// that needs one (a request answered from memory opens none), or, for a subscription that
+/// reads again on every change, each statement on a database holding every change committed
+/// before it (a caught-up replica or the primary: `ReadRouter`).
 #[derive(Clone)]
 pub enum Reader {
     Pool(DatabaseConnection),
     Snapshot(Arc<DatabaseTransaction>),
+    Lazy(Arc<LazySnapshot>),
     Routed(ReadRouter),
 }
 
-impl Reader {
-    /// Opens a snapshot on `db`: repeatable read on PostgreSQL; on SQLite (WAL) a read
-    /// transaction, whose first read fixes what it sees.
-    pub async fn snapshot(db: &DatabaseConnection) -> Result<Reader, sea_orm::DbErr> {
-        let txn = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => db
-                .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
-                .await
-                .inspect_err(crate::db::note_failure)?,
-            _ => db.begin().await.inspect_err(crate::db::note_failure)?,
-        };
-        Ok(Reader::Snapshot(Arc::new(txn)))
-    }
+/// A snapshot opened on a caught-up replica or the primary by the first statement that reads.
+pub struct LazySnapshot {
+    router: ReadRouter,
+    opened: tokio::sync::OnceCell<DatabaseTransaction>,
+}
 
-    /// Opens a snapshot on a replica that holds every change committed before this call, or on
-    /// the primary; a replica that cannot open one is skipped and the primary opens it.
-    pub async fn routed_snapshot(router: &ReadRouter) -> Result<Reader, sea_orm::DbErr> {
-        let choice = router.choose().await;
-        match Reader::snapshot(&choice.db).await {
-            Err(e) if choice.is_replica() => {
-                router.failed(&choice, &e);
-                Reader::snapshot(router.primary()).await
-            }
-            opened => opened,
+impl LazySnapshot {
+    async fn get(&self) -> Result<&DatabaseTransaction, sea_orm::DbErr> {
+        self.opened.get_or_try_init(|| begin_routed(&self.router)).await
+    }
+}
+
+/// A snapshot on `db`: repeatable read on PostgreSQL; on SQLite (WAL) a read transaction,
+/// whose first read fixes what it sees.
+async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => db
+            .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+            .await
+            .inspect_err(crate::db::note_failure),
+        _ => db.begin().await.inspect_err(crate::db::note_failure),
+    }
+}
+
+/// A snapshot on a replica that holds every change committed before this call, or on the
+/// primary; a replica that cannot open one is skipped and the primary opens it.
+async fn begin_routed(router: &ReadRouter) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    let choice = router.choose().await;
+    match begin_snapshot(&choice.db).await {
+        Err(e) if choice.is_replica() => {
+            router.failed(&choice, &e);
+            begin_snapshot(router.primary()).await
         }
+        opened => opened,
+    }
+}
+
+impl Reader {
+    /// A routed snapshot opened by the first statement that reads through it; as it opens
+    /// after the request began, it holds every change committed before the request.
+    pub fn lazy_snapshot(router: &ReadRouter) -> Reader {
+        Reader::Lazy(Arc::new(LazySnapshot {
+            router: router.clone(),
+            opened: tokio::sync::OnceCell::new(),
+        }))
     }
 
     /// Ends a snapshot that nothing else holds any more (its reads are over); a snapshot still
     /// shared ends when its last holder lets go.
     pub async fn finish(self) {
-        if let Reader::Snapshot(txn) = self {
-            if let Ok(txn) = Arc::try_unwrap(txn) {
-                if let Err(e) = txn.commit().await {
-                    tracing::debug!(error = %e, "ending a read snapshot");
-                }
+        let txn = match self {
+            Reader::Snapshot(txn) => Arc::try_unwrap(txn).ok(),
+            Reader::Lazy(lazy) => Arc::try_unwrap(lazy).ok().and_then(|l| l.opened.into_inner()),
+            Reader::Pool(_) | Reader::Routed(_) => None,
+        };
+        if let Some(txn) = txn {
+            if let Err(e) = txn.commit().await {
+                tracing::debug!(error = %e, "ending a read snapshot");
             }
         }
     }
@@ -94,6 +121,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.get_database_backend(),
             Reader::Snapshot(txn) => txn.get_database_backend(),
+            Reader::Lazy(lazy) => lazy.router.primary().get_database_backend(),
             Reader::Routed(router) => router.primary().get_database_backend(),
         }
     }
@@ -102,6 +130,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_raw(stmt).await,
             Reader::Snapshot(txn) => txn.execute_raw(stmt).await,
+            Reader::Lazy(lazy) => lazy.get().await?.execute_raw(stmt).await,
             Reader::Routed(router) => router.primary().execute_raw(stmt).await,
         }
     }
@@ -110,6 +139,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_unprepared(sql).await,
             Reader::Snapshot(txn) => txn.execute_unprepared(sql).await,
+            Reader::Lazy(lazy) => lazy.get().await?.execute_unprepared(sql).await,
             Reader::Routed(router) => router.primary().execute_unprepared(sql).await,
         }
     }
@@ -118,6 +148,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_one_raw(stmt).await,
             Reader::Snapshot(txn) => txn.query_one_raw(stmt).await,
+            Reader::Lazy(lazy) => lazy.get().await?.query_one_raw(stmt).await,
             Reader::Routed(router) => router.reader().await.query_one_raw(stmt).await,
         }
     }
@@ -126,6 +157,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_all_raw(stmt).await,
             Reader::Snapshot(txn) => txn.query_all_raw(stmt).await,
+            Reader::Lazy(lazy) => lazy.get().await?.query_all_raw(stmt).await,
             Reader::Routed(router) => router.reader().await.query_all_raw(stmt).await,
         }
     }
@@ -134,6 +166,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.support_returning(),
             Reader::Snapshot(txn) => txn.support_returning(),
+            Reader::Lazy(lazy) => lazy.router.primary().support_returning(),
             Reader::Routed(router) => router.primary().support_returning(),
         }
     }
@@ -172,6 +205,9 @@ pub struct ScopedStore {
     trail: Trail,
     /// The in-memory linkage index chains are walked on, when the gateway keeps one.
     links: Option<Arc<LinkIndex>>,
+    /// Whether the index and its case cache were brought current for this request (asked once
+    /// per request read through a snapshot, by its first read that can be answered from memory).
+    current: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl ScopedStore {
@@ -182,6 +218,7 @@ impl ScopedStore {
             scope: Arc::new(scope),
             trail: Trail::default(),
             links: None,
+            current: Arc::default(),
         }
     }
 

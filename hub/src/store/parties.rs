@@ -7,12 +7,15 @@ use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
 
-/// `party` as the visible `mentions` (of any parties, in case order) describe it: the name of
-/// its first visible mention, the ID number and credit code some visible mention gives, the
-/// phones the visible mentions give. A mention from before these were kept (no name) gives
-/// the name as recorded.
-fn described_by(mut party: party::Model, mentions: &[case_party::Model]) -> party::Model {
-    let own: Vec<&case_party::Model> = mentions.iter().filter(|m| m.party_id == party.id).collect();
+/// `party` as the visible `own` mentions (in case order) describe it: the name of the first,
+/// the ID number and credit code some mention gives, the phones they give. A mention from
+/// before these were kept (no name) gives the name as recorded. No visible mention: the party
+/// keeps no identity (the caller hands it out to nobody).
+pub(crate) fn described_by<'a>(
+    mut party: party::Model,
+    own: impl IntoIterator<Item = &'a case_party::Model>,
+) -> party::Model {
+    let own: Vec<&case_party::Model> = own.into_iter().collect();
     let Some(first) = own.first() else {
         party.identity.clear();
         return party;
@@ -67,6 +70,7 @@ impl Records<'_> {
             .filter(case_party::Column::CaseId.in_subquery(self.visible_case_ids()))
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
+            .order_by_asc(case_party::Column::Id)
             .all(&self.0.db)
             .await?)
     }
@@ -84,7 +88,10 @@ impl Records<'_> {
             .all(&self.0.db)
             .await?
             .into_iter()
-            .map(|p| (p.id, described_by(p, mentions)))
+            .map(|p| {
+                let id = p.id;
+                (id, described_by(p, mentions.iter().filter(|m| m.party_id == id)))
+            })
             .collect();
         parties.retain(|_, p| !p.identity.is_empty());
         Ok(parties)
@@ -99,6 +106,9 @@ impl Records<'_> {
     ) -> Result<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
         if case_ids.is_empty() {
             return Ok(HashMap::new());
+        }
+        if let Some(cache) = self.memory().await {
+            return self.participations_in(cache, case_ids).await;
         }
         let taking_part = Query::select()
             .column(case_party::Column::PartyId)

@@ -68,7 +68,7 @@ async fn compare_every_chain(app: &TestApp, index: &LinkIndex) -> usize {
 async fn the_index_walks_exactly_what_sql_walks(app: TestApp) {
     let dir = tests::TempDir::new("qc-index-world");
     hub::demo::load_generated_world(&app.db, &dir.0, 300, 5).await.unwrap();
-    let index = LinkIndex::built(app.db.clone()).await.unwrap();
+    let index = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
     let figures = index.figures();
     assert!(figures.cases > 50 && figures.keys > 20, "{figures:?}");
     let non_trivial = compare_every_chain(&app, &index).await;
@@ -79,7 +79,7 @@ async fn the_index_walks_exactly_what_sql_walks(app: TestApp) {
 /// names linked into texts stored before, tombstones, updates — reaches it through the journal.
 async fn the_index_follows_changes_written_after_it_was_built(app: TestApp) {
     tests::load_samples(&app, &[Source::Social, Source::Congress]).await;
-    let index = LinkIndex::built(app.db.clone()).await.unwrap();
+    let index = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
     let before = index.figures();
     tests::load_samples(&app, &[Source::Enforcement, Source::Discipline, Source::Procuratorate]).await;
     assert!(index.current().await.unwrap(), "a small gap is caught up at once");
@@ -114,7 +114,7 @@ async fn the_index_follows_changes_written_after_it_was_built(app: TestApp) {
 /// read everything again — chains are walked in SQL meanwhile — and then it is exact again.
 async fn an_index_behind_a_pruned_journal_rebuilds(app: TestApp) {
     tests::load_samples(&app, &[Source::Social]).await;
-    let index = LinkIndex::built(app.db.clone()).await.unwrap();
+    let index = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
     tests::load_samples(&app, &[Source::Enforcement, Source::Congress]).await;
     assert!(entities::linkage_journal::prune(&app.db, 0).await.unwrap() > 0);
     assert!(!index.current().await.unwrap(), "no catching up past the mark");
@@ -127,7 +127,7 @@ async fn an_index_behind_a_pruned_journal_rebuilds(app: TestApp) {
     assert!(index.usable(), "rebuilt");
     assert!(compare_every_chain(&app, &index).await > 100);
     // An index built after the pruning never meets the mark.
-    let fresh = LinkIndex::built(app.db.clone()).await.unwrap();
+    let fresh = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
     assert!(fresh.current().await.unwrap());
     assert_eq!(
         entities::linkage_journal::prune(&app.db, 0).await.unwrap(),

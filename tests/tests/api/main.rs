@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, the real router, real databases, over HTTP.
 
+mod case_cache;
 mod chain;
 mod governance;
 mod http_contract;

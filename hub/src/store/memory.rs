@@ -1,0 +1,164 @@
+//! Cases and parties answered from the case cache (`crate::case_cache`) once the linkage index
+//! has applied the journal as of a moment after the request began; what is missing is read from
+//! the primary and kept. What the viewer may see is decided here, on the way out, by the scope's
+//! in-memory rule.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use entities::{case, case_party, party, Source};
+use sea_orm::sea_query::{Expr, JoinType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+
+use super::{Reader, Records};
+use crate::case_cache::{participations_seen, CaseCache, Mention, PartyMentions, Placement};
+use crate::error::Result;
+use crate::policy::CaseVisibility;
+
+/// The parties of some cases as read for the cache: each case's party ids in position order,
+/// and each of those parties with every mention of it.
+type Participations = (HashMap<i64, Vec<i64>>, HashMap<i64, Arc<PartyMentions>>);
+
+impl Records<'_> {
+    /// The case cache, current for this request (checked once per request), when the gateway
+    /// keeps a linkage index that can answer now; `None`: read in SQL.
+    pub(super) async fn memory(&self) -> Option<&CaseCache> {
+        let index = self.0.links.as_ref().filter(|i| i.usable())?;
+        let now = std::time::Instant::now();
+        let current = match &self.0.db {
+            // One request: brought current once, by its first read.
+            Reader::Lazy(_) | Reader::Snapshot(_) => self
+                .0
+                .current
+                .get_or_try_init(|| index.current_after(now))
+                .await
+                .copied(),
+            // A subscription (it reads again on every change) or a tool: at every read.
+            Reader::Pool(_) | Reader::Routed(_) => index.current_after(now).await,
+        };
+        match current {
+            Ok(current) => current.then(|| index.cache()),
+            Err(e) => {
+                tracing::warn!(error = %e, "bringing the linkage index current; reading in SQL");
+                None
+            }
+        }
+    }
+
+    /// The visible cases among `ids`, from the cache; the missing ones are read from the primary
+    /// and kept. Not audited: the caller decides what it hands out.
+    pub(super) async fn cases_in(&self, cache: &CaseCache, ids: &[i64]) -> Result<HashMap<i64, case::Model>> {
+        let epoch = cache.epoch();
+        let (mut found, missing) = cache.cases(ids);
+        if !missing.is_empty() {
+            let backend = self.0.pool.get_database_backend();
+            let read: Vec<Arc<case::Model>> = case::Entity::find()
+                .filter(crate::sql::ids_in(backend, r#""cases"."id""#, &missing))
+                .all(&self.0.pool)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            cache.insert_cases(epoch, read.iter().cloned());
+            found.extend(read);
+        }
+        Ok(found
+            .into_iter()
+            .filter(|c| self.0.scope.admits(CaseVisibility::of(c)))
+            .map(|c| (c.id, Arc::unwrap_or_clone(c)))
+            .collect())
+    }
+
+    /// The participations of the visible cases among `case_ids` with their parties, each party
+    /// described by the mentions the viewer may see; from the cache, the missing ones read from
+    /// the primary and kept.
+    pub(super) async fn participations_in(
+        &self,
+        cache: &CaseCache,
+        case_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
+        let epoch = cache.epoch();
+        let (mut found, missing) = cache.participations(case_ids);
+        if !missing.is_empty() {
+            let (cases, parties) = self.read_participations(&missing).await?;
+            cache.insert_participations(epoch, &cases, &parties);
+            for (case_id, party_ids) in cases {
+                let entries = party_ids.iter().filter_map(|p| parties.get(p).cloned()).collect();
+                found.insert(case_id, entries);
+            }
+        }
+        let mut out = HashMap::new();
+        let mut handed = BTreeSet::new();
+        for (case_id, entries) in found {
+            let seen = participations_seen(&self.0.scope, case_id, &entries);
+            if !seen.is_empty() {
+                handed.extend(seen.iter().map(|(_, p)| p.id));
+                out.insert(case_id, seen);
+            }
+        }
+        self.0.trail.parties(handed);
+        Ok(out)
+    }
+
+    /// The parties of `case_ids` with every mention of them and where each mention's case
+    /// stands (two queries on the primary, unscoped: the scope is applied on the way out).
+    async fn read_participations(&self, case_ids: &[i64]) -> Result<Participations> {
+        let db = &self.0.pool;
+        let backend = db.get_database_backend();
+        let taking_part = sea_orm::sea_query::Query::select()
+            .column(case_party::Column::PartyId)
+            .from(case_party::Entity)
+            .and_where(crate::sql::ids_in(backend, r#""case_parties"."case_id""#, case_ids))
+            .to_owned();
+        let of_case = case_party::Entity::belongs_to(case::Entity)
+            .from(case_party::Column::CaseId)
+            .to(case::Column::Id)
+            .into();
+        let statement = case_party::Entity::find()
+            .join(JoinType::InnerJoin, of_case)
+            .column_as(Expr::col((case::Entity, case::Column::Source)), "case_source")
+            .column_as(Expr::col((case::Entity, case::Column::Transferred)), "case_transferred")
+            .column_as(Expr::col((case::Entity, case::Column::Deleted)), "case_deleted")
+            .column_as(Expr::col((case::Entity, case::Column::RegionCode)), "case_region_code")
+            .filter(case_party::Column::PartyId.in_subquery(taking_part))
+            .order_by_asc(case_party::Column::CaseId)
+            .order_by_asc(case_party::Column::Position)
+            .order_by_asc(case_party::Column::Id)
+            .build(backend);
+        let mut mentions: HashMap<i64, Vec<Mention>> = HashMap::new();
+        let mut cases: HashMap<i64, Vec<i64>> = case_ids.iter().map(|id| (*id, Vec::new())).collect();
+        for row in db.query_all_raw(statement).await? {
+            let link = case_party::Model::from_query_result(&row, "")?;
+            let placement = Placement {
+                source: row.try_get::<Source>("", "case_source")?,
+                transferred: row.try_get("", "case_transferred")?,
+                deleted: row.try_get("", "case_deleted")?,
+                region_code: row.try_get::<Option<String>>("", "case_region_code")?.map(Into::into),
+            };
+            if let Some(parties) = cases.get_mut(&link.case_id) {
+                if !parties.contains(&link.party_id) {
+                    parties.push(link.party_id);
+                }
+            }
+            mentions
+                .entry(link.party_id)
+                .or_default()
+                .push(Mention { link, case: placement });
+        }
+        let ids: Vec<i64> = mentions.keys().copied().collect();
+        let mut parties = HashMap::new();
+        if !ids.is_empty() {
+            for p in party::Entity::find()
+                .filter(crate::sql::ids_in(backend, r#""parties"."id""#, &ids))
+                .all(db)
+                .await?
+            {
+                let mentions = mentions.remove(&p.id).unwrap_or_default();
+                parties.insert(p.id, Arc::new(PartyMentions { party: p, mentions }));
+            }
+        }
+        Ok((cases, parties))
+    }
+}

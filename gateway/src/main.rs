@@ -374,14 +374,15 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
-            let mut state = AppState::new(config, db).await?;
+            let mut shared = gateway::state::Shared::new(config, db).await?;
             if addr.ip().is_loopback() && demo {
                 // Only a page on this machine is offered the demo's tokens (API.md).
-                state.demo_tokens = demo_tokens.as_ref().map(|tokens| {
+                shared.demo_tokens = demo_tokens.as_ref().map(|tokens| {
                     std::sync::Arc::new(tokens.iter().map(|(r, t)| (r.to_string(), t.clone())).collect())
                 });
-                state.demo_chain = hub::demo::five_system_case(&state.db).await?;
+                shared.demo_chain = hub::demo::five_system_case(&shared.db).await?;
             }
+            let state = AppState::from(shared);
             if demo && state.config.warning_task_days > 0 {
                 // The demo world was loaded before any gateway followed it: its warnings
                 // (the troubled town's RED months) are raised now, once.

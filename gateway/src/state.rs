@@ -12,8 +12,26 @@ use crate::rate_limit::RateLimiter;
 use crate::telemetry::Metrics;
 use hub::cache::RedisHandle;
 
+/// What every request shares, behind one `Arc`: handlers and middleware take a copy of the
+/// state per request, which is then one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl From<Shared> for AppState {
+    fn from(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+pub struct Shared {
     /// The primary database: writes, the audit log, tasks, ingestion, and reads that must see
     /// this request's own writes (mutations).
     pub db: Db,
@@ -67,6 +85,13 @@ fn db_options(config: &Config) -> DbOptions {
 
 impl AppState {
     pub async fn new(config: Config, db: Db) -> anyhow::Result<AppState> {
+        Ok(Shared::new(config, db).await?.into())
+    }
+}
+
+impl Shared {
+    /// The state before it is shared, for a caller that completes it (`serve --demo`).
+    pub async fn new(config: Config, db: Db) -> anyhow::Result<Shared> {
         let verifier = Verifier::from_config(&config).map_err(|e| anyhow::anyhow!("JWT keys: {e}"))?;
         let limits = Limits {
             max_page_size: config.max_page_size,
@@ -114,7 +139,7 @@ impl AppState {
         let links = config
             .link_index
             .then(|| hub::link_index::LinkIndex::start(db.clone(), config.case_cache_mb << 20));
-        Ok(AppState {
+        Ok(Shared {
             links,
             reads,
             shared_states: Default::default(),

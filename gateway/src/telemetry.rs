@@ -81,6 +81,7 @@ pub struct Metrics {
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
     audit_entries: Counter,
+    pub queries_recomputed: Counter,
 }
 
 impl Default for Metrics {
@@ -182,7 +183,14 @@ impl Default for Metrics {
             "Audit entries this instance has written since start",
             audit_entries.clone(),
         );
+        let queries_recomputed = Counter::default();
+        registry.register(
+            "queries_recomputed",
+            "Queries that took answers from the case cache and then opened their snapshot, computed again from the snapshot alone (a response is consistent with itself)",
+            queries_recomputed.clone(),
+        );
         Metrics {
+            queries_recomputed,
             registry,
             requests,
             durations,

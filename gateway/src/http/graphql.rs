@@ -540,14 +540,18 @@ async fn execute(
     } else {
         state.config.request_timeout_ms
     };
-    let mut request = async_graphql::Request::new(params.query);
-    request.set_parsed_query(document);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
+    let variables = params.variables.map(|vars| Variables::from_json(Value::Object(vars)));
+    let request = |document| {
+        let mut request = async_graphql::Request::new(params.query.clone());
+        request.set_parsed_query(document);
+        if let Some(name) = &params.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        if let Some(vars) = &variables {
+            request = request.variables(vars.clone());
+        }
+        request
+    };
     let schema = if open { &state.schema } else { &state.restricted_schema };
     // The budget covers the wait for a turn and the execution; dropping the execution at the
     // deadline cancels its database work. A model run is bounded by its own limit instead.
@@ -559,13 +563,38 @@ async fn execute(
         );
     };
     // A query reads one snapshot, opened by its first statement (none when memory answers it);
-    // a mutation writes on the pool.
-    let reader = matches!(operation, Some(OperationType::Query)).then(|| Reader::lazy_snapshot(&state.reads));
-    let (request, trail, masked) = prepare(state, request, &viewer, reader.clone());
-    let executed = tokio::time::timeout_at(deadline, schema.execute(request)).await;
-    // The execution is over (or dropped): the snapshot's reads are done.
-    if let Some(reader) = reader {
-        reader.finish().await;
+    // a mutation writes on the pool. A query that took answers from memory and then opened its
+    // snapshot is computed again from the snapshot alone: a response is consistent with itself.
+    let query = matches!(operation, Some(OperationType::Query));
+    let mut executed;
+    let mut trail;
+    let mut masked;
+    let mut memory = true;
+    let mut document = Some(document);
+    loop {
+        // The parsed document again (from the cache) for a second computation.
+        let Some(document) = document.take().or_else(|| state.documents.parse(&params.query).ok()) else {
+            return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
+        };
+        let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory));
+        (executed, trail, masked) = {
+            let (request, trail, masked) = prepare(state, request(document), &viewer, reader.clone());
+            (
+                tokio::time::timeout_at(deadline, schema.execute(request)).await,
+                trail,
+                masked,
+            )
+        };
+        // The execution is over (or dropped): the snapshot's reads are done.
+        let mixed = reader.as_ref().is_some_and(Reader::mixed);
+        if let Some(reader) = reader {
+            reader.finish().await;
+        }
+        if !(mixed && memory && executed.is_ok()) {
+            break;
+        }
+        state.metrics.queries_recomputed.inc();
+        memory = false;
     }
     let Ok(response) = executed else {
         tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");

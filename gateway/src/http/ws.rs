@@ -295,7 +295,8 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         request = request.variables(Variables::from_json(variables.clone()));
     }
     if !subscription {
-        let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads));
+        // Without memory: one snapshot answers the whole stream (no second computation here).
+        let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false));
         let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone());
         let budget = Duration::from_millis(state.config.request_timeout_ms);
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);

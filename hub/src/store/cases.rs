@@ -6,7 +6,10 @@ use crate::error::Result;
 use entities::{case, case_party, Source};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::Order;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
+};
 use std::collections::HashMap;
 
 impl Records<'_> {
@@ -60,6 +63,32 @@ impl Records<'_> {
             .await?;
         self.0.trail.cases(rows.iter().map(|c| c.id));
         Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+
+    /// Visible cases among `ids` (not audited: the caller decides what it hands out), with the
+    /// number of the linkage journal's last row as of the same statement (`None` when no case
+    /// is returned).
+    pub(super) async fn visible_cases_and_journal_head(
+        &self,
+        ids: &[i64],
+    ) -> Result<(HashMap<i64, case::Model>, Option<i64>)> {
+        let backend = self.0.db.get_database_backend();
+        let statement = case::Entity::find()
+            .column_as(
+                Expr::cust("(SELECT COALESCE(MAX(seq), 0) FROM linkage_journal)"),
+                "journal_head",
+            )
+            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, ids))
+            .filter(self.visible())
+            .build(backend);
+        let mut cases = HashMap::new();
+        let mut head = None;
+        for row in self.0.db.query_all_raw(statement).await? {
+            head = Some(row.try_get::<i64>("", "journal_head")?);
+            let case = case::Model::from_query_result(&row, "")?;
+            cases.insert(case.id, case);
+        }
+        Ok((cases, head))
     }
 
     /// Visible cases among `ids` that match `query`, by id (one query).

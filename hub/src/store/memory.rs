@@ -1,6 +1,7 @@
 //! Cases and parties answered from the case cache (`crate::case_cache`) once the linkage index
-//! has applied the journal as of a moment after the request began; what is missing is read from
-//! the primary and kept. What the viewer may see is decided here, on the way out, by the scope's
+//! has applied the journal as of a moment after the request began; what is missing is read
+//! (from a database holding every change committed before the read: a caught-up replica or the
+//! primary) and kept. What the viewer may see is decided here, on the way out, by the scope's
 //! in-memory rule.
 
 use std::collections::{BTreeSet, HashMap};
@@ -28,13 +29,15 @@ impl Records<'_> {
         let index = self.0.links.as_ref().filter(|i| i.usable())?;
         let now = std::time::Instant::now();
         let current = match &self.0.db {
-            // One request: brought current once, by its first read.
-            Reader::Lazy(_) | Reader::Snapshot(_) => self
-                .0
-                .current
-                .get_or_try_init(|| index.current_after(now))
-                .await
-                .copied(),
+            // One request: brought current once, by its first read; never once its snapshot
+            // is opening (the snapshot answers, so that the response is consistent with itself).
+            Reader::Lazy(lazy) => {
+                let current = lazy.current.get_or_try_init(|| index.current_after(now)).await.copied();
+                match current {
+                    Ok(true) if !lazy.may_remember() => return None,
+                    current => current,
+                }
+            }
             // A subscription (it reads again on every change) or a tool: at every read.
             Reader::Pool(_) | Reader::Routed(_) => index.current_after(now).await,
         };
@@ -47,16 +50,16 @@ impl Records<'_> {
         }
     }
 
-    /// The visible cases among `ids`, from the cache; the missing ones are read from the primary
-    /// and kept. Not audited: the caller decides what it hands out.
+    /// The visible cases among `ids`, from the cache; the missing ones are read and kept. Not audited: the caller decides what it hands out.
     pub(super) async fn cases_in(&self, cache: &CaseCache, ids: &[i64]) -> Result<HashMap<i64, case::Model>> {
         let epoch = cache.epoch();
         let (mut found, missing) = cache.cases(ids);
         if !missing.is_empty() {
-            let backend = self.0.pool.get_database_backend();
+            let db = self.0.db.fill_source().await;
+            let backend = db.get_database_backend();
             let read: Vec<Arc<case::Model>> = case::Entity::find()
                 .filter(crate::sql::ids_in(backend, r#""cases"."id""#, &missing))
-                .all(&self.0.pool)
+                .all(&db)
                 .await?
                 .into_iter()
                 .map(Arc::new)
@@ -72,8 +75,8 @@ impl Records<'_> {
     }
 
     /// The participations of the visible cases among `case_ids` with their parties, each party
-    /// described by the mentions the viewer may see; from the cache, the missing ones read from
-    /// the primary and kept.
+    /// described by the mentions the viewer may see; from the cache, the missing ones read and
+    /// kept.
     pub(super) async fn participations_in(
         &self,
         cache: &CaseCache,
@@ -103,9 +106,9 @@ impl Records<'_> {
     }
 
     /// The parties of `case_ids` with every mention of them and where each mention's case
-    /// stands (two queries on the primary, unscoped: the scope is applied on the way out).
+    /// stands (two queries, unscoped: the scope is applied on the way out).
     async fn read_participations(&self, case_ids: &[i64]) -> Result<Participations> {
-        let db = &self.0.pool;
+        let db = &self.0.db.fill_source().await;
         let backend = db.get_database_backend();
         let taking_part = sea_orm::sea_query::Query::select()
             .column(case_party::Column::PartyId)

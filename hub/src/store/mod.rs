@@ -36,31 +36,58 @@ use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, IsolationLevel, QueryResult,
     Statement, TransactionTrait,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Where a store reads: the pool, or one snapshot — a read-only transaction that every read
-/// of one request goes through, so that a response is consistent with itself even while files
-/// load (a case listed is still there for its chain) — opened now or by the first statement
-/// that needs one (a request answered from memory opens none), or, for a subscription that
+/// Where a store reads: the pool; or, for one query request, one snapshot — a read-only
+/// transaction every SQL read of the request goes through, so that a response is consistent
+/// with itself even while files load (a case listed is still there for its chain) — opened by
+/// its first statement (a request answered from memory opens none); or, for a subscription that
 /// reads again on every change, each statement on a database holding every change committed
 /// before it (a caught-up replica or the primary: `ReadRouter`).
 #[derive(Clone)]
 pub enum Reader {
     Pool(DatabaseConnection),
-    Snapshot(Arc<DatabaseTransaction>),
     Lazy(Arc<LazySnapshot>),
     Routed(ReadRouter),
 }
 
-/// A snapshot opened on a caught-up replica or the primary by the first statement that reads.
+/// A query request's snapshot, opened on a caught-up replica or the primary by the first
+/// statement that reads, and what the request took from memory instead (the case cache).
+///
+/// A response is consistent with itself: once the snapshot is opening, nothing more is taken
+/// from memory (the snapshot answers); a request that took something from memory and then
+/// opened its snapshot — memory and snapshot may differ by a change committed in between — is
+/// `mixed`, and its caller computes it again without memory.
 pub struct LazySnapshot {
     router: ReadRouter,
     opened: tokio::sync::OnceCell<DatabaseTransaction>,
+    opening: AtomicBool,
+    remembered: AtomicBool,
+    /// Whether the linkage index and its cache were brought current for this request (asked
+    /// once, by its first read that memory may answer).
+    current: tokio::sync::OnceCell<bool>,
 }
 
 impl LazySnapshot {
     async fn get(&self) -> Result<&DatabaseTransaction, sea_orm::DbErr> {
+        self.opening.store(true, Ordering::SeqCst);
         self.opened.get_or_try_init(|| begin_routed(&self.router)).await
+    }
+
+    /// Whether this request may take an answer from memory now (not once its snapshot opens).
+    fn may_remember(&self) -> bool {
+        if self.opening.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.remembered.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// Took answers from memory, then opened the snapshot: compute the response again with
+    /// `Reader::lazy_snapshot(router, false)`.
+    pub fn mixed(&self) -> bool {
+        self.remembered.load(Ordering::SeqCst) && self.opening.load(Ordering::SeqCst)
     }
 }
 
@@ -92,18 +119,37 @@ async fn begin_routed(router: &ReadRouter) -> Result<DatabaseTransaction, sea_or
 impl Reader {
     /// A routed snapshot opened by the first statement that reads through it; as it opens
     /// after the request began, it holds every change committed before the request.
-    pub fn lazy_snapshot(router: &ReadRouter) -> Reader {
+    /// `memory`: whether the request may take cases and parties from the case cache.
+    pub fn lazy_snapshot(router: &ReadRouter, memory: bool) -> Reader {
         Reader::Lazy(Arc::new(LazySnapshot {
             router: router.clone(),
             opened: tokio::sync::OnceCell::new(),
+            opening: AtomicBool::new(!memory),
+            remembered: AtomicBool::new(false),
+            current: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    /// Whether the response read through this took answers from memory and then opened its
+    /// snapshot (`LazySnapshot::mixed`).
+    pub fn mixed(&self) -> bool {
+        matches!(self, Reader::Lazy(lazy) if lazy.mixed())
+    }
+
+    /// Where reads that fill the case cache go: a database holding every change committed
+    /// before this call (not the request's snapshot, which may be older).
+    async fn fill_source(&self) -> DatabaseConnection {
+        match self {
+            Reader::Pool(db) => db.clone(),
+            Reader::Lazy(lazy) => lazy.router.reader().await,
+            Reader::Routed(router) => router.reader().await,
+        }
     }
 
     /// Ends a snapshot that nothing else holds any more (its reads are over); a snapshot still
     /// shared ends when its last holder lets go.
     pub async fn finish(self) {
         let txn = match self {
-            Reader::Snapshot(txn) => Arc::try_unwrap(txn).ok(),
             Reader::Lazy(lazy) => Arc::try_unwrap(lazy).ok().and_then(|l| l.opened.into_inner()),
             Reader::Pool(_) | Reader::Routed(_) => None,
         };
@@ -120,7 +166,6 @@ impl ConnectionTrait for Reader {
     fn get_database_backend(&self) -> sea_orm::DbBackend {
         match self {
             Reader::Pool(db) => db.get_database_backend(),
-            Reader::Snapshot(txn) => txn.get_database_backend(),
             Reader::Lazy(lazy) => lazy.router.primary().get_database_backend(),
             Reader::Routed(router) => router.primary().get_database_backend(),
         }
@@ -129,7 +174,6 @@ impl ConnectionTrait for Reader {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, sea_orm::DbErr> {
         match self {
             Reader::Pool(db) => db.execute_raw(stmt).await,
-            Reader::Snapshot(txn) => txn.execute_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.execute_raw(stmt).await,
             Reader::Routed(router) => router.primary().execute_raw(stmt).await,
         }
@@ -138,7 +182,6 @@ impl ConnectionTrait for Reader {
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, sea_orm::DbErr> {
         match self {
             Reader::Pool(db) => db.execute_unprepared(sql).await,
-            Reader::Snapshot(txn) => txn.execute_unprepared(sql).await,
             Reader::Lazy(lazy) => lazy.get().await?.execute_unprepared(sql).await,
             Reader::Routed(router) => router.primary().execute_unprepared(sql).await,
         }
@@ -147,7 +190,6 @@ impl ConnectionTrait for Reader {
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, sea_orm::DbErr> {
         match self {
             Reader::Pool(db) => db.query_one_raw(stmt).await,
-            Reader::Snapshot(txn) => txn.query_one_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.query_one_raw(stmt).await,
             Reader::Routed(router) => router.reader().await.query_one_raw(stmt).await,
         }
@@ -156,7 +198,6 @@ impl ConnectionTrait for Reader {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
         match self {
             Reader::Pool(db) => db.query_all_raw(stmt).await,
-            Reader::Snapshot(txn) => txn.query_all_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.query_all_raw(stmt).await,
             Reader::Routed(router) => router.reader().await.query_all_raw(stmt).await,
         }
@@ -165,7 +206,6 @@ impl ConnectionTrait for Reader {
     fn support_returning(&self) -> bool {
         match self {
             Reader::Pool(db) => db.support_returning(),
-            Reader::Snapshot(txn) => txn.support_returning(),
             Reader::Lazy(lazy) => lazy.router.primary().support_returning(),
             Reader::Routed(router) => router.primary().support_returning(),
         }
@@ -205,9 +245,6 @@ pub struct ScopedStore {
     trail: Trail,
     /// The in-memory linkage index chains are walked on, when the gateway keeps one.
     links: Option<Arc<LinkIndex>>,
-    /// Whether the index and its case cache were brought current for this request (asked once
-    /// per request read through a snapshot, by its first read that can be answered from memory).
-    current: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl ScopedStore {
@@ -218,7 +255,6 @@ impl ScopedStore {
             scope: Arc::new(scope),
             trail: Trail::default(),
             links: None,
-            current: Arc::default(),
         }
     }
 

@@ -32,6 +32,9 @@ impl Records<'_> {
             // One request: brought current once, by its first read; never once its snapshot
             // is opening (the snapshot answers, so that the response is consistent with itself).
             Reader::Lazy(lazy) => {
+                if lazy.opening() {
+                    return None;
+                }
                 let current = lazy.current.get_or_try_init(|| index.current_after(now)).await.copied();
                 match current {
                     Ok(true) if !lazy.may_remember() => return None,
@@ -50,7 +53,8 @@ impl Records<'_> {
         }
     }
 
-    /// The visible cases among `ids`, from the cache; the missing ones are read and kept. Not audited: the caller decides what it hands out.
+    /// The visible cases among `ids`, from the cache; the missing ones are read and kept. Not
+    /// audited: the caller decides what it hands out.
     pub(super) async fn cases_in(&self, cache: &CaseCache, ids: &[i64]) -> Result<HashMap<i64, case::Model>> {
         let epoch = cache.epoch();
         let (mut found, missing) = cache.cases(ids);

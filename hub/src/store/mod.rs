@@ -75,6 +75,11 @@ impl LazySnapshot {
         self.opened.get_or_try_init(|| begin_routed(&self.router)).await
     }
 
+    /// Whether the snapshot is opening (or memory may not answer this request at all).
+    fn opening(&self) -> bool {
+        self.opening.load(Ordering::SeqCst)
+    }
+
     /// Whether this request may take an answer from memory now (not once its snapshot opens).
     fn may_remember(&self) -> bool {
         if self.opening.load(Ordering::SeqCst) {

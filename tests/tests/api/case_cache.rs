@@ -6,35 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::link_index::{viewer, viewers};
 use entities::{case, case_party, party, PartyKind, Source};
-use gateway::auth::{Role, Viewer};
+use gateway::auth::Role;
 use hub::link_index::LinkIndex;
 use hub::policy::Scope;
 use hub::store::ScopedStore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use tests::{on_both_databases, TestApp};
-
-fn viewer(role: Role, regions: &[&str]) -> Viewer {
-    Viewer {
-        sub: "t".into(),
-        role,
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-        unit: None,
-        own_id: None,
-    }
-}
-
-/// Roles and regions that see different parts of a world.
-fn viewers() -> Vec<Viewer> {
-    vec![
-        viewer(Role::Admin, &[]),
-        viewer(Role::Discipline, &["33"]),
-        viewer(Role::Plc, &["3301"]),
-        viewer(Role::Procurator, &["330110", "3302"]),
-        viewer(Role::Congress, &["33"]),
-    ]
-}
 
 type Parties = HashMap<i64, Vec<(case_party::Model, party::Model)>>;
 

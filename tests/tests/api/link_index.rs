@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use tests::{on_both_databases, TestApp};
 
-fn viewer(role: Role, regions: &[&str]) -> Viewer {
+pub(crate) fn viewer(role: Role, regions: &[&str]) -> Viewer {
     Viewer {
         sub: "t".into(),
         role,
@@ -22,7 +22,7 @@ fn viewer(role: Role, regions: &[&str]) -> Viewer {
 }
 
 /// Roles and regions that see different parts of a world.
-fn viewers() -> Vec<Viewer> {
+pub(crate) fn viewers() -> Vec<Viewer> {
     vec![
         viewer(Role::Admin, &[]),
         viewer(Role::Discipline, &["33"]),

@@ -7,7 +7,7 @@ use hub::db::{Db, DbOptions};
 
 use crate::auth::{Revocations, Verifier};
 use crate::config::Config;
-use crate::graphql::{build_schema, Limits, QianchuanSchema};
+use crate::graphql::{build_schema, build_schema_validated_before, Limits, QianchuanSchema};
 use crate::rate_limit::RateLimiter;
 use crate::telemetry::Metrics;
 use hub::cache::RedisHandle;
@@ -45,6 +45,9 @@ pub struct Shared {
     pub schema: QianchuanSchema,
     /// Without them, for roles the `introspection` setting excludes.
     pub restricted_schema: QianchuanSchema,
+    /// `schema` and `restricted_schema` for documents that passed their validation before.
+    pub schema_validated_before: QianchuanSchema,
+    pub restricted_schema_validated_before: QianchuanSchema,
     pub metrics: Arc<Metrics>,
     pub redis: RedisHandle,
     pub governance: hub::governance::Governance,
@@ -99,6 +102,8 @@ impl Shared {
         };
         let schema = build_schema(limits, true);
         let restricted_schema = build_schema(limits, false);
+        let schema_validated_before = build_schema_validated_before(limits, true);
+        let restricted_schema_validated_before = build_schema_validated_before(limits, false);
         let redis = RedisHandle::start(config.redis_url.clone());
         let governance = hub::governance::Governance::parse(
             &config.governance_weights,
@@ -158,6 +163,8 @@ impl Shared {
             verifier: Arc::new(verifier),
             rate_limiter: RateLimiter::new(redis.clone(), config.rate_limit_per_minute),
             restricted_schema,
+            schema_validated_before,
+            restricted_schema_validated_before,
             config: Arc::new(config),
             schema,
             metrics: Arc::new(Metrics::default()),

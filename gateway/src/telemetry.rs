@@ -82,6 +82,7 @@ pub struct Metrics {
     pub link_index: Family<StateLabel, Gauge>,
     audit_entries: Counter,
     pub queries_recomputed: Counter,
+    pub documents_validated_before: Counter,
 }
 
 impl Default for Metrics {
@@ -189,8 +190,15 @@ impl Default for Metrics {
             "Queries that took answers from the case cache and then opened their snapshot, computed again from the snapshot alone (a response is consistent with itself)",
             queries_recomputed.clone(),
         );
+        let documents_validated_before = Counter::default();
+        registry.register(
+            "documents_validated_before",
+            "GraphQL requests run without validating their document again: it passed validation against the same schema before and the variables plainly have their declared types",
+            documents_validated_before.clone(),
+        );
         Metrics {
             queries_recomputed,
+            documents_validated_before,
             registry,
             requests,
             durations,

@@ -155,3 +155,63 @@ pub fn pool_figures(db: &Db) -> Option<PoolFigures> {
         _ => None,
     }
 }
+
+/// How long opening an `OwnConnection` may take (as the pools' connect timeout).
+const OWN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection of its own for one small question asked over and over, one at a time (the
+/// linkage journal's last row, the primary's WAL position: about once per request under load).
+/// Through the pool each asking would also cost an acquire and a release, and sqlx checks a
+/// released connection with a round trip of its own. Opened on first use; a connection whose
+/// question failed or was abandoned (its request cancelled) is dropped and the next question
+/// opens another. On SQLite, where there is no network round trip to save, the pool answers.
+pub struct OwnConnection {
+    db: Db,
+    connection: tokio::sync::Mutex<Option<sea_orm::sqlx::PgConnection>>,
+}
+
+impl OwnConnection {
+    pub fn new(db: Db) -> OwnConnection {
+        OwnConnection {
+            db,
+            connection: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The first column of the first row `sql` returns (a bigint; `None` for NULL or no row).
+    pub async fn query_i64(&self, sql: &'static str) -> Result<Option<i64>, sea_orm::DbErr> {
+        use sea_orm::sqlx::Connection as _;
+        use sea_orm::ConnectionTrait as _;
+        if self.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+            let row = self
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(self.db.get_database_backend(), sql))
+                .await?;
+            return match row {
+                Some(row) => row.try_get_by_index::<Option<i64>>(0),
+                None => Ok(None),
+            };
+        }
+        let failed = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+        let mut slot = self.connection.lock().await;
+        // Out of the slot while in use: put back only once the question is answered.
+        let mut connection = match slot.take() {
+            Some(connection) => connection,
+            None => {
+                let options = self.db.get_postgres_connection_pool().connect_options();
+                let connecting = sea_orm::sqlx::PgConnection::connect_with(&options);
+                tokio::time::timeout(OWN_CONNECTION_TIMEOUT, connecting)
+                    .await
+                    .map_err(|_| failed(sea_orm::sqlx::Error::PoolTimedOut))?
+                    .map_err(failed)?
+            }
+        };
+        let value: Option<i64> = sea_orm::sqlx::query_scalar(sql)
+            .fetch_optional(&mut connection)
+            .await
+            .map_err(failed)?
+            .flatten();
+        *slot = Some(connection);
+        Ok(value)
+    }
+}

@@ -511,8 +511,9 @@ pub struct LinkIndex {
     /// Case rows and parties, kept current by the same journal (`case_cache`).
     cache: CaseCache,
     /// The journal's last row as of a moment after a request began, shared by the requests
-    /// waiting at that moment.
+    /// waiting at that moment; asked on a connection of its own.
     head: ReadAfter<i64>,
+    head_connection: crate::db::OwnConnection,
     /// The last journal row applied.
     applied: AtomicI64,
     ready: AtomicBool,
@@ -566,6 +567,7 @@ impl LinkIndex {
 
     fn empty(db: DatabaseConnection, cache_bytes: usize) -> LinkIndex {
         LinkIndex {
+            head_connection: crate::db::OwnConnection::new(db.clone()),
             db,
             graph: RwLock::new(Graph::default()),
             cache: CaseCache::new(cache_bytes),
@@ -732,8 +734,10 @@ impl LinkIndex {
         let head = self
             .head
             .after(began, || async {
-                linkage_journal::last_seq(&self.db)
+                self.head_connection
+                    .query_i64(linkage_journal::LAST_SEQ)
                     .await
+                    .map(Option::unwrap_or_default)
                     .inspect_err(crate::db::note_failure)
                     .map_err(|e| e.to_string())
             })

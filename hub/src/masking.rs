@@ -1,6 +1,8 @@
 //! Masking as data leaves: every string a masking viewer (`congress`) receives — structured
 //! fields, free text, error messages, subscription messages — passes through `mask_strings`
-//! once, on its way out (HTTP and WebSocket alike), whatever resolver produced it.
+//! once, on its way out (HTTP and WebSocket alike), whatever resolver produced it. (The HTTP
+//! path masks a response's data as executed, before it is written: the gateway's
+//! `mask_graphql_strings` is this walk over GraphQL values, with the same `mask_text`.)
 
 use entities::ids::mask_text;
 use serde_json::Value;

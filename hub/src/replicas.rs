@@ -47,6 +47,8 @@ struct Inner {
     /// The primary's flush position (or why it could not be read), shared by the reads that
     /// began before it was asked for.
     position: ReadAfter<u64>,
+    /// Where the primary's position is asked.
+    position_connection: crate::db::OwnConnection,
     /// Bumped after every probe round, for reads waiting on a replica.
     probed: tokio::sync::watch::Sender<u64>,
     max_lag: Duration,
@@ -121,6 +123,7 @@ impl ReadRouter {
 
     fn new(primary: Db, replicas: Vec<Replica>, max_lag: Duration) -> ReadRouter {
         ReadRouter(Arc::new(Inner {
+            position_connection: crate::db::OwnConnection::new(primary.clone()),
             primary,
             replicas,
             position: ReadAfter::default(),
@@ -218,7 +221,8 @@ impl ReadRouter {
         self.0
             .position
             .after(began, || async {
-                match wal_position(&self.0.primary, "pg_current_wal_flush_lsn()").await {
+                let position = self.0.position_connection.query_i64(PRIMARY_POSITION).await;
+                match position.map(|p| p.map(|p| u64::try_from(p).unwrap_or(0))) {
                     Ok(Some(position)) => Ok(position),
                     Ok(None) => Err("the primary reports no WAL position".to_string()),
                     Err(e) => {
@@ -237,7 +241,7 @@ impl ReadRouter {
         loop {
             every.tick().await;
             let rounds = self.0.replicas.iter().map(|replica| async move {
-                let probe = wal_position(&replica.db, "pg_last_wal_replay_lsn()");
+                let probe = wal_position(&replica.db, REPLAYED_POSITION);
                 match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
                     Ok(Ok(Some(position))) => {
                         replica.replayed.store(position, Ordering::Release);
@@ -297,8 +301,11 @@ impl Replica {
 }
 
 /// `function` (a `pg_lsn`) as bytes since the start of the WAL; `None` when it is null.
-async fn wal_position(db: &Db, function: &str) -> Result<Option<u64>, DbErr> {
-    let sql = format!("SELECT ({function} - '0/0'::pg_lsn)::bigint AS position");
+/// WAL positions as bigints: the primary's flushed, a replica's replayed.
+const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint AS position";
+const REPLAYED_POSITION: &str = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS position";
+
+async fn wal_position(db: &Db, sql: &str) -> Result<Option<u64>, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await?;

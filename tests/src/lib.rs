@@ -397,6 +397,17 @@ impl TestApp {
         (status, response.json().await.expect("json body"))
     }
 
+    /// The value of one series of `/metrics` (0 when absent): a name with its labels as
+    /// written there, e.g. `qianchuan_db_reads_total{database="replica"}`.
+    pub async fn metric(&self, series: &str) -> u64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Like `graphql`, asserting no errors, returning `data`.
     pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, body) = self.graphql(token, query, variables).await;

@@ -38,15 +38,13 @@ pub async fn record<C: ConnectionTrait + TransactionTrait>(db: &C, case_ids: &[i
     txn.commit().await
 }
 
+/// The number of the last journal row (0 when empty), as one bigint column.
+pub const LAST_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) AS seq FROM linkage_journal";
+
 /// The number of the last journal row (0 when empty).
 pub async fn last_seq<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
     let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT COALESCE(MAX(seq), 0) AS seq FROM linkage_journal",
-        ))
-        .await?;
+    let row = db.query_one_raw(Statement::from_string(backend, LAST_SEQ)).await?;
     Ok(match row {
         Some(r) => r.try_get::<i64>("", "seq")?,
         None => 0,

@@ -20,8 +20,12 @@ pub mod tasks;
 pub mod trend;
 pub mod types;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Schema};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::{Context, Schema, ServerError, ValidationMode, ValidationResult};
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
@@ -65,8 +69,22 @@ pub const MAX_DIRECTIVES: usize = 50;
 /// The schema with its static data; per-request data (viewer, store, loaders) is added by
 /// `with_viewer`. `open`: with introspection and field suggestions.
 pub fn build_schema(limits: Limits, open: bool) -> QianchuanSchema {
+    build_schema_validating(limits, open, ValidationMode::Strict)
+}
+
+/// `build_schema` for documents that passed validation against it before: of the rules only
+/// those that depend on the request remain (the cost and depth limits, computed with its
+/// variables), for requests whose variables plainly have their declared types
+/// (`http::documents::variables_plainly_conform`).
+pub fn build_schema_validated_before(limits: Limits, open: bool) -> QianchuanSchema {
+    build_schema_validating(limits, open, ValidationMode::Fast)
+}
+
+fn build_schema_validating(limits: Limits, open: bool, mode: ValidationMode) -> QianchuanSchema {
     let builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(limits)
+        .extension(NotesValidation)
+        .validation_mode(mode)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES);
@@ -74,6 +92,42 @@ pub fn build_schema(limits: Limits, open: bool) -> QianchuanSchema {
         builder.finish()
     } else {
         builder.disable_introspection().disable_suggestions().finish()
+    }
+}
+
+/// Set when a request's document passed validation (request data, read back by the caller).
+#[derive(Clone, Default)]
+pub struct PassedValidation(Arc<AtomicBool>);
+
+impl PassedValidation {
+    pub fn passed(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets the request's `PassedValidation`, if it has one, when its document passes validation.
+struct NotesValidation;
+
+impl ExtensionFactory for NotesValidation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(NotesValidation)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for NotesValidation {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        if result.is_ok() {
+            if let Some(noted) = ctx.data_opt::<PassedValidation>() {
+                noted.0.store(true, Ordering::Relaxed);
+            }
+        }
+        result
     }
 }
 

@@ -2,12 +2,20 @@
 //! again (with other variables), and parsing one costs more than the rest of a cached chain
 //! request's CPU. Only documents that passed the budget checks are kept, so a hit skips them
 //! too; the cache is bounded in entries and in bytes of text.
+//!
+//! A kept document also remembers whether it passed validation against each schema (with and
+//! without introspection). Validation depends on the request only through its variables'
+//! values; a later request whose variables plainly have their declared types
+//! (`variables_plainly_conform`) runs on the schema that skips the rules already passed
+//! (`ValidationMode::Fast`: the cost and depth limits are still computed with the request's
+//! variables). Anything else is validated again in full, with today's messages.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument, Type};
 use lru::LruCache;
+use serde_json::{Map, Value};
 
 use crate::graphql::budget::{self, OverBudget};
 
@@ -31,10 +39,29 @@ pub enum Refused {
 pub struct Documents(Arc<Mutex<Kept>>);
 
 struct Kept {
-    documents: LruCache<Arc<str>, Arc<ExecutableDocument>>,
+    documents: LruCache<Arc<str>, KeptDocument>,
     bytes: usize,
     hits: u64,
     misses: u64,
+}
+
+struct KeptDocument {
+    document: Arc<ExecutableDocument>,
+    /// Passed validation against the schema without introspection `[0]`, with it `[1]`.
+    validated: [bool; 2],
+}
+
+/// A document ready to run, and whether it passed validation against each schema before.
+pub struct Parsed {
+    pub document: ExecutableDocument,
+    validated: [bool; 2],
+}
+
+impl Parsed {
+    /// Whether this document passed validation against the schema `open` names before.
+    pub fn validated_before(&self, open: bool) -> bool {
+        self.validated[usize::from(open)]
+    }
 }
 
 impl Default for Documents {
@@ -51,13 +78,16 @@ impl Default for Documents {
 impl Documents {
     /// `query` parsed and within its budget (nesting checked on the text before parsing, field
     /// selections after), from the cache when it was seen before.
-    pub fn parse(&self, query: &str) -> Result<ExecutableDocument, Refused> {
+    pub fn parse(&self, query: &str) -> Result<Parsed, Refused> {
         if let Ok(mut kept) = self.0.lock() {
-            let found = kept.documents.get(query).cloned();
+            let found = kept.documents.get(query).map(|k| (k.document.clone(), k.validated));
             match found {
-                Some(document) => {
+                Some((document, validated)) => {
                     kept.hits += 1;
-                    return Ok(ExecutableDocument::clone(&document));
+                    return Ok(Parsed {
+                        document: ExecutableDocument::clone(&document),
+                        validated,
+                    });
                 }
                 None => kept.misses += 1,
             }
@@ -68,7 +98,19 @@ impl Documents {
         if query.len() <= MAX_KEPT_BYTES {
             self.keep(query, &document);
         }
-        Ok(document)
+        Ok(Parsed {
+            document,
+            validated: [false; 2],
+        })
+    }
+
+    /// Notes that `query` passed validation against the schema `open` names.
+    pub fn passed_validation(&self, query: &str, open: bool) {
+        if let Ok(mut kept) = self.0.lock() {
+            if let Some(k) = kept.documents.peek_mut(query) {
+                k.validated[usize::from(open)] = true;
+            }
+        }
     }
 
     fn keep(&self, query: &str, document: &ExecutableDocument) {
@@ -77,7 +119,11 @@ impl Documents {
             return;
         }
         kept.bytes += query.len();
-        if let Some((old, _)) = kept.documents.push(Arc::from(query), Arc::new(document.clone())) {
+        let document = KeptDocument {
+            document: Arc::new(document.clone()),
+            validated: [false; 2],
+        };
+        if let Some((old, _)) = kept.documents.push(Arc::from(query), document) {
             kept.bytes -= old.len();
         }
         while kept.bytes > BYTES {
@@ -94,6 +140,48 @@ impl Documents {
     }
 }
 
+/// Whether every variable the selected operation declares is given a value that plainly has
+/// its declared type: a string for `String` or `ID`, an integer for `Int` or `ID`, a boolean
+/// for `Boolean`, lists of such. `false` whenever that is not plain — an operation not
+/// selected unambiguously, a missing or null value (defaults and nullability have rules of
+/// their own), an enum, an input object, a float, a custom scalar: those are validated in full.
+pub fn variables_plainly_conform(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: Option<&Map<String, Value>>,
+) -> bool {
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), None) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+            Some(operation) => operation,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => match operations.values().next() {
+            Some(operation) => operation,
+            None => return false,
+        },
+        _ => return false,
+    };
+    operation.node.variable_definitions.iter().all(|definition| {
+        let definition = &definition.node;
+        variables
+            .and_then(|v| v.get(definition.name.node.as_str()))
+            .is_some_and(|value| plainly_has_type(value, &definition.var_type.node))
+    })
+}
+
+fn plainly_has_type(value: &Value, ty: &Type) -> bool {
+    match (&ty.base, value) {
+        (BaseType::List(item), Value::Array(items)) => items.iter().all(|i| plainly_has_type(i, item)),
+        (BaseType::Named(name), value) => match (name.as_str(), value) {
+            ("String" | "ID", Value::String(_)) | ("Boolean", Value::Bool(_)) => true,
+            ("Int" | "ID", Value::Number(n)) => n.is_i64(),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,7 +192,7 @@ mod tests {
         let query = "query Q($id: ID!) { case(id: $id) { sourceKey } }";
         let first = documents.parse(query).expect("parses");
         let again = documents.parse(query).expect("parses");
-        assert_eq!(format!("{first:?}"), format!("{again:?}"));
+        assert_eq!(format!("{:?}", first.document), format!("{:?}", again.document));
         assert_eq!(documents.lookups(), (1, 1));
         assert!(matches!(documents.parse("{ case("), Err(Refused::Syntax(_))));
         let deep = format!("{}{}", "{ a ".repeat(100), "}".repeat(100));
@@ -114,6 +202,70 @@ mod tests {
             "still refused"
         );
         assert_eq!(documents.lookups(), (1, 4));
+    }
+
+    #[test]
+    fn a_document_remembers_the_schemas_it_passed_validation_against() {
+        let documents = Documents::default();
+        let query = "{ __typename }";
+        let parsed = documents.parse(query).expect("parses");
+        assert!(!parsed.validated_before(false) && !parsed.validated_before(true));
+        documents.passed_validation(query, false);
+        let parsed = documents.parse(query).expect("parses");
+        assert!(parsed.validated_before(false) && !parsed.validated_before(true));
+        documents.passed_validation("{ unknown }", true);
+        assert!(!documents.parse("{ unknown }").expect("parses").validated_before(true));
+    }
+
+    #[test]
+    fn only_plainly_typed_variables_skip_validation() {
+        let conform = |query: &str, operation: Option<&str>, variables: Value| {
+            let document = async_graphql::parser::parse_query(query).expect("parses");
+            variables_plainly_conform(&document, operation, variables.as_object())
+        };
+        let q = "query($id: ID!, $n: Int, $on: Boolean!, $keys: [String!]!) { a }";
+        let good = serde_json::json!({"id": "7", "n": 3, "on": true, "keys": ["a", "b"]});
+        assert!(conform(q, None, good.clone()));
+        assert!(conform(
+            q,
+            None,
+            serde_json::json!({"id": 7, "n": -3, "on": false, "keys": []})
+        ));
+        for (name, bad) in [
+            ("id", serde_json::json!(1.5)),
+            ("id", serde_json::json!(true)),
+            ("id", Value::Null),
+            ("n", serde_json::json!("3")),
+            ("n", Value::Null),
+            ("on", serde_json::json!("true")),
+            ("keys", serde_json::json!("a")),
+            ("keys", serde_json::json!(["a", null])),
+            ("keys", serde_json::json!([1])),
+        ] {
+            let mut variables = good.clone();
+            variables[name] = bad.clone();
+            assert!(!conform(q, None, variables), "{name}: {bad}");
+        }
+        let mut missing = good.clone();
+        missing.as_object_mut().expect("a map").remove("n");
+        assert!(!conform(q, None, missing), "a missing value is validated in full");
+        assert!(!conform(q, None, Value::Null), "no variables at all");
+        assert!(!conform(
+            "query($f: CaseFilter) { a }",
+            None,
+            serde_json::json!({"f": {}})
+        ));
+        assert!(!conform("query($d: Float!) { a }", None, serde_json::json!({"d": 1})));
+        assert!(conform("{ a }", None, Value::Null), "nothing to conform");
+        let two = "query A($id: ID!) { a } query B { b }";
+        assert!(conform(two, Some("A"), serde_json::json!({"id": "1"})));
+        assert!(conform(two, Some("B"), Value::Null));
+        assert!(!conform(two, None, Value::Null), "no operation selected");
+        assert!(!conform(two, Some("C"), Value::Null), "no such operation");
+        assert!(
+            !conform("{ a }", Some("A"), Value::Null),
+            "a name for an anonymous operation"
+        );
     }
 
     #[test]

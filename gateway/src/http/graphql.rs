@@ -98,7 +98,11 @@ fn error_body(message: &str, code: &str) -> Value {
 }
 
 fn respond(status: StatusCode, media: Media, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    respond_text(status, media, body.to_string())
+}
+
+fn respond_text(status: StatusCode, media: Media, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
@@ -497,12 +501,12 @@ async fn execute(
 ) -> Response {
     let started = tokio::time::Instant::now();
     // Parsed once per distinct text (and within its budget): the schema executes this document.
-    let document = match state.documents.parse(&params.query) {
-        Ok(document) => document,
+    let parsed = match state.documents.parse(&params.query) {
+        Ok(parsed) => parsed,
         Err(Refused::Budget(over)) => return limit_exceeded(media, &over.message()),
         Err(Refused::Syntax(message)) => return request_error(media, &message),
     };
-    let (operation, operation_name) = selected_operation(&document, params.operation_name.as_deref());
+    let (operation, operation_name) = selected_operation(&parsed.document, params.operation_name.as_deref());
     note.operation.clone_from(&operation_name);
     note.operation_type = operation.map(|t| match t {
         OperationType::Query => "query",
@@ -534,12 +538,20 @@ async fn execute(
             &error_body("introspection is not available to your role", "FORBIDDEN"),
         );
     }
-    let budget_ms = if operation == Some(OperationType::Mutation) && runs_a_model(&document, operation_name.as_deref())
-    {
-        MODEL_RUN_BUDGET_MS
-    } else {
-        state.config.request_timeout_ms
-    };
+    let budget_ms =
+        if operation == Some(OperationType::Mutation) && runs_a_model(&parsed.document, operation_name.as_deref()) {
+            MODEL_RUN_BUDGET_MS
+        } else {
+            state.config.request_timeout_ms
+        };
+    // Validated again only if this document did not pass before or the variables are not plain.
+    let validated_before = parsed.validated_before(open)
+        && super::documents::variables_plainly_conform(
+            &parsed.document,
+            params.operation_name.as_deref(),
+            params.variables.as_ref(),
+        );
+    let passed_validation = crate::graphql::PassedValidation::default();
     let variables = params.variables.map(|vars| Variables::from_json(Value::Object(vars)));
     let request = |document| {
         let mut request = async_graphql::Request::new(params.query.clone());
@@ -550,9 +562,17 @@ async fn execute(
         if let Some(vars) = &variables {
             request = request.variables(vars.clone());
         }
-        request
+        request.data(passed_validation.clone())
     };
-    let schema = if open { &state.schema } else { &state.restricted_schema };
+    let schema = match (open, validated_before) {
+        (true, false) => &state.schema,
+        (false, false) => &state.restricted_schema,
+        (true, true) => &state.schema_validated_before,
+        (false, true) => &state.restricted_schema_validated_before,
+    };
+    if validated_before {
+        state.metrics.documents_validated_before.inc();
+    }
     // The budget covers the wait for a turn and the execution; dropping the execution at the
     // deadline cancels its database work. A model run is bounded by its own limit instead.
     let deadline = started + std::time::Duration::from_millis(budget_ms);
@@ -570,10 +590,13 @@ async fn execute(
     let mut trail;
     let mut masked;
     let mut memory = true;
-    let mut document = Some(document);
+    let mut document = Some(parsed.document);
     loop {
         // The parsed document again (from the cache) for a second computation.
-        let Some(document) = document.take().or_else(|| state.documents.parse(&params.query).ok()) else {
+        let Some(document) = document
+            .take()
+            .or_else(|| state.documents.parse(&params.query).ok().map(|p| p.document))
+        else {
             return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
         };
         let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory));
@@ -596,6 +619,9 @@ async fn execute(
         state.metrics.queries_recomputed.inc();
         memory = false;
     }
+    if passed_validation.passed() && !validated_before {
+        state.documents.passed_validation(&params.query, open);
+    }
     let Ok(response) = executed else {
         tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
         return limit_exceeded(
@@ -617,33 +643,54 @@ async fn execute(
         );
     }
     let (status, body) = response_body(media, response, masked);
-    respond(status, media, &body)
+    respond_text(status, media, body)
 }
 
 /// A GraphQL response as the body to send, with its status; every string masked for a masking
-/// viewer (`hub::masking`: data and error messages alike).
-fn response_body(media: Media, response: async_graphql::Response, masked: bool) -> (StatusCode, Value) {
+/// viewer (data and error messages alike). The data is written as executed, in the order of
+/// its selections, without an intermediate JSON tree.
+fn response_body(media: Media, response: async_graphql::Response, masked: bool) -> (StatusCode, String) {
+    #[derive(serde::Serialize)]
+    struct Body {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<async_graphql::Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<Value>,
+    }
     let never_executed = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let errors: Vec<Value> = response.errors.into_iter().map(coded_error).collect();
-    let mut body = Map::new();
-    if !(never_executed && media == Media::GraphqlResponseJson) {
-        body.insert("data".into(), response.data.into_json().unwrap_or(Value::Null));
-    }
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
+    let mut errors: Vec<Value> = response.errors.into_iter().map(coded_error).collect();
+    let mut data = (!(never_executed && media == Media::GraphqlResponseJson)).then_some(response.data);
+    if masked {
+        errors.iter_mut().for_each(hub::masking::mask_strings);
+        if let Some(data) = &mut data {
+            mask_graphql_strings(data);
+        }
     }
     let status = if never_executed {
         media.request_error_status()
     } else {
         StatusCode::OK
     };
-    let mut body = Value::Object(body);
-    if masked {
-        hub::masking::mask_strings(&mut body);
-    }
+    let body = serde_json::to_string(&Body { data, errors })
+        .unwrap_or_else(|_| error_body("internal error", "INTERNAL").to_string());
     (status, body)
+}
+
+/// `hub::masking::mask_strings` for a response's data as executed.
+fn mask_graphql_strings(value: &mut async_graphql::Value) {
+    use async_graphql::Value as V;
+    match value {
+        V::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = entities::ids::mask_text(s) {
+                *s = masked;
+            }
+        }
+        V::List(items) => items.iter_mut().for_each(mask_graphql_strings),
+        V::Object(map) => map.values_mut().for_each(mask_graphql_strings),
+        _ => {}
+    }
 }
 
 /// A request refused or cut off by its budget (nesting, selections, time, turns).
@@ -735,6 +782,41 @@ pub(crate) fn coded_error(mut error: ServerError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_is_written_in_selection_order_and_masked_for_a_masking_viewer() {
+        let response = || {
+            let data = async_graphql::value!({"zeta": "13912345678", "alpha": [{"b": 1, "a": "33072620020223162x"}]});
+            let mut response = async_graphql::Response::new(data);
+            response.errors.push(ServerError::new("no case 13912345678", None));
+            response
+        };
+        let (status, plain) = response_body(Media::Json, response(), false);
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            plain.starts_with(r#"{"data":{"zeta":"13912345678","alpha":[{"b":1,"a":"#),
+            "{plain}"
+        );
+        let (_, masked) = response_body(Media::Json, response(), true);
+        let masked: Value = serde_json::from_str(&masked).expect("JSON");
+        assert_eq!(
+            masked["data"],
+            json!({"zeta": "139****5678", "alpha": [{"b": 1, "a": "330726********162X"}]})
+        );
+        assert_eq!(masked["errors"][0]["message"], "no case 139****5678");
+        assert_eq!(masked["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn a_request_that_never_executed_has_no_data_in_graphql_response_json() {
+        let response = || async_graphql::Response::from_errors(vec![ServerError::new("Unknown field", None)]);
+        let (status, body) = response_body(Media::GraphqlResponseJson, response(), false);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(!body.contains("\"data\""), "{body}");
+        let (status, body) = response_body(Media::Json, response(), false);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"data\":null"), "{body}");
+    }
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {

@@ -262,7 +262,7 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
     }
     let refuse = |message: String, code: &'static str| text(error_message(&op.id, &message, code));
     let document = match state.documents.parse(&op.query) {
-        Ok(document) => document,
+        Ok(parsed) => parsed.document,
         Err(Refused::Budget(over)) => {
             let _ = out.send(refuse(over.message(), "LIMIT_EXCEEDED")).await;
             return;

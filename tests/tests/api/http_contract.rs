@@ -248,7 +248,70 @@ async fn oversized_bodies_get_413(app: TestApp) {
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
 }
 
+/// A document that passed validation runs without most of it next time, only when its
+/// variables plainly have their declared types: whatever the variables, the answer is the one
+/// full validation gives (the same refusals, the cost limit computed with this request's values).
+async fn a_document_validated_before_answers_as_full_validation_would(app: TestApp) {
+    let plc = app.token(Role::Plc, &["33"]);
+    let validated_before = || app.metric("qianchuan_documents_validated_before_total");
+    let query = "query($n: Int!, $id: ID!) { case(id: $id) { sourceKey } \
+        cases(first: $n) { edges { node { parties { party { cases(first: $n) { totalCount } } } } } } }";
+    // The same document with other whitespace has never been validated: full validation's answer.
+    let fresh = format!("{query} ");
+    let before = validated_before().await;
+    // Executed, not refused (the id names no case of this API: an error at `case`).
+    let executed = |body: &Value| body["data"]["cases"].is_object() && body["errors"][0]["path"][0] == "case";
+    let (status, body) = app.graphql(&plc, query, json!({"n": 1, "id": "1"})).await;
+    assert!(status == 200 && executed(&body), "{body}");
+    assert_eq!(validated_before().await, before, "the first run validates");
+    let (status, body) = app.graphql(&plc, query, json!({"n": 2, "id": 1})).await;
+    assert!(status == 200 && executed(&body), "{body}");
+    assert_eq!(validated_before().await, before + 1, "the second does not");
+    // Cost with this request's values: 100 x 100 is over the limit.
+    for q in [query, fresh.as_str()] {
+        let (_, body) = app.graphql(&plc, q, json!({"n": 100, "id": "1"})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED", "{body}");
+    }
+    // Variables that are not plain (wrong type, missing, null) are validated in full: the same
+    // answer as for the document never seen.
+    for variables in [
+        json!({"n": "1", "id": "1"}),
+        json!({"n": 1.5, "id": "1"}),
+        json!({"n": 1, "id": true}),
+        json!({"n": 1}),
+        json!({"n": null, "id": "1"}),
+    ] {
+        for accept in [GRJ, "application/json"] {
+            let answer = |q: &str| {
+                let body = json!({"query": q, "variables": variables}).to_string();
+                let app = &app;
+                let plc = plc.clone();
+                async move {
+                    let r = app
+                        .client
+                        .post(app.url("/graphql"))
+                        .bearer_auth(&plc)
+                        .header(ACCEPT, accept)
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    (r.status().as_u16(), r.json::<Value>().await.unwrap())
+                }
+            };
+            let (validated, fresh) = (answer(query).await, answer(&fresh).await);
+            assert_eq!(validated, fresh, "{variables} {accept}");
+            assert!(
+                validated.1["errors"][0]["extensions"]["code"].is_string(),
+                "{validated:?}"
+            );
+        }
+    }
+}
+
 on_both_databases!(
+    a_document_validated_before_answers_as_full_validation_would,
     media_types_and_status_codes_follow_the_spec,
     get_serves_queries_but_not_mutations,
     requests_without_a_valid_token_are_unauthenticated,

@@ -253,7 +253,44 @@ async fn the_scope_rule_in_memory_is_the_rule_in_sql(app: TestApp) {
     }
 }
 
+/// A request's question for the journal's last row is asked on the index's own connection
+/// (PostgreSQL); when the server closes it, the next question opens another, and the index
+/// keeps following the journal.
+async fn the_journal_head_survives_the_loss_of_its_connection(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    tests::load_samples(&app, &[Source::Social]).await;
+    let index = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
+    let now = std::time::Instant::now;
+    assert!(index.current_after(now()).await.unwrap());
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let terminate = format!(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = '{}'",
+            entities::linkage_journal::LAST_SEQ
+        );
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, terminate))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            row.try_get::<i64>("", "n").unwrap() >= 1,
+            "the question's own connection"
+        );
+        // The first question may meet the closed connection; the next is answered anew.
+        let _ = index.current_after(now()).await;
+        assert!(index.current_after(now()).await.unwrap());
+    }
+    let before = index.figures();
+    tests::load_samples(&app, &[Source::Congress]).await;
+    assert!(index.current_after(now()).await.unwrap());
+    assert!(index.figures().applied > before.applied);
+    compare_every_chain(&app, &index).await;
+}
+
 on_both_databases!(
+    the_journal_head_survives_the_loss_of_its_connection,
     the_index_walks_exactly_what_sql_walks,
     the_index_follows_changes_written_after_it_was_built,
     an_index_behind_a_pruned_journal_rebuilds,

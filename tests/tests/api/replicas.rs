@@ -22,22 +22,12 @@ fn host_of(url: &str) -> String {
         .to_string()
 }
 
-/// A counter of `/metrics` (0 when absent).
-async fn metric(app: &TestApp, line_start: &str) -> u64 {
-    app.metrics_text()
-        .await
-        .lines()
-        .find_map(|l| l.strip_prefix(line_start))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 async fn replica_reads(app: &TestApp) -> u64 {
-    metric(app, "qianchuan_db_reads_total{database=\"replica\"} ").await
+    app.metric("qianchuan_db_reads_total{database=\"replica\"}").await
 }
 
 async fn primary_reads(app: &TestApp) -> u64 {
-    metric(app, "qianchuan_db_reads_total{database=\"primary\"} ").await
+    app.metric("qianchuan_db_reads_total{database=\"primary\"}").await
 }
 
 /// Waits until `/readyz` shows the replica in `state` (`up` or `down…`).
@@ -198,7 +188,7 @@ async fn reads_follow_a_caught_up_replica_and_the_primary_otherwise() {
     }
     wait_replica(&app, "down").await;
     assert_eq!(
-        metric(&app, "qianchuan_db_replicas{state=\"down\"} ").await,
+        app.metric("qianchuan_db_replicas{state=\"down\"}").await,
         1,
         "the metrics tell the replica is down"
     );

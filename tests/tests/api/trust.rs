@@ -777,23 +777,10 @@ async fn postgres_down_fails_fast_and_recovers_by_itself() {
         .status()
         .as_u16();
     assert_eq!(ready, 503);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let timeouts = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("qianchuan_db_connection_failures_total{kind=\"connection\"} "))
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    assert!(
-        timeouts.is_some_and(|n| n >= 1),
-        "the lost connection is counted: {timeouts:?}"
-    );
+    let timeouts = app
+        .metric("qianchuan_db_connection_failures_total{kind=\"connection\"}")
+        .await;
+    assert!(timeouts >= 1, "the lost connection is counted: {timeouts}");
     assert!(
         started.elapsed() < Duration::from_secs(6),
         "took {:?}",
@@ -994,22 +981,7 @@ async fn governance_subscriptions_share_one_computation_and_are_capped(app: Test
         refused["payload"]["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
         "{refused}"
     );
-    let computed = || async {
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("qianchuan_subscription_states_computed_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let computed = || app.metric("qianchuan_subscription_states_computed_total");
     let before = computed().await;
     ingest_lines(
         &app,

@@ -167,13 +167,16 @@ const OWN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 /// opens another. On SQLite, where there is no network round trip to save, the pool answers.
 pub struct OwnConnection {
     db: Db,
+    /// Its `application_name` on PostgreSQL (what `pg_stat_activity` shows it as).
+    name: &'static str,
     connection: tokio::sync::Mutex<Option<sea_orm::sqlx::PgConnection>>,
 }
 
 impl OwnConnection {
-    pub fn new(db: Db) -> OwnConnection {
+    pub fn new(db: Db, name: &'static str) -> OwnConnection {
         OwnConnection {
             db,
+            name,
             connection: tokio::sync::Mutex::new(None),
         }
     }
@@ -198,7 +201,9 @@ impl OwnConnection {
         let mut connection = match slot.take() {
             Some(connection) => connection,
             None => {
-                let options = self.db.get_postgres_connection_pool().connect_options();
+                let options = (*self.db.get_postgres_connection_pool().connect_options())
+                    .clone()
+                    .application_name(self.name);
                 let connecting = sea_orm::sqlx::PgConnection::connect_with(&options);
                 tokio::time::timeout(OWN_CONNECTION_TIMEOUT, connecting)
                     .await

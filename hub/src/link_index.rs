@@ -505,6 +505,9 @@ pub struct IndexFigures {
     pub bytes: usize,
 }
 
+/// The `application_name` of the connection that asks for the journal's last row.
+pub const JOURNAL_HEAD_CONNECTION: &str = "qianchuan journal head";
+
 pub struct LinkIndex {
     db: DatabaseConnection,
     graph: RwLock<Graph>,
@@ -567,7 +570,7 @@ impl LinkIndex {
 
     fn empty(db: DatabaseConnection, cache_bytes: usize) -> LinkIndex {
         LinkIndex {
-            head_connection: crate::db::OwnConnection::new(db.clone()),
+            head_connection: crate::db::OwnConnection::new(db.clone(), JOURNAL_HEAD_CONNECTION),
             db,
             graph: RwLock::new(Graph::default()),
             cache: CaseCache::new(cache_bytes),

@@ -123,7 +123,7 @@ impl ReadRouter {
 
     fn new(primary: Db, replicas: Vec<Replica>, max_lag: Duration) -> ReadRouter {
         ReadRouter(Arc::new(Inner {
-            position_connection: crate::db::OwnConnection::new(primary.clone()),
+            position_connection: crate::db::OwnConnection::new(primary.clone(), "qianchuan primary position"),
             primary,
             replicas,
             position: ReadAfter::default(),

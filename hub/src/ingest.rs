@@ -381,6 +381,15 @@ const CASE_PARTY_COLUMNS: &[(&str, &str)] = &[
     ("credit_code", "text"),
     ("phones", "json"),
 ];
+const PARTY_COLUMNS: &[(&str, &str)] = &[
+    ("kind", "text"),
+    ("name", "text"),
+    ("id_number", "text"),
+    ("credit_code", "text"),
+    ("phones", "json"),
+    ("identity", "text"),
+    ("updated_at", "timestamptz"),
+];
 const CASE_KEY_COLUMNS: &[(&str, &str)] = &[
     ("case_id", "bigint"),
     ("kind", "text"),
@@ -917,20 +926,22 @@ async fn resolve_parties<C: ConnectionTrait>(
     }
     let now = Utc::now();
     let new: Vec<(String, &PartyMention)> = new.into_iter().collect();
-    for batch in new.chunks(ROWS_PER_INSERT / 2) {
-        let rows = batch.iter().map(|(identity, m)| party::ActiveModel {
-            kind: Set(m.kind),
-            name: Set(m.name.clone()),
-            id_number: Set(m.id_number.clone()),
-            credit_code: Set(m.credit_code.clone()),
-            phones: Set(json!(merged_phones.get(identity).cloned().unwrap_or_default())),
-            identity: Set(identity.clone()),
-            updated_at: Set(now),
-            ..Default::default()
-        });
-        for row in insert_returning(db, rows, [party::Column::Id, party::Column::Identity]).await? {
-            out.insert(row.try_get("", "identity")?, row.try_get("", "id")?);
-        }
+    let rows: Vec<serde_json::Value> = new
+        .iter()
+        .map(|(identity, m)| {
+            json!([
+                m.kind.as_str(),
+                m.name,
+                m.id_number.as_ref().map(|n| n.as_str()),
+                m.credit_code.as_ref().map(|c| c.as_str()),
+                json!(merged_phones.get(identity).cloned().unwrap_or_default()).to_string(),
+                identity,
+                now.to_rfc3339(),
+            ])
+        })
+        .collect();
+    for row in entities::sql::insert_json_returning(db, "parties", PARTY_COLUMNS, &rows, "id, identity").await? {
+        out.insert(row.try_get("", "identity")?, row.try_get("", "id")?);
     }
     Ok(out)
 }

@@ -293,38 +293,24 @@ async fn store_items<C: ConnectionTrait>(
 }
 
 /// Keeps PostgreSQL's planner statistics in step with tables that a load makes grow: without
-/// it the planner keeps the plans of the empty tables (sequential scans) for the rest of the
-/// load. Statistics are refreshed, inside the writer's transaction, each time the leading
-/// table has doubled since they were last taken — a handful of times over any load — and only
-/// of the columns the load looks rows up by (a third of the time of whole tables). Such a
-/// partial `ANALYZE` leaves the tables' change counters as they are, so autovacuum analyzes
-/// them whole once the load has committed.
+/// it the planner keeps the plans of the empty tables (sequential scans) for the whole load,
+/// and after it. Statistics are refreshed, inside the writer's transaction, each time the
+/// leading table has doubled since they were last taken — a handful of times over any load.
 pub(crate) struct Statistics {
     enabled: bool,
-    /// The table whose growth is counted, then the others refreshed with it, each with the
-    /// columns to refresh (none: all of them).
-    tables: Vec<LookedUp>,
+    /// The table whose growth is counted, then the others refreshed with it.
+    tables: Vec<&'static str>,
     rows: f64,
     added: u64,
 }
 
-/// A table a load looks rows up in, and the columns it looks them up by (none: all of them).
-pub(crate) type LookedUp = (&'static str, &'static [&'static str]);
-
-/// The tables a source file's load makes grow, the cases first, with the columns its own
-/// statements look rows up by.
-const CASE_TABLES: &[LookedUp] = &[
-    ("cases", &["source", "source_key"]),
-    ("source_records", &["source", "source_key"]),
-    ("parties", &["identity"]),
-    ("case_keys", &["case_id"]),
-    ("case_parties", &["case_id"]),
-];
+/// The tables a source file's load makes grow, the cases first.
+const CASE_TABLES: &[&str] = &["cases", "source_records", "case_keys", "parties", "case_parties"];
 
 impl Statistics {
     pub(crate) async fn start<C: ConnectionTrait>(
         db: &C,
-        tables: &[LookedUp],
+        tables: &[&'static str],
     ) -> std::result::Result<Statistics, DbErr> {
         let mut stats = Statistics {
             enabled: db.get_database_backend() == DbBackend::Postgres && !tables.is_empty(),
@@ -335,7 +321,7 @@ impl Statistics {
         if stats.enabled {
             let sql = format!(
                 "SELECT GREATEST(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = '{}'::regclass",
-                tables[0].0
+                tables[0]
             );
             if let Some(row) = db
                 .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
@@ -350,24 +336,13 @@ impl Statistics {
     pub(crate) async fn grew<C: ConnectionTrait>(&mut self, db: &C, inserted: u64) -> std::result::Result<(), DbErr> {
         self.added += inserted;
         if self.enabled && self.added as f64 > self.rows.max(1_000.0) {
-            db.execute_unprepared(&analyze_statement(&self.tables)).await?;
+            db.execute_unprepared(&format!("ANALYZE {}", self.tables.join(", ")))
+                .await?;
             self.rows += self.added as f64;
             self.added = 0;
         }
         Ok(())
     }
-}
-
-/// `ANALYZE cases (source, source_key), parties, …`
-fn analyze_statement(tables: &[LookedUp]) -> String {
-    let tables: Vec<String> = tables
-        .iter()
-        .map(|(table, columns)| match columns {
-            [] => format!(r#""{table}""#),
-            _ => format!(r#""{table}" ("{}")"#, columns.join(r#"", ""#)),
-        })
-        .collect();
-    format!("ANALYZE {}", tables.join(", "))
 }
 
 const CASE_PARTY_COLUMNS: &[(&str, &str)] = &[
@@ -1062,14 +1037,6 @@ mod plan_tests {
 
     fn counts(r: &FileReport) -> (u64, u64, u64, u64) {
         (r.inserted, r.updated, r.unchanged, r.deleted)
-    }
-
-    #[test]
-    fn statistics_are_refreshed_for_the_columns_a_load_looks_up_by() {
-        assert_eq!(
-            analyze_statement(&[("cases", &["source", "source_key"]), ("quarantine", &[])]),
-            r#"ANALYZE "cases" ("source", "source_key"), "quarantine""#
-        );
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub async fn load_file(db: &DatabaseConnection, feed: Feed, file: &str, bytes: &
     all_columns.extend_from_slice(columns);
     all_columns.extend_from_slice(&PROVENANCE_COLUMNS);
     let mut changed = 0u64;
-    let mut statistics = crate::ingest::Statistics::start(&txn, &[(table, &[])]).await?;
+    let mut statistics = crate::ingest::Statistics::start(&txn, &[table]).await?;
     for batch in winners.chunks(ROWS_PER_BATCH) {
         let keys: Vec<&str> = batch.iter().map(|r| r.key.as_str()).collect();
         let stored = stored_versions(&txn, table, &keys).await?;

@@ -435,3 +435,41 @@ on_both_databases!(
     identifiers_in_free_text_link_records_across_sources,
     the_ingest_endpoint_needs_the_role_and_rejects_whole_files,
 );
+
+/// A load that makes the case tables grow leaves the planner statistics of whole tables — every
+/// column the gateway filters, joins and sorts by, not only the ones the load looks rows up by
+/// (autovacuum may be off, as it is on this project's machine, and would not fill them in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_leaves_statistics_of_whole_tables_on_postgres() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = TestApp::postgres().await else { return };
+    let dir = tests::TempDir::new("qc-statistics-world");
+    // One enforcement file of about 2,300 new cases: more than the 1,000 that start a refresh.
+    hub::demo::load_generated_world(&app.db, &dir.0, 6_000, 5)
+        .await
+        .unwrap();
+    let wanted = [
+        ("cases", "region_code"),
+        ("cases", "opened_on"),
+        ("case_parties", "party_id"),
+        ("case_keys", "value"),
+        ("parties", "kind"),
+    ];
+    for (table, column) in wanted {
+        let sql = format!(
+            "SELECT count(*) AS n FROM pg_stats WHERE schemaname = current_schema() \
+             AND tablename = '{table}' AND attname = '{column}'"
+        );
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get::<i64>("", "n").unwrap(),
+            1,
+            "statistics of {table}.{column}"
+        );
+    }
+}

@@ -80,10 +80,19 @@ fn insert_sql(backend: DbBackend, table: &str, columns: &[(&str, &str)]) -> Stri
     )
 }
 
+/// The parameters of a PostgreSQL `unnest($1::t1[], $2::t2[], …)` over `rows` (JSON arrays,
+/// one element per column): one array per column.
+pub fn postgres_column_arrays(columns: usize, rows: &[serde_json::Value]) -> Vec<String> {
+    (0..columns)
+        .map(|i| array_literal(rows.iter().map(|row| row.get(i))))
+        .collect()
+}
+
 fn batch_values(backend: DbBackend, columns: &[(&str, &str)], batch: &[serde_json::Value]) -> Vec<sea_orm::Value> {
     match backend {
-        DbBackend::Postgres => (0..columns.len())
-            .map(|i| array_literal(batch.iter().map(|row| row.get(i))).into())
+        DbBackend::Postgres => postgres_column_arrays(columns.len(), batch)
+            .into_iter()
+            .map(Into::into)
             .collect(),
         _ => vec![serde_json::Value::Array(batch.to_vec()).to_string().into()],
     }

@@ -105,6 +105,8 @@ const GROUP: usize = 256;
 
 /// Writes audit entries. Concurrent requests share one transaction (a group commit), and
 /// each waits for the commit that holds its entry: an entry is durable before its data leaves.
+/// On PostgreSQL a group is one statement on a connection of the writer's own (one round trip
+/// and no pool hand-over per group); on SQLite, one transaction on the pool.
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: mpsc::Sender<(Entry, Reply)>,
@@ -114,6 +116,7 @@ pub struct AuditWriter {
 
 impl AuditWriter {
     pub fn start(db: DatabaseConnection) -> AuditWriter {
+        let own = crate::db::OwnConnection::new(db.clone(), AUDIT_CONNECTION);
         let (tx, mut rx) = mpsc::channel::<(Entry, Reply)>(4 * GROUP);
         let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = written.clone();
@@ -128,7 +131,11 @@ impl AuditWriter {
                 }
                 let (entries, replies): (Vec<Entry>, Vec<Reply>) = group.into_iter().unzip();
                 let n = entries.len() as u64;
-                let outcome = write_group(&db, entries).await.map_err(|e| e.to_string());
+                let written = match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => write_group_postgres(&own, entries).await,
+                    _ => write_group(&db, entries).await,
+                };
+                let outcome = written.map_err(|e| e.to_string());
                 if outcome.is_ok() {
                     counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -177,6 +184,49 @@ impl AuditWriter {
             .map_err(|_| "the audit writer stopped".to_string())?;
         done.await.map_err(|_| "the audit writer stopped".to_string())?
     }
+}
+
+/// The `application_name` of the audit writer's connection on PostgreSQL.
+pub const AUDIT_CONNECTION: &str = "qianchuan audit";
+
+/// A group of entries and their subjects (every case and party an entry cites) in one
+/// statement, which PostgreSQL runs as one transaction; answers how many entries it wrote.
+const WRITE_GROUP_POSTGRES: &str = "WITH entry AS (\
+    INSERT INTO audit_log (at, sub, role, operation, query_hash, variables, case_ids, party_ids) \
+    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], \
+    $6::json[], $7::json[], $8::json[]) \
+    RETURNING id, case_ids, party_ids), \
+    subject AS (INSERT INTO audit_subjects (audit_id, kind, subject_id) \
+    SELECT entry.id, $9, c::bigint FROM entry, json_array_elements_text(entry.case_ids) c \
+    UNION ALL \
+    SELECT entry.id, $10, p::bigint FROM entry, json_array_elements_text(entry.party_ids) p) \
+    SELECT count(*) FROM entry";
+
+async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry>) -> Result<(), sea_orm::DbErr> {
+    let n = entries.len();
+    let rows: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!([
+                e.at.to_rfc3339(),
+                e.sub,
+                e.role,
+                e.operation,
+                e.query_hash,
+                e.variables.to_string(),
+                json!(e.cases).to_string(),
+                json!(e.parties).to_string()
+            ])
+        })
+        .collect();
+    let mut params = entities::sql::postgres_column_arrays(8, &rows);
+    params.push(SubjectKind::Case.as_str().to_string());
+    params.push(SubjectKind::Party.as_str().to_string());
+    let written = own.query_i64_with(WRITE_GROUP_POSTGRES, params).await?;
+    if written != Some(n as i64) {
+        return Err(sea_orm::DbErr::RecordNotInserted);
+    }
+    Ok(())
 }
 
 /// Writes a group of entries in one transaction: one statement for the entries, one for

@@ -159,8 +159,9 @@ pub fn pool_figures(db: &Db) -> Option<PoolFigures> {
 /// How long opening an `OwnConnection` may take (as the pools' connect timeout).
 const OWN_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A connection of its own for one small question asked over and over, one at a time (the
-/// linkage journal's last row, the primary's WAL position: about once per request under load).
+/// A connection of its own for one small statement run over and over, one at a time (the
+/// linkage journal's last row, the primary's WAL position: about once per request under load;
+/// the audit log's group commits).
 /// Through the pool each asking would also cost an acquire and a release, and sqlx checks a
 /// released connection with a round trip of its own. Opened on first use; a connection whose
 /// question failed or was abandoned (its request cancelled) is dropped and the next question
@@ -183,12 +184,20 @@ impl OwnConnection {
 
     /// The first column of the first row `sql` returns (a bigint; `None` for NULL or no row).
     pub async fn query_i64(&self, sql: &'static str) -> Result<Option<i64>, sea_orm::DbErr> {
+        self.query_i64_with(sql, Vec::new()).await
+    }
+
+    /// `query_i64` with text parameters (`$1`, `$2`, … on PostgreSQL, cast in `sql` to the types
+    /// they carry; `?` on SQLite).
+    pub async fn query_i64_with(&self, sql: &'static str, params: Vec<String>) -> Result<Option<i64>, sea_orm::DbErr> {
         use sea_orm::sqlx::Connection as _;
         use sea_orm::ConnectionTrait as _;
-        if self.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        let backend = self.db.get_database_backend();
+        if backend != sea_orm::DbBackend::Postgres {
+            let values: Vec<sea_orm::Value> = params.into_iter().map(Into::into).collect();
             let row = self
                 .db
-                .query_one_raw(sea_orm::Statement::from_string(self.db.get_database_backend(), sql))
+                .query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values))
                 .await?;
             return match row {
                 Some(row) => row.try_get_by_index::<Option<i64>>(0),
@@ -201,9 +210,12 @@ impl OwnConnection {
         let mut connection = match slot.take() {
             Some(connection) => connection,
             None => {
+                // The same few statements run over and over with parameters of the same shape:
+                // a generic plan, never planned again per execution.
                 let options = (*self.db.get_postgres_connection_pool().connect_options())
                     .clone()
-                    .application_name(self.name);
+                    .application_name(self.name)
+                    .options([("plan_cache_mode", "force_generic_plan")]);
                 let connecting = sea_orm::sqlx::PgConnection::connect_with(&options);
                 tokio::time::timeout(OWN_CONNECTION_TIMEOUT, connecting)
                     .await
@@ -211,11 +223,11 @@ impl OwnConnection {
                     .map_err(failed)?
             }
         };
-        let value: Option<i64> = sea_orm::sqlx::query_scalar(sql)
-            .fetch_optional(&mut connection)
-            .await
-            .map_err(failed)?
-            .flatten();
+        let mut query = sea_orm::sqlx::query_scalar(sql);
+        for param in params {
+            query = query.bind(param);
+        }
+        let value: Option<i64> = query.fetch_optional(&mut connection).await.map_err(failed)?.flatten();
         *slot = Some(connection);
         Ok(value)
     }

@@ -397,6 +397,26 @@ impl TestApp {
         (status, response.json().await.expect("json body"))
     }
 
+    /// Terminates the PostgreSQL backends of this database named `application_name` (and, when
+    /// given, whose last statement was `query`); answers how many there were.
+    pub async fn terminate_backends(&self, application_name: &str, query: Option<&str>) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let statement = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1 \
+             AND ($2::text IS NULL OR query = $2)",
+            [application_name.into(), query.map(str::to_string).into()],
+        );
+        let row = self
+            .db
+            .query_one_raw(statement)
+            .await
+            .expect("terminate")
+            .expect("a count");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
     /// The value of one series of `/metrics` (0 when absent): a name with its labels as
     /// written there, e.g. `qianchuan_db_reads_total{database="replica"}`.
     pub async fn metric(&self, series: &str) -> u64 {

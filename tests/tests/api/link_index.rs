@@ -257,26 +257,19 @@ async fn the_scope_rule_in_memory_is_the_rule_in_sql(app: TestApp) {
 /// (PostgreSQL); when the server closes it, the next question opens another, and the index
 /// keeps following the journal.
 async fn the_journal_head_survives_the_loss_of_its_connection(app: TestApp) {
-    use sea_orm::ConnectionTrait;
     tests::load_samples(&app, &[Source::Social]).await;
     let index = LinkIndex::built(app.db.clone(), 64 << 20).await.unwrap();
     let now = std::time::Instant::now;
     assert!(index.current_after(now()).await.unwrap());
     if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
         // Exactly one connection, named for the question, last asked it; terminated.
-        let terminate = format!(
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND application_name = '{}' AND query = '{}'",
-            hub::link_index::JOURNAL_HEAD_CONNECTION,
-            entities::linkage_journal::LAST_SEQ
-        );
-        let row = app
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, terminate))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "the question's own connection");
+        let terminated = app
+            .terminate_backends(
+                hub::link_index::JOURNAL_HEAD_CONNECTION,
+                Some(entities::linkage_journal::LAST_SEQ),
+            )
+            .await;
+        assert_eq!(terminated, 1, "the question's own connection");
         // The first question may meet the closed connection; the next is answered anew.
         let _ = index.current_after(now()).await;
         assert!(index.current_after(now()).await.unwrap());

@@ -610,7 +610,44 @@ async fn no_audit_entry_means_no_personal_data(app: TestApp) {
     );
 }
 
+/// On PostgreSQL the audit writer writes on a connection of its own: lost, it is opened again
+/// (a group that met the closed connection withholds its data), and no entry is lost after.
+async fn the_audit_writer_survives_the_loss_of_its_connection(app: TestApp) {
+    app.seed_demo().await;
+    let plc = app.token(Role::Plc, &["3301"]);
+    let q = "query Look($id: ID!) { case(id: $id) { id } }";
+    let listed = app
+        .data(&plc, "{ cases(first: 1) { edges { node { id } } } }", json!({}))
+        .await;
+    let id = listed["cases"]["edges"][0]["node"]["id"].clone();
+    app.data(&plc, q, json!({ "id": id })).await;
+    if app.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        assert_eq!(
+            app.terminate_backends(hub::audit::AUDIT_CONNECTION, None).await,
+            1,
+            "the audit writer's own connection"
+        );
+        // The first group may meet the closed connection: no entry, no data.
+        let (status, body) = app.graphql(&plc, q, json!({ "id": id })).await;
+        assert!(
+            status == 200 || (status == 500 && body["errors"][0]["extensions"]["code"] == "INTERNAL"),
+            "{status} {body}"
+        );
+        assert!(status == 200 || body.get("data").is_none_or(Value::is_null), "{body}");
+    }
+    let auditor = app.token(Role::Auditor, &["33"]);
+    let count = |log: Value| log["auditLog"]["totalCount"].as_i64().unwrap();
+    let looks = "query($f: AuditFilter) { auditLog(filter: $f) { totalCount } }";
+    let before = count(app.data(&auditor, looks, json!({"f": {"caseId": id}})).await);
+    for _ in 0..3 {
+        app.data(&plc, q, json!({ "id": id })).await;
+    }
+    let after = count(app.data(&auditor, looks, json!({"f": {"caseId": id}})).await);
+    assert_eq!(after, before + 3, "every answered request has its entry");
+}
+
 on_both_databases!(
+    the_audit_writer_survives_the_loss_of_its_connection,
     concurrent_audit_entries_keep_their_own_subjects,
     query_limits_and_introspection_hold,
     the_audit_log_answers_who_looked_at_whom,

@@ -210,17 +210,25 @@ impl OwnConnection {
         let mut connection = match slot.take() {
             Some(connection) => connection,
             None => {
-                // The same few statements run over and over with parameters of the same shape:
-                // a generic plan, never planned again per execution.
                 let options = (*self.db.get_postgres_connection_pool().connect_options())
                     .clone()
-                    .application_name(self.name)
-                    .options([("plan_cache_mode", "force_generic_plan")]);
+                    .application_name(self.name);
                 let connecting = sea_orm::sqlx::PgConnection::connect_with(&options);
-                tokio::time::timeout(OWN_CONNECTION_TIMEOUT, connecting)
+                let mut connection = tokio::time::timeout(OWN_CONNECTION_TIMEOUT, connecting)
                     .await
                     .map_err(|_| failed(sea_orm::sqlx::Error::PoolTimedOut))?
-                    .map_err(failed)?
+                    .map_err(failed)?;
+                // The same few statements run over and over with parameters of the same shape:
+                // a generic plan, never planned again per execution. Set after connecting, not
+                // as a startup option, which some poolers refuse; a server without the setting
+                // (before PostgreSQL 12) just plans as it would.
+                if let Err(e) = sea_orm::sqlx::query("SET plan_cache_mode = force_generic_plan")
+                    .execute(&mut connection)
+                    .await
+                {
+                    tracing::debug!(error = %e, connection = self.name, "plan_cache_mode not set");
+                }
+                connection
             }
         };
         let mut query = sea_orm::sqlx::query_scalar(sql);

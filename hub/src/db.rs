@@ -26,6 +26,11 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
 }
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out (one it
+/// cannot reach is replaced); a busier one is not, which saves a round trip per statement
+/// (sqlx's default pings on every acquire).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Connects to the database (creating an SQLite file if needed) and applies migrations.
 /// SQLite runs in WAL mode (readers never wait for the writer) with a long busy timeout
 /// (writers, in any process, wait their turn); PostgreSQL's pool fails a request that waits
@@ -47,7 +52,8 @@ pub async fn connect_and_migrate(options: &DbOptions) -> anyhow::Result<Db> {
         connect
             .max_connections(postgres_pool_size(options.max_connections))
             .min_connections(2)
-            .connect_timeout(Duration::from_secs(3));
+            .connect_timeout(Duration::from_secs(3))
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
     let db = Database::connect(connect)
         .await

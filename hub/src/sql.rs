@@ -9,8 +9,15 @@ use crate::linkage::Key;
 /// `column IN (ids)`, the ids bound as one parameter: one statement text whatever the number
 /// of ids, so the database prepares and plans it once per connection. PostgreSQL gets an
 /// array (`= ANY`, an index scan over the sorted ids), SQLite a JSON array.
+///
+/// One id is `column = $1` on PostgreSQL: its generic plan is costed like the custom one, so
+/// after five executions the prepared statement stops being planned again; an array's is
+/// not (its length is unknown), and planning the participations read cost more than running it.
 pub fn ids_in(backend: sea_orm::DbBackend, column: &str, ids: &[i64]) -> sea_orm::sea_query::SimpleExpr {
     match backend {
+        sea_orm::DbBackend::Postgres if ids.len() == 1 => {
+            sea_orm::sea_query::Expr::cust_with_values(format!("{column} = $1"), [ids[0]])
+        }
         sea_orm::DbBackend::Postgres => {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             sea_orm::sea_query::Expr::cust_with_values(

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use entities::{case, case_party, party, Source};
 use sea_orm::sea_query::{Expr, JoinType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use super::{Reader, Records};
@@ -21,6 +22,9 @@ use crate::policy::CaseVisibility;
 /// The parties of some cases as read for the cache: each case's party ids in position order,
 /// and each of those parties with every mention of it.
 type Participations = (HashMap<i64, Vec<i64>>, HashMap<i64, Arc<PartyMentions>>);
+
+/// The prefix of the party's columns in the rows `read_participations` reads.
+const PARTY_PREFIX: &str = "party__";
 
 impl Records<'_> {
     /// The case cache, current for this request (checked once per request), when the gateway
@@ -110,7 +114,8 @@ impl Records<'_> {
     }
 
     /// The parties of `case_ids` with every mention of them and where each mention's case
-    /// stands (two queries, unscoped: the scope is applied on the way out).
+    /// stands, in one statement (unscoped: the scope is applied on the way out). Each row is a
+    /// mention with its party's columns (prefixed `party__`), read once per party.
     async fn read_participations(&self, case_ids: &[i64]) -> Result<Participations> {
         let db = &self.0.db.fill_source().await;
         let backend = db.get_database_backend();
@@ -123,18 +128,30 @@ impl Records<'_> {
             .from(case_party::Column::CaseId)
             .to(case::Column::Id)
             .into();
-        let statement = case_party::Entity::find()
+        let of_party = case_party::Entity::belongs_to(party::Entity)
+            .from(case_party::Column::PartyId)
+            .to(party::Column::Id)
+            .into();
+        let mut select = case_party::Entity::find()
             .join(JoinType::InnerJoin, of_case)
+            .join(JoinType::InnerJoin, of_party)
             .column_as(Expr::col((case::Entity, case::Column::Source)), "case_source")
             .column_as(Expr::col((case::Entity, case::Column::Transferred)), "case_transferred")
             .column_as(Expr::col((case::Entity, case::Column::Deleted)), "case_deleted")
-            .column_as(Expr::col((case::Entity, case::Column::RegionCode)), "case_region_code")
+            .column_as(Expr::col((case::Entity, case::Column::RegionCode)), "case_region_code");
+        for column in party::Column::iter() {
+            select = select.column_as(
+                Expr::col((party::Entity, column)),
+                format!("{PARTY_PREFIX}{}", column.as_str()),
+            );
+        }
+        let statement = select
             .filter(case_party::Column::PartyId.in_subquery(taking_part))
             .order_by_asc(case_party::Column::CaseId)
             .order_by_asc(case_party::Column::Position)
             .order_by_asc(case_party::Column::Id)
             .build(backend);
-        let mut mentions: HashMap<i64, Vec<Mention>> = HashMap::new();
+        let mut mentions: HashMap<i64, (party::Model, Vec<Mention>)> = HashMap::new();
         let mut cases: HashMap<i64, Vec<i64>> = case_ids.iter().map(|id| (*id, Vec::new())).collect();
         for row in db.query_all_raw(statement).await? {
             let link = case_party::Model::from_query_result(&row, "")?;
@@ -149,23 +166,19 @@ impl Records<'_> {
                     parties.push(link.party_id);
                 }
             }
-            mentions
-                .entry(link.party_id)
-                .or_default()
-                .push(Mention { link, case: placement });
-        }
-        let ids: Vec<i64> = mentions.keys().copied().collect();
-        let mut parties = HashMap::new();
-        if !ids.is_empty() {
-            for p in party::Entity::find()
-                .filter(crate::sql::ids_in(backend, r#""parties"."id""#, &ids))
-                .all(db)
-                .await?
-            {
-                let mentions = mentions.remove(&p.id).unwrap_or_default();
-                parties.insert(p.id, Arc::new(PartyMentions { party: p, mentions }));
+            let mention = Mention { link, case: placement };
+            match mentions.entry(mention.link.party_id) {
+                std::collections::hash_map::Entry::Occupied(mut seen) => seen.get_mut().1.push(mention),
+                std::collections::hash_map::Entry::Vacant(first) => {
+                    let party = party::Model::from_query_result(&row, PARTY_PREFIX)?;
+                    first.insert((party, vec![mention]));
+                }
             }
         }
+        let parties = mentions
+            .into_iter()
+            .map(|(id, (party, mentions))| (id, Arc::new(PartyMentions { party, mentions })))
+            .collect();
         Ok((cases, parties))
     }
 }

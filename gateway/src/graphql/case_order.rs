@@ -98,7 +98,7 @@ pub fn connection(page: SortedPage<entities::case::Model>, sort: CaseSort) -> Ca
         .into_iter()
         .map(|c| Edge {
             cursor: encode(&sort.position_of(&c)),
-            node: Case(c),
+            node: Case::from(c),
         })
         .collect();
     CaseConnection {

@@ -63,7 +63,7 @@ impl Query {
             .case_by_source_key(source.into(), source_key.trim())
             .await
             .map_err(crate::error::ApiError::from)?
-            .map(Case))
+            .map(Case::from))
     }
 
     /// Cases you may see, filtered, in pages.

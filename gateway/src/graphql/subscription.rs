@@ -130,7 +130,7 @@ impl Watch for StageWatch {
             .filter_map(|c| {
                 let (from, to) = moved.get(&c.id).copied()?;
                 Some(StageChange {
-                    case: Case(c),
+                    case: Case::from(c),
                     from,
                     to,
                 })

@@ -73,7 +73,13 @@ pub enum Node {
 }
 
 /// One record of one source system, in the unified shape.
-pub struct Case(pub case::Model);
+pub struct Case(pub std::sync::Arc<case::Model>);
+
+impl From<case::Model> for Case {
+    fn from(model: case::Model) -> Case {
+        Case(model.into())
+    }
+}
 
 #[Object]
 impl Case {
@@ -300,7 +306,7 @@ impl Party {
             .cases_of_party(self.0.id, first, after)
             .await
             .map_err(crate::error::ApiError::from)?;
-        Ok(CaseConnection::of_page(page, false, |c| c.id, Case))
+        Ok(CaseConnection::of_page(page, false, |c| c.id, Case::from))
     }
 }
 

@@ -11,21 +11,21 @@ use sea_orm::{
     QueryTrait,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 impl Records<'_> {
     fn visible(&self) -> Condition {
         self.0.scope.case_condition()
     }
 
-    pub async fn case_by_id(&self, id: i64) -> Result<Option<case::Model>> {
+    pub async fn case_by_id(&self, id: i64) -> Result<Option<Arc<case::Model>>> {
         let found = match self.memory().await {
             Some(cache) => self.cases_in(cache, &[id]).await?.remove(&id),
-            None => {
-                case::Entity::find_by_id(id)
-                    .filter(self.visible())
-                    .one(&self.0.db)
-                    .await?
-            }
+            None => case::Entity::find_by_id(id)
+                .filter(self.visible())
+                .one(&self.0.db)
+                .await?
+                .map(Arc::new),
         };
         self.0.trail.cases(found.iter().map(|c| c.id));
         Ok(found)
@@ -43,7 +43,7 @@ impl Records<'_> {
     }
 
     /// Visible cases among `ids`, by id (one query).
-    pub async fn cases_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, case::Model>> {
+    pub async fn cases_by_ids(&self, ids: &[i64]) -> Result<HashMap<i64, Arc<case::Model>>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -62,7 +62,7 @@ impl Records<'_> {
             .all(&self.0.db)
             .await?;
         self.0.trail.cases(rows.iter().map(|c| c.id));
-        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+        Ok(rows.into_iter().map(|c| (c.id, Arc::new(c))).collect())
     }
 
     /// Visible cases among `ids` (not audited: the caller decides what it hands out), with the
@@ -71,7 +71,7 @@ impl Records<'_> {
     pub(super) async fn visible_cases_and_journal_head(
         &self,
         ids: &[i64],
-    ) -> Result<(HashMap<i64, case::Model>, Option<i64>)> {
+    ) -> Result<(HashMap<i64, Arc<case::Model>>, Option<i64>)> {
         let backend = self.0.db.get_database_backend();
         let statement = case::Entity::find()
             .column_as(
@@ -86,7 +86,7 @@ impl Records<'_> {
         for row in self.0.db.query_all_raw(statement).await? {
             head = Some(row.try_get::<i64>("", "journal_head")?);
             let case = case::Model::from_query_result(&row, "")?;
-            cases.insert(case.id, case);
+            cases.insert(case.id, Arc::new(case));
         }
         Ok((cases, head))
     }

@@ -15,7 +15,7 @@ impl Records<'_> {
     /// scope. On the linkage index when the gateway keeps one; its answer is used only if the
     /// database returns every case it found — otherwise (a case changed since, or the root is
     /// not visible) the walk is done again in SQL, which decides.
-    pub async fn chain(&self, root: i64, params: WalkParams) -> Result<(Chain, HashMap<i64, case::Model>)> {
+    pub async fn chain(&self, root: i64, params: WalkParams) -> Result<(Chain, HashMap<i64, Arc<case::Model>>)> {
         if let Some(index) = self.0.links.as_ref().filter(|i| i.usable()) {
             if let Some(found) = self.chain_on_index(index, root, params).await? {
                 return Ok(found);
@@ -39,7 +39,7 @@ impl Records<'_> {
         index: &Arc<LinkIndex>,
         root: i64,
         params: WalkParams,
-    ) -> Result<Option<(Chain, HashMap<i64, case::Model>)>> {
+    ) -> Result<Option<(Chain, HashMap<i64, Arc<case::Model>>)>> {
         let Some(cache) = self.memory().await else {
             return self.chain_on_index_in_snapshot(index, root, params).await;
         };
@@ -62,7 +62,7 @@ impl Records<'_> {
         index: &Arc<LinkIndex>,
         root: i64,
         params: WalkParams,
-    ) -> Result<Option<(Chain, HashMap<i64, case::Model>)>> {
+    ) -> Result<Option<(Chain, HashMap<i64, Arc<case::Model>>)>> {
         for first in [true, false] {
             let applied = index.applied();
             let chain = walk(&index.view(&self.0.scope), root, params).await?;

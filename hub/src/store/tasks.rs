@@ -137,7 +137,7 @@ impl ScopedStore {
                         ));
                     }
                 }
-                (c.region_code, c.town)
+                (c.region_code.clone(), c.town.clone())
             }
             None => {
                 let region = t

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Where a load's time goes, from PostgreSQL's side: a generated world of SCALE records (default
+# 200,000) loaded by the five `qianchuan ingest` runs into an empty database while a procedure
+# reads the writing backend's state from pg_stat_activity every ~5 ms (committing between reads,
+# so each read is fresh). Prints how much of the load the backend was running a statement
+# ("active") and how much it waited for qianchuan ("idle in transaction"). Needs PostgreSQL at
+# 127.0.0.1:5432 (user postgres, trust auth).
+#   bench/ingest_wait.sh [SCALE]
+set -euo pipefail
+scale=${1:-200000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/target/release/qianchuan"
+[ -x "$bin" ] || (cd "$root" && cargo build --release -q -p gateway)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+db=qc_bench
+admin="postgres://postgres@127.0.0.1:5432/test"
+url="postgres://postgres@127.0.0.1:5432/$db"
+psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+"$bin" demo --out "$work/world" --scale "$scale" --seed 7 > /dev/null
+export QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn
+"$bin" migrate 2>/dev/null
+
+psql -q "$url" <<'SQL'
+CREATE SCHEMA bench_wait;
+CREATE TABLE bench_wait.stop (at timestamptz);
+CREATE PROCEDURE bench_wait.sample() LANGUAGE plpgsql AS $$
+DECLARE active int := 0; waiting int := 0; state text;
+BEGIN
+  LOOP
+    EXIT WHEN EXISTS (SELECT 1 FROM bench_wait.stop);
+    SELECT a.state INTO state FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+       AND a.pid <> pg_backend_pid() AND a.state IN ('active', 'idle in transaction')
+     ORDER BY a.xact_start LIMIT 1;
+    IF state = 'active' THEN active := active + 1; ELSIF state IS NOT NULL THEN waiting := waiting + 1; END IF;
+    COMMIT;
+    PERFORM pg_sleep(0.005);
+  END LOOP;
+  RAISE NOTICE 'backend running a statement: % %%, waiting for qianchuan: % %% (% samples)',
+    round(100.0 * active / greatest(active + waiting, 1)), round(100.0 * waiting / greatest(active + waiting, 1)),
+    active + waiting;
+END $$;
+SQL
+psql -q "$url" -c "CALL bench_wait.sample()" 2> "$work/sample.txt" &
+sampler=$!
+start=$(date +%s.%N)
+for s in enforcement discipline congress procuratorate social; do
+  "$bin" ingest "$s" "$work/world/$s" --json > /dev/null
+done
+end=$(date +%s.%N)
+psql -q "$url" -c "INSERT INTO bench_wait.stop VALUES (now())"
+wait "$sampler"
+psql -q "$url" -c "SET client_min_messages = warning" -c "DROP SCHEMA bench_wait CASCADE"
+echo "load: $(python3 -c "print(round($end - $start, 1))") s"
+sed -n 's/.*NOTICE: *//p' "$work/sample.txt"

@@ -25,10 +25,10 @@ psql -q "$url" <<'SQL'
 CREATE SCHEMA bench_wait;
 CREATE TABLE bench_wait.stop (at timestamptz);
 CREATE PROCEDURE bench_wait.sample() LANGUAGE plpgsql AS $$
-DECLARE active int := 0; waiting int := 0; state text;
+DECLARE active int := 0; waiting int := 0; state text; until timestamptz := clock_timestamp() + interval '3 hours';
 BEGIN
   LOOP
-    EXIT WHEN EXISTS (SELECT 1 FROM bench_wait.stop);
+    EXIT WHEN EXISTS (SELECT 1 FROM bench_wait.stop) OR clock_timestamp() > until;
     SELECT a.state INTO state FROM pg_stat_activity a
      WHERE a.datname = current_database() AND a.backend_type = 'client backend'
        AND a.pid <> pg_backend_pid() AND a.state IN ('active', 'idle in transaction')
@@ -44,12 +44,15 @@ END $$;
 SQL
 psql -q "$url" -c "CALL bench_wait.sample()" 2> "$work/sample.txt" &
 sampler=$!
+# The procedure runs in the server until told to stop: tell it, whatever ends this script.
+stop_sampler() { psql -q "$url" -c "INSERT INTO bench_wait.stop VALUES (now())" 2>/dev/null || true; }
+trap 'stop_sampler; rm -rf "$work"' EXIT
 start=$(date +%s.%N)
 for s in enforcement discipline congress procuratorate social; do
   "$bin" ingest "$s" "$work/world/$s" --json > /dev/null
 done
 end=$(date +%s.%N)
-psql -q "$url" -c "INSERT INTO bench_wait.stop VALUES (now())"
+stop_sampler
 wait "$sampler"
 psql -q "$url" -c "SET client_min_messages = warning" -c "DROP SCHEMA bench_wait CASCADE"
 echo "load: $(python3 -c "print(round($end - $start, 1))") s"

@@ -6,25 +6,11 @@
 # 7,300-10,600 records/s on this machine). Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
 #   bench/ingest.sh [SCALE]
 set -euo pipefail
-scale=${1:-1000000}
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/target/release/qianchuan"
-[ -x "$bin" ] || (cd "$root" && cargo build --release -q -p gateway)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-db=qc_bench
-admin="postgres://postgres@127.0.0.1:5432/test"
-url="postgres://postgres@127.0.0.1:5432/$db"
-psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-
-"$bin" demo --out "$work/world" --scale "$scale" --seed 7
-export QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn
-"$bin" migrate 2>/dev/null
+. "$(dirname "$0")/world.sh"
+new_world "${1:-1000000}"
 
 start=$(date +%s.%N)
-for s in enforcement discipline congress procuratorate social; do
-  "$bin" ingest "$s" "$work/world/$s" --json > "$work/$s.jsonl"
-done
+load_world "$work"
 end=$(date +%s.%N)
 records=$(cat "$work"/*.jsonl | python3 -c 'import json,sys; print(sum(json.loads(l)["read"] for l in sys.stdin))')
 ingest_s=$(python3 -c "print(round($end - $start, 1))")

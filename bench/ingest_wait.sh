@@ -4,22 +4,11 @@
 # reads the writing backend's state from pg_stat_activity every ~5 ms (committing between reads,
 # so each read is fresh). Prints how much of the load the backend was running a statement
 # ("active") and how much it waited for qianchuan ("idle in transaction"). Needs PostgreSQL at
-# 127.0.0.1:5432 (user postgres, trust auth).
+# 127.0.0.1:5432 (user postgres, trust auth). The world and its load: bench/world.sh.
 #   bench/ingest_wait.sh [SCALE]
 set -euo pipefail
-scale=${1:-200000}
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/target/release/qianchuan"
-[ -x "$bin" ] || (cd "$root" && cargo build --release -q -p gateway)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-db=qc_bench
-admin="postgres://postgres@127.0.0.1:5432/test"
-url="postgres://postgres@127.0.0.1:5432/$db"
-psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-"$bin" demo --out "$work/world" --scale "$scale" --seed 7 > /dev/null
-export QIANCHUAN_DATABASE_URL="$url" QIANCHUAN_LOG=warn
-"$bin" migrate 2>/dev/null
+. "$(dirname "$0")/world.sh"
+new_world "${1:-200000}" > /dev/null
 
 psql -q "$url" <<'SQL'
 CREATE SCHEMA bench_wait;
@@ -48,9 +37,7 @@ sampler=$!
 stop_sampler() { psql -q "$url" -c "INSERT INTO bench_wait.stop VALUES (now())" 2>/dev/null || true; }
 trap 'stop_sampler; rm -rf "$work"' EXIT
 start=$(date +%s.%N)
-for s in enforcement discipline congress procuratorate social; do
-  "$bin" ingest "$s" "$work/world/$s" --json > /dev/null
-done
+load_world
 end=$(date +%s.%N)
 stop_sampler
 wait "$sampler"

@@ -599,7 +599,7 @@ async fn execute(
         else {
             return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
         };
-        let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory));
+        let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory, deadline.into_std()));
         (executed, trail, masked) = {
             let (request, trail, masked) = prepare(state, request(document), &viewer, reader.clone());
             (
@@ -608,10 +608,16 @@ async fn execute(
                 masked,
             )
         };
-        // The execution is over (or dropped): the snapshot's reads are done.
+        // The execution is over (or dropped): the snapshot's reads are done. One dropped at the
+        // deadline may still have a statement running, which PostgreSQL stops at the snapshot's
+        // `statement_timeout`: that wait is not the client's.
         let mixed = reader.as_ref().is_some_and(Reader::mixed);
         if let Some(reader) = reader {
-            reader.finish().await;
+            if executed.is_ok() {
+                reader.finish().await;
+            } else {
+                tokio::spawn(reader.finish());
+            }
         }
         if !(mixed && memory && executed.is_ok()) {
             break;

@@ -296,13 +296,19 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
     }
     if !subscription {
         // Without memory: one snapshot answers the whole stream (no second computation here).
-        let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false));
-        let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone());
         let budget = Duration::from_millis(state.config.request_timeout_ms);
+        let budget_ends = std::time::Instant::now() + budget;
+        let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false, budget_ends));
+        let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone());
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
         let done = tokio::time::timeout(budget, stream).await;
         if let Some(reader) = reader {
-            reader.finish().await;
+            // As over HTTP: a statement still running at the deadline is PostgreSQL's to stop.
+            if done.is_ok() {
+                reader.finish().await;
+            } else {
+                tokio::spawn(reader.finish());
+            }
         }
         if done.is_err() {
             let message = format!(

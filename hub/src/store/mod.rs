@@ -33,8 +33,7 @@ use crate::link_index::LinkIndex;
 use crate::policy::Scope;
 use crate::replicas::ReadRouter;
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, IsolationLevel, QueryResult,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, ExecResult, QueryResult, Statement, TransactionTrait,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -61,6 +60,8 @@ pub enum Reader {
 /// `mixed`, and its caller computes it again without memory.
 pub struct LazySnapshot {
     router: ReadRouter,
+    /// When the request's budget ends: no statement of the snapshot runs past it (and a grace).
+    budget_ends: std::time::Instant,
     opened: tokio::sync::OnceCell<DatabaseTransaction>,
     opening: AtomicBool,
     remembered: AtomicBool,
@@ -72,7 +73,9 @@ pub struct LazySnapshot {
 impl LazySnapshot {
     async fn get(&self) -> Result<&DatabaseTransaction, sea_orm::DbErr> {
         self.opening.store(true, Ordering::SeqCst);
-        self.opened.get_or_try_init(|| begin_routed(&self.router)).await
+        self.opened
+            .get_or_try_init(|| begin_routed(&self.router, self.budget_ends))
+            .await
     }
 
     /// Whether the snapshot is opening (or memory may not answer this request at all).
@@ -96,26 +99,53 @@ impl LazySnapshot {
     }
 }
 
-/// A snapshot on `db`: repeatable read on PostgreSQL; on SQLite (WAL) a read transaction,
-/// whose first read fixes what it sees.
-async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+/// How long a snapshot's statement may run past its request's budget. The gateway answers at
+/// the budget and drops the execution; PostgreSQL, which a dropped future does not stop, then
+/// cancels the statement itself a moment later (the grace keeps the gateway's answer the
+/// one the client gets).
+const STATEMENT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The `statement_timeout` of a snapshot opened now for a request whose budget ends at
+/// `budget_ends`, in milliseconds (at least 1: 0 would mean none).
+fn statement_timeout_ms(budget_ends: std::time::Instant) -> u128 {
+    (budget_ends.saturating_duration_since(std::time::Instant::now()) + STATEMENT_GRACE)
+        .as_millis()
+        .max(1)
+}
+
+/// A snapshot on `db`: repeatable read on PostgreSQL, whose statements stop at the request's
+/// budget (`statement_timeout`, set with the isolation in the same round trip); on SQLite
+/// (WAL) a read transaction, whose first read fixes what it sees.
+async fn begin_snapshot(
+    db: &DatabaseConnection,
+    budget_ends: std::time::Instant,
+) -> Result<DatabaseTransaction, sea_orm::DbErr> {
     match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => db
-            .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+        sea_orm::DbBackend::Postgres => {
+            let txn = db.begin().await.inspect_err(crate::db::note_failure)?;
+            txn.execute_unprepared(&format!(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL statement_timeout = {}",
+                statement_timeout_ms(budget_ends)
+            ))
             .await
-            .inspect_err(crate::db::note_failure),
+            .inspect_err(crate::db::note_failure)?;
+            Ok(txn)
+        }
         _ => db.begin().await.inspect_err(crate::db::note_failure),
     }
 }
 
 /// A snapshot on a replica that holds every change committed before this call, or on the
 /// primary; a replica that cannot open one is skipped and the primary opens it.
-async fn begin_routed(router: &ReadRouter) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+async fn begin_routed(
+    router: &ReadRouter,
+    budget_ends: std::time::Instant,
+) -> Result<DatabaseTransaction, sea_orm::DbErr> {
     let choice = router.choose().await;
-    match begin_snapshot(&choice.db).await {
+    match begin_snapshot(&choice.db, budget_ends).await {
         Err(e) if choice.is_replica() => {
             router.failed(&choice, &e);
-            begin_snapshot(router.primary()).await
+            begin_snapshot(router.primary(), budget_ends).await
         }
         opened => opened,
     }
@@ -124,10 +154,12 @@ async fn begin_routed(router: &ReadRouter) -> Result<DatabaseTransaction, sea_or
 impl Reader {
     /// A routed snapshot opened by the first statement that reads through it; as it opens
     /// after the request began, it holds every change committed before the request.
-    /// `memory`: whether the request may take cases and parties from the case cache.
-    pub fn lazy_snapshot(router: &ReadRouter, memory: bool) -> Reader {
+    /// `memory`: whether the request may take cases and parties from the case cache;
+    /// `budget_ends`: when the request's budget ends (its statements stop then).
+    pub fn lazy_snapshot(router: &ReadRouter, memory: bool, budget_ends: std::time::Instant) -> Reader {
         Reader::Lazy(Arc::new(LazySnapshot {
             router: router.clone(),
+            budget_ends,
             opened: tokio::sync::OnceCell::new(),
             opening: AtomicBool::new(!memory),
             remembered: AtomicBool::new(false),
@@ -306,5 +338,19 @@ impl ScopedStore {
 
     pub fn trail(&self) -> &Trail {
         &self.trail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_snapshot_statement_may_run_for_the_budget_left_and_a_grace() {
+        let left = statement_timeout_ms(Instant::now() + Duration::from_secs(5));
+        assert!((4_900..=5_100).contains(&left), "{left}");
+        // A budget already spent still gives a positive timeout (0 would mean none at all).
+        assert_eq!(statement_timeout_ms(Instant::now()), STATEMENT_GRACE.as_millis());
     }
 }

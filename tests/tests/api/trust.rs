@@ -630,6 +630,70 @@ async fn a_request_past_its_deadline_is_cancelled_and_answered_limit_exceeded() 
     );
 }
 
+/// A dropped execution does not stop a statement PostgreSQL is running: the snapshot's
+/// `statement_timeout` does. Here the statement waits for a lock the test holds; without the
+/// timeout it would wait (and the response with it) for as long as the lock is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_its_request_budget_is_stopped_in_postgresql() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(app) = TestApp::postgres_with(|c| c.request_timeout_ms = 700).await else {
+        return;
+    };
+    tests::load_samples(&app, entities::Source::ALL).await;
+    app.wait_link_index_ready().await;
+    let admin = app.token(Role::Admin, &[]);
+    let lock = app.db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE cases IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        app.graphql(
+            &admin,
+            "{ cases(first: 5) { totalCount edges { node { id } } } }",
+            json!({}),
+        ),
+    )
+    .await;
+    let waited = started.elapsed();
+    let (status, body) = answer.expect("the answer came at the budget, not when the lock was released");
+    assert_eq!(status, 200);
+    assert_eq!(code(&body), "LIMIT_EXCEEDED", "{body}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    // The statement itself is gone while the lock is still held.
+    let waiting_on_the_lock = || async {
+        let row = lock
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let mut left = waiting_on_the_lock().await;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = waiting_on_the_lock().await;
+    }
+    assert_eq!(
+        left, 0,
+        "a statement of the cancelled request still waits in PostgreSQL"
+    );
+    lock.rollback().await.unwrap();
+    // The pool is whole again: the next request is answered.
+    let data = app
+        .data(&admin, "{ cases(first: 1) { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(data["cases"]["edges"].as_array().map(Vec::len), Some(1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_out_of_bounds_are_refused_with_401() {
     let app = TestApp::sqlite().await;

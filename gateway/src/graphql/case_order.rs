@@ -109,7 +109,7 @@ pub fn connection(page: SortedPage<entities::case::Model>, sort: CaseSort) -> Ca
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         },
         edges,
-        total_count: i64::try_from(page.total).unwrap_or(i64::MAX),
+        total: page.total,
     }
 }
 

@@ -47,8 +47,9 @@ where
 {
     pub edges: Vec<Edge<N>>,
     pub page_info: PageInfo,
-    /// All matching items the viewer may see, across pages.
-    pub total_count: i64,
+    /// Counted only if `totalCount` is asked for.
+    #[graphql(skip)]
+    pub total: hub::store::Total,
 }
 
 #[ComplexObject]
@@ -56,6 +57,12 @@ impl<N: OutputType> Connection<N>
 where
     Edge<N>: OutputType,
 {
+    /// All matching items the viewer may see, across pages.
+    async fn total_count(&self) -> async_graphql::Result<i64> {
+        let n = self.total.count().await.map_err(crate::error::ApiError::from)?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
     /// The items of this page, without cursors.
     async fn nodes(&self) -> Vec<&N> {
         self.edges.iter().map(|e| &e.node).collect()
@@ -90,7 +97,7 @@ where
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total_count: i64::try_from(page.total).unwrap_or(i64::MAX),
+            total: page.total,
         }
     }
 }

@@ -22,7 +22,7 @@ pub use cases::{CasePosition, CaseSort, NO_OPENING_DATE};
 pub use filter::CaseQuery;
 pub use findings::{rule_labels, CodeQuery, FindingCount, FindingQuery, OwnCode};
 pub use governance::Signals;
-pub use page::{Direction, Page, SortedPage, Window};
+pub use page::{Direction, Page, SortedPage, Total, Window};
 pub(crate) use parties::described_by;
 pub use stats::{Bucket, Dimension};
 pub(crate) use tasks::{insert_task, insert_tasks, record_event as record_task_event, TaskToOpen};

@@ -1,6 +1,6 @@
 //! Keyset pages over an id column, one implementation for every list (cases, tasks, the audit
 //! log, quarantine): `first` items after (or before) the cursor's id, whether more follow, and
-//! the total matching.
+//! the total matching — counted only when asked for.
 
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
@@ -14,7 +14,35 @@ use crate::error::Result;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_next: bool,
-    pub total: u64,
+    pub total: Total,
+}
+
+type Counting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send>>;
+
+/// How many items match a list's condition, counted when asked for — through the same reader
+/// as the page (a query's snapshot) — and not otherwise: a count reads every matching row,
+/// where a page reads its own, and most pages are asked for without it.
+#[derive(Clone)]
+pub struct Total(std::sync::Arc<dyn Fn() -> Counting + Send + Sync>);
+
+impl Total {
+    fn of<E, C>(db: &C, condition: Condition) -> Total
+    where
+        E: EntityTrait,
+        E::Model: FromQueryResult + Send + Sync,
+        C: ConnectionTrait + Clone + Send + Sync + 'static,
+    {
+        let db = db.clone();
+        Total(std::sync::Arc::new(move || {
+            let (db, condition) = (db.clone(), condition.clone());
+            Box::pin(async move { Ok(E::find().filter(condition).count(&db).await?) })
+        }))
+    }
+
+    /// Counts the matching items.
+    pub async fn count(&self) -> Result<u64> {
+        (self.0)().await
+    }
 }
 
 /// The page of `E` matching `condition`, in `order` of `id`, starting past `cursor` (an id
@@ -30,9 +58,9 @@ pub async fn keyset_page<E, C>(
 where
     E: EntityTrait,
     E::Model: FromQueryResult + Send + Sync,
-    C: ConnectionTrait,
+    C: ConnectionTrait + Clone + Send + Sync + 'static,
 {
-    let total = E::find().filter(condition.clone()).count(db).await?;
+    let total = Total::of::<E, C>(db, condition.clone());
     let mut select = E::find().filter(condition).order_by(id, order.clone());
     if let Some(cursor) = cursor {
         select = select.filter(match order {
@@ -66,7 +94,7 @@ pub struct SortedPage<T> {
     pub items: Vec<T>,
     pub has_previous: bool,
     pub has_next: bool,
-    pub total: u64,
+    pub total: Total,
 }
 
 /// The page of `E` matching `condition`, sorted by `key` then `id` (both in `direction`), in the
@@ -83,9 +111,9 @@ pub async fn sorted_page<E, C>(
 where
     E: EntityTrait,
     E::Model: FromQueryResult + Send + Sync,
-    C: ConnectionTrait,
+    C: ConnectionTrait + Clone + Send + Sync + 'static,
 {
-    let total = E::find().filter(condition.clone()).count(db).await?;
+    let total = Total::of::<E, C>(db, condition.clone());
     let (n, position, backward) = match window {
         Window::First { n, after } => (n, after, false),
         Window::Last { n, before } => (n, before, true),

@@ -60,7 +60,8 @@ pub enum Reader {
 /// `mixed`, and its caller computes it again without memory.
 pub struct LazySnapshot {
     router: ReadRouter,
-    /// When the request's budget ends: no statement of the snapshot runs past it (and a grace).
+    /// When the request's budget ends: no statement of the snapshot runs longer than the budget
+    /// left when it opens (and a grace).
     budget_ends: std::time::Instant,
     opened: tokio::sync::OnceCell<DatabaseTransaction>,
     opening: AtomicBool,

@@ -125,6 +125,17 @@ pub fn note_failure(e: &sea_orm::DbErr) {
         sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
             CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
         }
+        // A pooled connection that died while idle fails at its first statement (it is pinged
+        // before use only after a second idle): a lost connection as well.
+        sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+            if matches!(
+                **e,
+                sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolClosed | sea_orm::sqlx::Error::WorkerCrashed
+            ) =>
+        {
+            CONNECTION_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
         _ => {}
     }
 }

@@ -260,6 +260,28 @@ async fn filters_are_no_oracles_and_every_lookup_is_audited(app: TestApp) {
         "{log}"
     );
     assert!(!log.to_string().contains(ID_B), "{log}");
+    // The probe cites nothing: an auditor of the whole province reads it, one of a city does not.
+    let probes = |regions: &'static [&'static str]| {
+        let app = &app;
+        async move {
+            let log = app
+                .data(
+                    &app.token(Role::Auditor, regions),
+                    "{ auditLog(first: 100) { totalCount nodes { operation caseIds partyIds } } }",
+                    json!({}),
+                )
+                .await;
+            let nodes = log["auditLog"]["nodes"].as_array().cloned().unwrap_or_default();
+            assert_eq!(
+                log["auditLog"]["totalCount"].as_u64(),
+                Some(nodes.len() as u64),
+                "{log}"
+            );
+            nodes.iter().filter(|n| n["operation"] == "Probe").count()
+        }
+    };
+    assert_eq!(probes(&["33"]).await, 1);
+    assert_eq!(probes(&["3301"]).await, 0);
 }
 
 async fn the_differencing_attack_recovers_no_suppressed_cell(app: TestApp) {

@@ -98,10 +98,8 @@ impl ScopedStore {
             .add(citing(SubjectKind::Case, cases_in_regions))
             .add(citing(SubjectKind::Party, parties_in_regions));
         if self.scope.region_prefixes().is_some_and(crate::policy::sees_regionless) {
-            // Read from the entry's own lists (its subject rows are written from them, in the
-            // same statement): no look-up of the subjects by entry, which no index serves.
             visible = visible.add(Expr::cust(
-                r#"(json_array_length("audit_log"."case_ids") = 0 AND json_array_length("audit_log"."party_ids") = 0)"#,
+                r#"NOT EXISTS (SELECT 1 FROM "audit_subjects" WHERE "audit_subjects"."audit_id" = "audit_log"."id")"#,
             ));
         }
         Some(visible)

@@ -608,16 +608,10 @@ async fn execute(
                 masked,
             )
         };
-        // The execution is over (or dropped): the snapshot's reads are done. One dropped at the
-        // deadline may still have a statement running, which PostgreSQL stops at the snapshot's
-        // `statement_timeout`: that wait is not the client's.
+        // The execution is over (or dropped at its deadline): the snapshot's reads are done.
         let mixed = reader.as_ref().is_some_and(Reader::mixed);
         if let Some(reader) = reader {
-            if executed.is_ok() {
-                reader.finish().await;
-            } else {
-                tokio::spawn(reader.finish());
-            }
+            reader.end(executed.is_ok()).await;
         }
         if !(mixed && memory && executed.is_ok()) {
             break;

@@ -303,12 +303,7 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
         let done = tokio::time::timeout(budget, stream).await;
         if let Some(reader) = reader {
-            // As over HTTP: a statement still running at the deadline is PostgreSQL's to stop.
-            if done.is_ok() {
-                reader.finish().await;
-            } else {
-                tokio::spawn(reader.finish());
-            }
+            reader.end(done.is_ok()).await;
         }
         if done.is_err() {
             let message = format!(

@@ -197,6 +197,17 @@ impl Reader {
             }
         }
     }
+
+    /// Ends the snapshot of an execution that `completed`, or, of one dropped at its deadline,
+    /// in the background: a statement may still be running, which PostgreSQL stops at the
+    /// snapshot's `statement_timeout`, and that wait is not the client's.
+    pub async fn end(self, completed: bool) {
+        if completed {
+            self.finish().await;
+        } else {
+            tokio::spawn(self.finish());
+        }
+    }
 }
 
 #[sea_orm::entity::prelude::async_trait::async_trait]

@@ -601,7 +601,13 @@ async fn execute(
         };
         let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory, deadline.into_std()));
         (executed, trail, masked) = {
-            let (request, trail, masked) = prepare(state, request(document), &viewer, reader.clone());
+            let (request, trail, masked) = prepare(
+                state,
+                request(document),
+                &viewer,
+                reader.clone(),
+                Some(deadline.into_std()),
+            );
             (
                 tokio::time::timeout_at(deadline, schema.execute(request)).await,
                 trail,
@@ -710,18 +716,23 @@ pub(crate) fn coded_response(status: StatusCode, message: &str, code: &str) -> R
 /// Adds what executing `request` for `viewer` needs (scoped store, loaders, shared services);
 /// returns it with the trail of what it hands out, for the audit log, and whether what leaves
 /// must be masked.
-/// `reader`: the snapshot the request reads (`None`: the pool).
+/// `reader`: the snapshot the request reads (`None`: the pool); `budget_ends`: when its budget
+/// ends (`None`: a subscription, which runs as long as it is wanted).
 pub(crate) fn prepare(
     state: &AppState,
     request: async_graphql::Request,
     viewer: &Viewer,
     reader: Option<Reader>,
+    budget_ends: Option<std::time::Instant>,
 ) -> (async_graphql::Request, Trail, bool) {
     let scope = Scope::for_viewer(viewer);
     let masked = scope.masked;
     let mut store = ScopedStore::new(state.db.clone(), scope).with_links(state.links.clone());
     if let Some(reader) = reader {
         store = store.reading(reader);
+    }
+    if let Some(ends) = budget_ends {
+        store = store.within_budget(ends);
     }
     let trail = store.trail().clone();
     let request = with_viewer(request, viewer.clone(), store)

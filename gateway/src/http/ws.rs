@@ -299,7 +299,7 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         let budget = Duration::from_millis(state.config.request_timeout_ms);
         let budget_ends = std::time::Instant::now() + budget;
         let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false, budget_ends));
-        let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone());
+        let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone(), Some(budget_ends));
         let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
         let done = tokio::time::timeout(budget, stream).await;
         if let Some(reader) = reader {
@@ -319,6 +319,7 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         request,
         &viewer,
         Some(hub::store::Reader::Routed(state.reads.clone())),
+        None,
     );
     let request = request.data(turns);
     run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out).await;

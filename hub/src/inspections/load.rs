@@ -6,7 +6,7 @@ use adapters::inspections::InspectionRecord;
 use adapters::record::Quarantined;
 use chrono::Utc;
 use entities::Feed;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::{record, town_elsewhere, InspectionInput, Origin, ProblemInput, Recorded};
 use crate::error::{Error, Result};
@@ -100,7 +100,7 @@ pub async fn load_file(db: &DatabaseConnection, file: &str, bytes: &[u8], task_d
             file,
             positions: r.rows.iter().map(|(p, _)| p.to_string()).collect(),
         };
-        match record(db, &viewer, &input, origin, task_days).await? {
+        match record(db.begin().await?, &viewer, &input, origin, task_days).await? {
             Recorded::Inserted(_) => report.inserted += rows,
             Recorded::Unchanged(_) => report.unchanged += rows,
             Recorded::Conflicting(existing) => {

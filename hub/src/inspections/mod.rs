@@ -6,10 +6,7 @@ pub mod load;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use entities::{inspection, inspection_problem};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -237,9 +234,10 @@ pub async fn town_elsewhere<C: ConnectionTrait>(db: &C, region: &str, town: &str
 }
 
 /// Records one validated inspection for `viewer`, opening a task per problem on the town's
-/// own unit with deadline = inspection day + `task_days`. The caller checked the scope.
+/// own unit with deadline = inspection day + `task_days`, in `txn` (committed here). The caller
+/// checked the scope.
 pub async fn record(
-    db: &DatabaseConnection,
+    txn: sea_orm::DatabaseTransaction,
     viewer: &Viewer,
     input: &InspectionInput,
     origin: Origin<'_>,
@@ -260,7 +258,6 @@ pub async fn record(
             ))[..20]
         ),
     };
-    let txn = db.begin().await?;
     if let Some(corrected) = &input.corrects {
         let known = inspection::Entity::find_by_id(corrected.clone()).one(&txn).await?;
         if known.is_none_or(|k| k.region_code != input.region_code) {

@@ -10,7 +10,7 @@ use entities::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::page::keyset_page;
@@ -231,7 +231,7 @@ impl ScopedStore {
             return Err(Error::Forbidden);
         }
         let f = self.finding(models, id).await?.ok_or(Error::NotFound("finding"))?;
-        let txn = self.pool.begin().await?;
+        let txn = self.begin_write().await?;
         let updated = crate::models::lifecycle::exempt(&txn, viewer, &f, reason).await?;
         txn.commit().await?;
         Ok(updated)
@@ -272,7 +272,7 @@ impl ScopedStore {
             return Err(Error::bad_input("deadline lies in the past"));
         }
         let subject = self.finding_subject(&f).await?;
-        let txn = self.pool.begin().await?;
+        let txn = self.begin_write().await?;
         let updated =
             crate::models::lifecycle::open_tasks(&txn, viewer, model, &f, department, deadline, &subject.name).await?;
         txn.commit().await?;
@@ -538,7 +538,7 @@ impl ScopedStore {
         };
         let now = Utc::now();
         let day = crate::inspections::day_of(now).format("%Y-%m-%d").to_string();
-        let txn = self.pool.begin().await?;
+        let txn = self.begin_write().await?;
         // One look-up of an employer at a time, so the limit holds under concurrent requests.
         entities::sql::lock_until_commit(&txn, crate::sql::lock_key(&format!("employer:{employer}"))).await?;
         let used = code_lookup::Entity::find()

@@ -294,6 +294,9 @@ pub struct ScopedStore {
     trail: Trail,
     /// The in-memory linkage index chains are walked on, when the gateway keeps one.
     links: Option<Arc<LinkIndex>>,
+    /// When the request's budget ends, if it has one: its write transactions' statements stop
+    /// then (as its snapshot's do).
+    budget_ends: Option<std::time::Instant>,
 }
 
 impl ScopedStore {
@@ -304,7 +307,14 @@ impl ScopedStore {
             scope: Arc::new(scope),
             trail: Trail::default(),
             links: None,
+            budget_ends: None,
         }
+    }
+
+    /// Bounds the statements of this store's write transactions by a request's budget.
+    pub fn within_budget(mut self, budget_ends: std::time::Instant) -> Self {
+        self.budget_ends = Some(budget_ends);
+        self
     }
 
     /// Reads through `reader` (a request's snapshot) instead of the pool.
@@ -346,6 +356,19 @@ impl ScopedStore {
     /// The pool writes go to (a model run, which takes its own transaction).
     pub fn pool(&self) -> &DatabaseConnection {
         &self.pool
+    }
+
+    /// A write transaction on the pool; on PostgreSQL, within a request's budget, each of its
+    /// statements runs at most the budget left now (and the grace): a statement waiting for a
+    /// lock does not outlive its request.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        let txn = self.pool.begin().await.inspect_err(crate::db::note_failure)?;
+        if let (Some(ends), sea_orm::DbBackend::Postgres) = (self.budget_ends, self.pool.get_database_backend()) {
+            txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {}", statement_timeout_ms(ends)))
+                .await
+                .inspect_err(crate::db::note_failure)?;
+        }
+        Ok(txn)
     }
 
     pub fn trail(&self) -> &Trail {

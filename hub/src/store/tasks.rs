@@ -4,10 +4,7 @@ use chrono::{NaiveDate, Utc};
 use entities::TaskAction;
 use entities::{case, supervision_task, task_event, LoopStage};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
 
 use super::page::keyset_page;
 use super::{Page, ScopedStore};
@@ -156,7 +153,7 @@ impl ScopedStore {
         if t.department.trim().is_empty() || t.title.trim().is_empty() {
             return Err(Error::bad_input("department and title must not be empty"));
         }
-        let txn = self.pool.begin().await?;
+        let txn = self.begin_write().await?;
         let task = insert_task(&txn, viewer, region, town, t).await?;
         txn.commit().await?;
         Ok(task)
@@ -216,7 +213,7 @@ impl ScopedStore {
                 task.stage
             ))
         })?;
-        let txn = self.pool.begin().await?;
+        let txn = self.begin_write().await?;
         // Compare-and-set on the stage: of concurrent steps from one stage, one succeeds.
         let moved = supervision_task::Entity::update_many()
             .col_expr(supervision_task::Column::Stage, Expr::value(to))

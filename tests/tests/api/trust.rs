@@ -657,33 +657,55 @@ async fn a_request_past_its_deadline_is_cancelled_and_answered_limit_exceeded() 
 /// timeout it would wait (and the response with it) for as long as the lock is held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_past_its_request_budget_is_stopped_in_postgresql() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
     let Some(app) = TestApp::postgres_with(|c| c.request_timeout_ms = 700).await else {
         return;
     };
     tests::load_samples(&app, entities::Source::ALL).await;
     app.wait_link_index_ready().await;
     let admin = app.token(Role::Admin, &[]);
+    let lock = stopped_at_the_budget_while_locked(
+        &app,
+        &admin,
+        "cases",
+        "{ cases(first: 5) { totalCount edges { node { id } } } }",
+    )
+    .await;
+    lock.rollback().await.unwrap();
+    // The pool is whole again: the next request is answered.
+    let data = app
+        .data(&admin, "{ cases(first: 1) { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(data["cases"]["edges"].as_array().map(Vec::len), Some(1));
+}
+
+/// Holds `table` locked while `document` is sent with a 700 ms budget: the answer comes at the
+/// budget (`LIMIT_EXCEEDED`), and the request's statement is gone from PostgreSQL while the
+/// lock is still held. Answers the lock's transaction.
+async fn stopped_at_the_budget_while_locked(
+    app: &TestApp,
+    token: &str,
+    table: &str,
+    document: &str,
+) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
     let lock = app.db.begin().await.unwrap();
-    lock.execute_unprepared("LOCK TABLE cases IN ACCESS EXCLUSIVE MODE")
+    lock.execute_unprepared(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
         .await
         .unwrap();
     let started = Instant::now();
-    let answer = tokio::time::timeout(
-        Duration::from_secs(20),
-        app.graphql(
-            &admin,
-            "{ cases(first: 5) { totalCount edges { node { id } } } }",
-            json!({}),
-        ),
-    )
-    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(20), app.graphql(token, document, json!({}))).await;
     let waited = started.elapsed();
     let (status, body) = answer.expect("the answer came at the budget, not when the lock was released");
     assert_eq!(status, 200);
     assert_eq!(code(&body), "LIMIT_EXCEEDED", "{body}");
     assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
-    // The statement itself is gone while the lock is still held.
+    assert_no_backend_waits_on(&lock).await;
+    lock
+}
+
+/// Waits up to 5 s for no other backend of the database to wait on a lock `lock` holds.
+async fn assert_no_backend_waits_on(lock: &sea_orm::DatabaseTransaction) {
+    use sea_orm::ConnectionTrait;
     let waiting_on_the_lock = || async {
         let row = lock
             .query_one_raw(sea_orm::Statement::from_string(
@@ -708,12 +730,28 @@ async fn a_statement_past_its_request_budget_is_stopped_in_postgresql() {
         left, 0,
         "a statement of the cancelled request still waits in PostgreSQL"
     );
+}
+
+/// The same for a mutation's write transaction (it carries the budget as `statement_timeout`
+/// too): without it the insert would wait for the lock, and write once it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_past_its_request_budget_is_stopped_in_postgresql() {
+    let Some(app) = TestApp::postgres_with(|c| c.request_timeout_ms = 700).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin, &[]);
+    let open = "mutation { openSupervisionTask(input: {regionCode: \"330110\", town: \"仓前街道\", \
+                department: \"仓前街道办事处\", title: \"整改\", deadline: \"2022-03-15\"}) { id } }";
+    // Nothing is written.
+    let lock = stopped_at_the_budget_while_locked(&app, &admin, "supervision_tasks", open).await;
     lock.rollback().await.unwrap();
-    // The pool is whole again: the next request is answered.
-    let data = app
-        .data(&admin, "{ cases(first: 1) { edges { node { id } } } }", json!({}))
+    let tasks = app
+        .data(&admin, "{ supervisionTasks(first: 10) { totalCount } }", json!({}))
         .await;
-    assert_eq!(data["cases"]["edges"].as_array().map(Vec::len), Some(1));
+    assert_eq!(tasks["supervisionTasks"]["totalCount"], 0, "{tasks}");
+    // The same mutation within its budget is written.
+    let data = app.data(&admin, open, json!({})).await;
+    assert!(data["openSupervisionTask"]["id"].is_string(), "{data}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod m20261201_000012_mention_attributes;
 mod m20261201_000013_revoked_tokens;
 mod m20261202_000014_inspections;
 mod m20261202_000015_supervision_models;
+mod m20261205_000016_audit_subjects_by_entry;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_revoked_tokens::Migration),
             Box::new(m20261202_000014_inspections::Migration),
             Box::new(m20261202_000015_supervision_models::Migration),
+            Box::new(m20261205_000016_audit_subjects_by_entry::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use entities::{audit_log, audit_subject, case, case_party, SubjectKind};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 
 use super::page::keyset_page;
@@ -71,36 +71,61 @@ impl ScopedStore {
 
     /// For an `auditor` (API.md): the entries citing a case in its regions, or a party of such
     /// a case; entries citing nothing (refused look-ups, citizens' and employers') only with
-    /// the prefix `33`. `None` for admin.
+    /// the prefix `33`. `None` for admin. Each entry is checked from its own subjects (the
+    /// key of `audit_subjects` leads with the entry), so a page of the newest entries reads
+    /// those entries' subjects, not every subject in the regions. `OFFSET 0` (with the `LIMIT`
+    /// SQLite needs before it) keeps PostgreSQL from hashing a subquery over every subject in
+    /// the regions instead (it chooses so for a whole scan of the log, not seeing that a page
+    /// stops after a few entries): measured on 500,000 entries, a page of region `330110`
+    /// took 1.3 s hashed and 4 ms entry by entry.
     fn auditor_condition(&self) -> Option<Condition> {
         let regions = self.scope.region_condition()?;
-        let cases_in_regions = Query::select()
-            .column(case::Column::Id)
-            .from(case::Entity)
-            .cond_where(regions)
-            .to_owned();
-        let parties_in_regions = Query::select()
-            .column(case_party::Column::PartyId)
-            .from(case_party::Entity)
-            .and_where(case_party::Column::CaseId.in_subquery(cases_in_regions.clone()))
-            .to_owned();
-        let citing = |kind: SubjectKind, subjects: sea_orm::sea_query::SelectStatement| {
-            audit_log::Column::Id.in_subquery(
-                Query::select()
-                    .column(audit_subject::Column::AuditId)
-                    .from(audit_subject::Entity)
-                    .and_where(audit_subject::Column::Kind.eq(kind))
-                    .and_where(audit_subject::Column::SubjectId.in_subquery(subjects))
-                    .to_owned(),
-            )
+        let of_this_entry = || {
+            Expr::col((audit_subject::Entity, audit_subject::Column::AuditId))
+                .equals((audit_log::Entity, audit_log::Column::Id))
         };
+        let case_in_regions = Query::select()
+            .expr(Expr::val(1))
+            .from(audit_subject::Entity)
+            .inner_join(
+                case::Entity,
+                Expr::col((case::Entity, case::Column::Id))
+                    .equals((audit_subject::Entity, audit_subject::Column::SubjectId)),
+            )
+            .and_where(of_this_entry())
+            .and_where(audit_subject::Column::Kind.eq(SubjectKind::Case))
+            .cond_where(regions.clone())
+            .limit(1)
+            .offset(0)
+            .to_owned();
+        let party_of_a_case_in_regions = Query::select()
+            .expr(Expr::val(1))
+            .from(audit_subject::Entity)
+            .inner_join(
+                case_party::Entity,
+                Expr::col((case_party::Entity, case_party::Column::PartyId))
+                    .equals((audit_subject::Entity, audit_subject::Column::SubjectId)),
+            )
+            .inner_join(
+                case::Entity,
+                Expr::col((case::Entity, case::Column::Id)).equals((case_party::Entity, case_party::Column::CaseId)),
+            )
+            .and_where(of_this_entry())
+            .and_where(audit_subject::Column::Kind.eq(SubjectKind::Party))
+            .cond_where(regions)
+            .limit(1)
+            .offset(0)
+            .to_owned();
         let mut visible = Condition::any()
-            .add(citing(SubjectKind::Case, cases_in_regions))
-            .add(citing(SubjectKind::Party, parties_in_regions));
+            .add(Expr::exists(case_in_regions))
+            .add(Expr::exists(party_of_a_case_in_regions));
         if self.scope.region_prefixes().is_some_and(crate::policy::sees_regionless) {
-            visible = visible.add(Expr::cust(
-                r#"NOT EXISTS (SELECT 1 FROM "audit_subjects" WHERE "audit_subjects"."audit_id" = "audit_log"."id")"#,
-            ));
+            let cites_something = Query::select()
+                .expr(Expr::val(1))
+                .from(audit_subject::Entity)
+                .and_where(of_this_entry())
+                .to_owned();
+            visible = visible.add(Expr::exists(cites_something).not());
         }
         Some(visible)
     }

@@ -7,6 +7,7 @@ mod http_contract;
 mod ingest;
 mod inspections;
 mod link_index;
+mod migrations;
 mod models;
 mod pull;
 mod queries;

@@ -33,6 +33,9 @@ fn statements(backend: DbBackend) -> Vec<String> {
         "ALTER TABLE audit_subjects_by_entry RENAME TO audit_subjects".into(),
         "CREATE INDEX ix_audit_subjects_subject ON audit_subjects (kind, subject_id)".into(),
     ]);
+    if backend == DbBackend::Postgres {
+        script.push("ALTER INDEX audit_subjects_by_entry_pkey RENAME TO audit_subjects_pkey".to_string());
+    }
     script
 }
 

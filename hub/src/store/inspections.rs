@@ -41,17 +41,17 @@ impl ScopedStore {
             file: "recordInspection",
             positions: Vec::new(),
         };
-        let (stored, inserted) =
-            match domain::record(self.begin_write().await?, viewer, &input, origin, task_days).await? {
-                Recorded::Inserted(m) => (m, true),
-                Recorded::Unchanged(m) => (m, false),
-                Recorded::Conflicting(m) => {
-                    return Err(Error::bad_input(format!(
+        let txn = self.begin_write().await?;
+        let (stored, inserted) = match domain::record(txn, viewer, &input, origin, task_days).await? {
+            Recorded::Inserted(m) => (m, true),
+            Recorded::Unchanged(m) => (m, false),
+            Recorded::Conflicting(m) => {
+                return Err(Error::bad_input(format!(
                 "id: inspection {} is recorded with other content; a correction is a new inspection with its own id",
                 m.id
             )))
-                }
-            };
+            }
+        };
         let view = domain::read(&self.pool, &self.scope, &stored.id)
             .await?
             .ok_or(Error::NotFound("inspection"))?;

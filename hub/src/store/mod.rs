@@ -114,6 +114,12 @@ fn statement_timeout_ms(budget_ends: std::time::Instant) -> u128 {
         .max(1)
 }
 
+/// The statement that bounds each statement of a PostgreSQL transaction opened now by a
+/// request's budget ending at `budget_ends`.
+fn bound_by_budget(budget_ends: std::time::Instant) -> String {
+    format!("SET LOCAL statement_timeout = {}", statement_timeout_ms(budget_ends))
+}
+
 /// A snapshot on `db`: repeatable read on PostgreSQL, whose statements stop at the request's
 /// budget (`statement_timeout`, set with the isolation in the same round trip); on SQLite
 /// (WAL) a read transaction, whose first read fixes what it sees.
@@ -125,8 +131,8 @@ async fn begin_snapshot(
         sea_orm::DbBackend::Postgres => {
             let txn = db.begin().await.inspect_err(crate::db::note_failure)?;
             txn.execute_unprepared(&format!(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL statement_timeout = {}",
-                statement_timeout_ms(budget_ends)
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; {}",
+                bound_by_budget(budget_ends)
             ))
             .await
             .inspect_err(crate::db::note_failure)?;
@@ -364,7 +370,7 @@ impl ScopedStore {
     async fn begin_write(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
         let txn = self.pool.begin().await.inspect_err(crate::db::note_failure)?;
         if let (Some(ends), sea_orm::DbBackend::Postgres) = (self.budget_ends, self.pool.get_database_backend()) {
-            txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {}", statement_timeout_ms(ends)))
+            txn.execute_unprepared(&bound_by_budget(ends))
                 .await
                 .inspect_err(crate::db::note_failure)?;
         }

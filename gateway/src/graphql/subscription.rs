@@ -27,8 +27,12 @@ use hub::linkage::WalkParams;
 use hub::store::{CaseQuery, ScopedStore};
 
 /// One subscription's reaction to events: what it delivers for each batch of them.
+/// `on` changes the watch's state only after its last read, so that a reading dropped at its
+/// budget leaves the state as it was.
 trait Watch: Send + 'static {
     type Item: Send + 'static;
+    /// The store the watch reads through (the subscriber's).
+    fn store(&self) -> &ScopedStore;
     fn on(&mut self, events: Vec<Arc<Event>>) -> impl Future<Output = async_graphql::Result<Vec<Self::Item>>> + Send;
 }
 
@@ -36,6 +40,11 @@ trait Watch: Send + 'static {
 /// handled as one batch; a subscriber that falls behind skips ahead (and is told so in the log).
 /// `rx` must have been taken before the watch computed its starting state, so that nothing
 /// in between is missed.
+///
+/// Each batch is one reading with the request budget: past it the subscriber gets a
+/// `LIMIT_EXCEEDED` error instead of that batch's deliveries (its statements stop too), and the
+/// subscription goes on. Watches that compare with what they delivered before (chains,
+/// rankings, warnings) catch up at the next change.
 fn follow<W: Watch>(
     bus: &EventBus,
     rx: broadcast::Receiver<Arc<Event>>,
@@ -47,6 +56,9 @@ fn follow<W: Watch>(
             if let Some(item) = queue.pop_front() {
                 return Some((item, (rx, watch, queue, live)));
             }
+            // What was read for the last delivery (or the starting state) is over: the next
+            // reading begins after the next change, and so sees it.
+            watch.store().reader().end_reading();
             let mut batch = match rx.recv().await {
                 Ok(event) => vec![event],
                 Err(RecvError::Lagged(missed)) => {
@@ -58,11 +70,30 @@ fn follow<W: Watch>(
             while let Ok(event) = rx.try_recv() {
                 batch.push(event);
             }
-            match watch.on(batch).await {
+            let store = watch.store().clone();
+            match within_reading_budget(&store, watch.on(batch)).await {
                 Ok(items) => queue.extend(items.into_iter().map(Ok)),
                 Err(e) => queue.push_back(Err(e)),
             }
         }
+    })
+}
+
+/// `read` (one reading of a subscription through `store`: its starting state, or what a change
+/// delivers) cut off at the reading's budget with `LIMIT_EXCEEDED`.
+async fn within_reading_budget<T>(
+    store: &ScopedStore,
+    read: impl Future<Output = async_graphql::Result<T>>,
+) -> async_graphql::Result<T> {
+    let Some(budget) = store.reader().reading_budget() else {
+        return read.await;
+    };
+    tokio::time::timeout(budget, read).await.unwrap_or_else(|_| {
+        Err(ApiError::LimitExceeded(format!(
+            "a reading of this subscription (its starting state, or what a change delivers) exceeded the time budget of {} ms and was cancelled",
+            budget.as_millis()
+        ))
+        .into())
     })
 }
 
@@ -105,6 +136,9 @@ struct StageWatch {
 
 impl Watch for StageWatch {
     type Item = StageChange;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<StageChange>> {
         let moved: HashMap<i64, (Option<LoopStage>, Option<LoopStage>)> = changes(&events)
             .filter(|c| c.kind != ChangeKind::Deleted && c.stage_before != c.stage_after)
@@ -145,6 +179,9 @@ struct TaskWatch {
 
 impl Watch for TaskWatch {
     type Item = SupervisionTask;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<SupervisionTask>> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -168,6 +205,9 @@ struct InspectionWatch {
 
 impl Watch for InspectionWatch {
     type Item = super::inspections::Inspection;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
         let mut out = Vec::new();
         for event in &events {
@@ -211,6 +251,9 @@ impl FindingWatch {
 
 impl Watch for FindingWatch {
     type Item = super::models::Finding;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
         let mut out = Vec::new();
         for event in &events {
@@ -267,6 +310,9 @@ impl RankingWatch {
 
 impl Watch for RankingWatch {
     type Item = Vec<super::inspections::InspectionScore>;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<Self::Item>> {
         let relevant = events
             .iter()
@@ -293,6 +339,9 @@ struct ChainWatch {
 
 impl Watch for ChainWatch {
     type Item = ChainGrowth;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<ChainGrowth>> {
         if changes(&events).next().is_none() {
             return Ok(Vec::new());
@@ -425,6 +474,9 @@ impl WarningWatch {
 
 impl Watch for WarningWatch {
     type Item = GovernanceScore;
+    fn store(&self) -> &ScopedStore {
+        &self.store
+    }
     async fn on(&mut self, _events: Vec<Arc<Event>>) -> async_graphql::Result<Vec<GovernanceScore>> {
         let scores = self.scores().await?;
         let now = warnings_of(&scores);
@@ -556,7 +608,8 @@ impl Subscription {
             last: Vec::new(),
             _turn: turn,
         };
-        watch.last = RankingWatch::summary(&watch.ranking().await?);
+        let store = watch.store.clone();
+        watch.last = RankingWatch::summary(&within_reading_budget(&store, watch.ranking()).await?);
         Ok(follow(bus, rx, watch))
     }
 
@@ -578,7 +631,9 @@ impl Subscription {
         // Listen before the first walk, so nothing ingested in between is missed.
         let bus = bus(ctx)?;
         let rx = bus.subscribe();
-        let known = chain_of(&store, root, params).await?.case_ids();
+        let known = within_reading_budget(&store, async { Ok(chain_of(&store, root, params).await?) })
+            .await?
+            .case_ids();
         Ok(follow(
             bus,
             rx,
@@ -630,7 +685,8 @@ impl Subscription {
             key,
             _turn: turn,
         };
-        watch.raised = warnings_of(&watch.scores().await?);
+        let store = watch.store.clone();
+        watch.raised = warnings_of(&within_reading_budget(&store, watch.scores()).await?);
         Ok(follow(bus, rx, watch))
     }
 }

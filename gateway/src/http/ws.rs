@@ -300,7 +300,9 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         let budget_ends = std::time::Instant::now() + budget;
         let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false, budget_ends));
         let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone(), Some(budget_ends));
-        let stream = run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out);
+        let stream = run_stream(
+            &state, &viewer, &op, schema, request, &trail, &variables, masked, &out, None,
+        );
         let done = tokio::time::timeout(budget, stream).await;
         if let Some(reader) = reader {
             reader.end(done.is_ok()).await;
@@ -314,19 +316,28 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         }
         return;
     }
-    let (request, trail, masked) = prepare(
-        &state,
-        request,
-        &viewer,
-        Some(hub::store::Reader::Routed(state.reads.clone())),
-        None,
-    );
+    let reader = hub::store::Reader::following(&state.reads, Duration::from_millis(state.config.request_timeout_ms));
+    let (request, trail, masked) = prepare(&state, request, &viewer, Some(reader.clone()), None);
     let request = request.data(turns);
-    run_stream(&state, &viewer, &op, schema, request, &trail, &variables, masked, &out).await;
+    run_stream(
+        &state,
+        &viewer,
+        &op,
+        schema,
+        request,
+        &trail,
+        &variables,
+        masked,
+        &out,
+        Some(&reader),
+    )
+    .await;
 }
 
 /// Sends each result of `request` as `next` (after its audit entry is written, masked for a
-/// masking viewer), then `complete`; or `error` when it cannot run.
+/// masking viewer), then `complete`; or `error` when it cannot run. `following`: a
+/// subscription's reader, whose reading ends as each result is computed (not held while the
+/// message waits for a slow client).
 #[allow(clippy::too_many_arguments)]
 async fn run_stream(
     state: &AppState,
@@ -338,10 +349,14 @@ async fn run_stream(
     variables: &Value,
     masked: bool,
     out: &mpsc::Sender<Message>,
+    following: Option<&hub::store::Reader>,
 ) {
     let mut responses = schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = responses.next().await {
+        if let Some(reader) = following {
+            reader.end_reading();
+        }
         let never_executed = first
             && response.data == async_graphql::Value::Null
             && !response.errors.is_empty()

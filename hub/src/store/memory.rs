@@ -46,7 +46,7 @@ impl Records<'_> {
                 }
             }
             // A subscription (it reads again on every change) or a tool: at every read.
-            Reader::Pool(_) | Reader::Routed(_) => index.current_after(now).await,
+            Reader::Pool(_) | Reader::Following(_) => index.current_after(now).await,
         };
         match current {
             Ok(current) => current.then(|| index.cache()),

@@ -42,13 +42,51 @@ use std::sync::Arc;
 /// transaction every SQL read of the request goes through, so that a response is consistent
 /// with itself even while files load (a case listed is still there for its chain) — opened by
 /// its first statement (a request answered from memory opens none); or, for a subscription that
-/// reads again on every change, each statement on a database holding every change committed
-/// before it (a caught-up replica or the primary: `ReadRouter`).
+/// reads again on every change, one snapshot per reading (`Following`).
 #[derive(Clone)]
 pub enum Reader {
     Pool(DatabaseConnection),
     Lazy(Arc<LazySnapshot>),
-    Routed(ReadRouter),
+    Following(Arc<Following>),
+}
+
+/// A subscription's reads: each reading (what one change delivers, or the starting state) reads
+/// one snapshot, opened by its first statement — so on a database holding every change committed
+/// before it, a caught-up replica or the primary — and bounded like a request's: its statements
+/// stop at the request budget counted from that statement. A reading ends when its response is
+/// computed and before the subscription waits for the next change (`Reader::end_reading`).
+pub struct Following {
+    router: ReadRouter,
+    budget: std::time::Duration,
+    reading: std::sync::Mutex<Option<Arc<LazySnapshot>>>,
+}
+
+impl Following {
+    /// The current reading's snapshot, begun now if none is.
+    fn reading(&self) -> Arc<LazySnapshot> {
+        let mut slot = self.reading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert_with(|| {
+            Arc::new(LazySnapshot::new(
+                self.router.clone(),
+                false,
+                std::time::Instant::now() + self.budget,
+            ))
+        })
+        .clone()
+    }
+
+    /// Ends the current reading, if any, in the background (a statement of a reading dropped at
+    /// its budget may still be running until its `statement_timeout`).
+    fn end_reading(&self) {
+        let ended = self
+            .reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(lazy) = ended {
+            tokio::spawn(Reader::Lazy(lazy).finish());
+        }
+    }
 }
 
 /// A query request's snapshot, opened on a caught-up replica or the primary by the first
@@ -72,6 +110,17 @@ pub struct LazySnapshot {
 }
 
 impl LazySnapshot {
+    fn new(router: ReadRouter, memory: bool, budget_ends: std::time::Instant) -> LazySnapshot {
+        LazySnapshot {
+            router,
+            budget_ends,
+            opened: tokio::sync::OnceCell::new(),
+            opening: AtomicBool::new(!memory),
+            remembered: AtomicBool::new(false),
+            current: tokio::sync::OnceCell::new(),
+        }
+    }
+
     async fn get(&self) -> Result<&DatabaseTransaction, sea_orm::DbErr> {
         self.opening.store(true, Ordering::SeqCst);
         self.opened
@@ -164,14 +213,32 @@ impl Reader {
     /// `memory`: whether the request may take cases and parties from the case cache;
     /// `budget_ends`: when the request's budget ends (its statements stop then).
     pub fn lazy_snapshot(router: &ReadRouter, memory: bool, budget_ends: std::time::Instant) -> Reader {
-        Reader::Lazy(Arc::new(LazySnapshot {
+        Reader::Lazy(Arc::new(LazySnapshot::new(router.clone(), memory, budget_ends)))
+    }
+
+    /// The reads of a subscription: one snapshot per reading, each bounded by `budget`
+    /// (`Following`).
+    pub fn following(router: &ReadRouter, budget: std::time::Duration) -> Reader {
+        Reader::Following(Arc::new(Following {
             router: router.clone(),
-            budget_ends,
-            opened: tokio::sync::OnceCell::new(),
-            opening: AtomicBool::new(!memory),
-            remembered: AtomicBool::new(false),
-            current: tokio::sync::OnceCell::new(),
+            budget,
+            reading: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// Ends a subscription's current reading (`Following`); nothing for other readers.
+    pub fn end_reading(&self) {
+        if let Reader::Following(following) = self {
+            following.end_reading();
+        }
+    }
+
+    /// How long one reading of a subscription may take (`None`: not a subscription's reader).
+    pub fn reading_budget(&self) -> Option<std::time::Duration> {
+        match self {
+            Reader::Following(following) => Some(following.budget),
+            Reader::Pool(_) | Reader::Lazy(_) => None,
+        }
     }
 
     /// Whether the response read through this took answers from memory and then opened its
@@ -186,7 +253,7 @@ impl Reader {
         match self {
             Reader::Pool(db) => db.clone(),
             Reader::Lazy(lazy) => lazy.router.reader().await,
-            Reader::Routed(router) => router.reader().await,
+            Reader::Following(following) => following.router.reader().await,
         }
     }
 
@@ -195,7 +262,7 @@ impl Reader {
     pub async fn finish(self) {
         let txn = match self {
             Reader::Lazy(lazy) => Arc::try_unwrap(lazy).ok().and_then(|l| l.opened.into_inner()),
-            Reader::Pool(_) | Reader::Routed(_) => None,
+            Reader::Pool(_) | Reader::Following(_) => None,
         };
         if let Some(txn) = txn {
             if let Err(e) = txn.commit().await {
@@ -222,7 +289,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.get_database_backend(),
             Reader::Lazy(lazy) => lazy.router.primary().get_database_backend(),
-            Reader::Routed(router) => router.primary().get_database_backend(),
+            Reader::Following(following) => following.router.primary().get_database_backend(),
         }
     }
 
@@ -230,7 +297,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.execute_raw(stmt).await,
-            Reader::Routed(router) => router.primary().execute_raw(stmt).await,
+            Reader::Following(following) => following.reading().get().await?.execute_raw(stmt).await,
         }
     }
 
@@ -238,7 +305,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.execute_unprepared(sql).await,
             Reader::Lazy(lazy) => lazy.get().await?.execute_unprepared(sql).await,
-            Reader::Routed(router) => router.primary().execute_unprepared(sql).await,
+            Reader::Following(following) => following.reading().get().await?.execute_unprepared(sql).await,
         }
     }
 
@@ -246,7 +313,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_one_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.query_one_raw(stmt).await,
-            Reader::Routed(router) => router.reader().await.query_one_raw(stmt).await,
+            Reader::Following(following) => following.reading().get().await?.query_one_raw(stmt).await,
         }
     }
 
@@ -254,7 +321,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.query_all_raw(stmt).await,
             Reader::Lazy(lazy) => lazy.get().await?.query_all_raw(stmt).await,
-            Reader::Routed(router) => router.reader().await.query_all_raw(stmt).await,
+            Reader::Following(following) => following.reading().get().await?.query_all_raw(stmt).await,
         }
     }
 
@@ -262,7 +329,7 @@ impl ConnectionTrait for Reader {
         match self {
             Reader::Pool(db) => db.support_returning(),
             Reader::Lazy(lazy) => lazy.router.primary().support_returning(),
-            Reader::Routed(router) => router.primary().support_returning(),
+            Reader::Following(following) => following.router.primary().support_returning(),
         }
     }
 }
@@ -327,6 +394,11 @@ impl ScopedStore {
     pub fn reading(mut self, reader: Reader) -> Self {
         self.db = reader;
         self
+    }
+
+    /// The reader this store reads through.
+    pub fn reader(&self) -> &Reader {
+        &self.db
     }
 
     /// Walks chains on `links` (checked against the database before anything leaves).

@@ -726,10 +726,18 @@ async fn assert_no_backend_waits_on(lock: &sea_orm::DatabaseTransaction) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         left = waiting_on_the_lock().await;
     }
-    assert_eq!(
-        left, 0,
-        "a statement of the cancelled request still waits in PostgreSQL"
-    );
+    if left > 0 {
+        let rows = lock
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT coalesce(query, '') AS query FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            ))
+            .await
+            .unwrap();
+        let waiting: Vec<String> = rows.iter().filter_map(|r| r.try_get("", "query").ok()).collect();
+        panic!("a statement of the cancelled request still waits in PostgreSQL: {waiting:?}");
+    }
 }
 
 /// The same for a mutation's write transaction (it carries the budget as `statement_timeout`
@@ -752,6 +760,81 @@ async fn a_mutation_past_its_request_budget_is_stopped_in_postgresql() {
     // The same mutation within its budget is written.
     let data = app.data(&admin, open, json!({})).await;
     assert!(data["openSupervisionTask"]["id"].is_string(), "{data}");
+}
+
+/// A subscription's reading after a change has the request budget too: held up by a lock,
+/// the subscriber gets `LIMIT_EXCEEDED` at the budget, the statement is gone from PostgreSQL,
+/// and the subscription goes on to deliver the next change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_reading_past_its_budget_is_stopped_in_postgresql() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    // Without the governance follower, which reads changed tasks in the background (not a
+    // request; it waits for the lock as any writer's follower would).
+    let Some(app) = TestApp::postgres_with(|c| {
+        c.request_timeout_ms = 700;
+        c.warning_task_days = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    // The change is announced as another instance would: through Redis.
+    let Some(redis) = std::env::var("QIANCHUAN_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) else {
+        assert!(!tests::services_required(), "QIANCHUAN_TEST_REDIS_URL is not set");
+        return;
+    };
+    let admin = app.token(Role::Admin, &[]);
+    let open = "mutation { openSupervisionTask(input: {regionCode: \"330110\", town: \"仓前街道\", \
+                department: \"仓前街道办事处\", title: \"整改\", deadline: \"2022-03-15\"}) { id } }";
+    app.data(&admin, open, json!({})).await;
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT max(id) AS id FROM supervision_tasks",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let task_id: i64 = row.try_get("", "id").unwrap();
+    let changed = || {
+        hub::events::announce(
+            Some(&redis),
+            &app.events_channel,
+            hub::events::Event::TaskChanged { task_id },
+        )
+    };
+    let mut ws = app.ws(&admin).await;
+    ws.subscribe("t", "subscription { taskChanged { title } }", json!({}))
+        .await;
+    app.wait_subscriptions(1).await;
+
+    let lock = app.db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE supervision_tasks IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    changed().await;
+    let message = ws
+        .next_within(Duration::from_secs(20))
+        .await
+        .expect("an answer at the budget, not when the lock was released");
+    let waited = started.elapsed();
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{message}"
+    );
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    assert_no_backend_waits_on(&lock).await;
+    lock.rollback().await.unwrap();
+
+    changed().await;
+    let message = ws
+        .next_within(Duration::from_secs(10))
+        .await
+        .expect("the next change is delivered");
+    assert_eq!(message["payload"]["data"]["taskChanged"]["title"], "整改", "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

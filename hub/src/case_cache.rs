@@ -277,6 +277,19 @@ impl CaseCache {
         (found, missing)
     }
 
+    /// The kept parties (with their mentions) of every one of `case_ids`, or `None` when the
+    /// parties of one of them are not all kept (counted as a look-up only when answered).
+    pub fn all_participations(&self, case_ids: &[i64]) -> Option<HashMap<i64, Vec<Arc<PartyMentions>>>> {
+        let mut inner = self.lock();
+        let mut found = HashMap::with_capacity(case_ids.len());
+        for id in case_ids {
+            found.insert(*id, inner.parties_of(*id)?);
+        }
+        drop(inner);
+        self.count_lookups(found.len(), 0);
+        Some(found)
+    }
+
     /// Keeps `rows`, read after `epoch` was read, unless something was evicted since.
     pub fn insert_cases(&self, epoch: u64, rows: impl IntoIterator<Item = Arc<case::Model>>) {
         if self.budget == 0 {

@@ -189,10 +189,16 @@ impl Case {
         Ok(out)
     }
     async fn parties(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CaseParty>> {
-        let loader = ctx.data::<DataLoader<PartiesByCase>>()?;
-        Ok(loader
-            .load_one(self.0.id)
-            .await?
+        // Kept in memory: answered at once (the loader waits a moment to batch its reads).
+        let remembered = readable_store(ctx)?
+            .remembered_parties_of_cases(&[self.0.id])
+            .await
+            .map(|mut found| found.remove(&self.0.id));
+        let parties = match remembered {
+            Some(parties) => parties,
+            None => ctx.data::<DataLoader<PartiesByCase>>()?.load_one(self.0.id).await?,
+        };
+        Ok(parties
             .unwrap_or_default()
             .into_iter()
             .map(|(link, party)| CaseParty {

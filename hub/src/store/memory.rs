@@ -101,6 +101,25 @@ impl Records<'_> {
                 found.insert(case_id, entries);
             }
         }
+        Ok(self.participations_seen(found))
+    }
+
+    /// `parties_of_cases` answered by the case cache alone, when memory may answer this request
+    /// and keeps the parties of every one of `case_ids`; `None` (nothing read): ask
+    /// `parties_of_cases`, which reads what is missing, batched over a response.
+    pub async fn remembered_parties_of_cases(
+        &self,
+        case_ids: &[i64],
+    ) -> Option<HashMap<i64, Vec<(case_party::Model, party::Model)>>> {
+        let found = self.memory().await?.all_participations(case_ids)?;
+        Some(self.participations_seen(found))
+    }
+
+    /// What the viewer may see of the kept participations `found`, noted in the audit trail.
+    fn participations_seen(
+        &self,
+        found: HashMap<i64, Vec<Arc<PartyMentions>>>,
+    ) -> HashMap<i64, Vec<(case_party::Model, party::Model)>> {
         let mut out = HashMap::new();
         let mut handed = BTreeSet::new();
         for (case_id, entries) in found {
@@ -111,7 +130,7 @@ impl Records<'_> {
             }
         }
         self.0.trail.parties(handed);
-        Ok(out)
+        out
     }
 
     /// The parties of `case_ids` with every mention of them and where each mention's case

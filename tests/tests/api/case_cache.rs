@@ -20,7 +20,7 @@ type Parties = HashMap<i64, Vec<(case_party::Model, party::Model)>>;
 
 /// Asks every case, alone and in groups, of a store reading SQL and of one reading through the
 /// cache, for every viewer, twice (the first round fills the cache, the second is answered
-/// from it); returns how many participations were compared.
+/// from it, also by the cache alone); returns how many participations were compared.
 async fn compare_every_case(app: &TestApp, index: &Arc<LinkIndex>) -> usize {
     let ids: Vec<i64> = case::Entity::find()
         .order_by_asc(case::Column::Id)
@@ -31,6 +31,7 @@ async fn compare_every_case(app: &TestApp, index: &Arc<LinkIndex>) -> usize {
         .map(|c| c.id)
         .collect();
     let mut compared = 0;
+    let mut remembered_groups = 0;
     for v in viewers() {
         let scope = Scope::for_viewer(&v);
         for round in 0..2 {
@@ -57,12 +58,19 @@ async fn compare_every_case(app: &TestApp, index: &Arc<LinkIndex>) -> usize {
                     m.parties_of_cases(group).await.unwrap(),
                 );
                 assert_eq!(in_sql, in_memory, "parties of {what}");
+                // What the cache keeps of them answers alone, the same (a party with very many
+                // mentions is not kept, and the cases it takes part in are read).
+                if let Some(remembered) = m.remembered_parties_of_cases(group).await {
+                    assert_eq!(remembered, in_sql, "remembered parties of {what}");
+                    remembered_groups += usize::from(round == 1);
+                }
                 compared += in_sql.values().map(Vec::len).sum::<usize>();
             }
             let (a, b) = (sql.trail().take(), memory.trail().take());
             assert_eq!((a.cases, a.parties), (b.cases, b.parties), "the trails of {:?}", v.role);
         }
     }
+    assert!(remembered_groups > 0, "the cache alone answered no group");
     compared
 }
 

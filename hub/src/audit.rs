@@ -96,9 +96,26 @@ struct Entry {
     variables: Value,
     cases: Vec<i64>,
     parties: Vec<i64>,
+    /// Written only if the linkage journal's head, read by the same statement, is no later
+    /// than this (`Memory::Assumed`); always when `None`.
+    assumed: Option<i64>,
 }
 
-type Reply = oneshot::Sender<Result<(), String>>;
+/// What became of an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Written.
+    Written,
+    /// Nothing was handed out: nothing to write (and no journal head read).
+    Nothing,
+    /// Not written: the linkage journal's head, read after the request began, is later than
+    /// the row memory answered as of — the response may miss a change and must be computed
+    /// again.
+    Behind { head: i64 },
+}
+
+/// What the writer answers for a group: the journal's head as its statement read it.
+type Reply = oneshot::Sender<Result<i64, String>>;
 
 /// Entries written together at most.
 const GROUP: usize = 256;
@@ -131,12 +148,14 @@ impl AuditWriter {
                 }
                 let (entries, replies): (Vec<Entry>, Vec<Reply>) = group.into_iter().unzip();
                 let n = entries.len() as u64;
+                let assumed: Vec<Option<i64>> = entries.iter().map(|e| e.assumed).collect();
                 let written = match db.get_database_backend() {
                     sea_orm::DbBackend::Postgres => write_group_postgres(&own, entries).await,
                     _ => write_group(&db, entries).await,
                 };
                 let outcome = written.map_err(|e| e.to_string());
-                if outcome.is_ok() {
+                if let Ok(head) = outcome {
+                    let n = n - entries_behind(&assumed, head);
                     counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 }
                 for reply in replies {
@@ -153,7 +172,8 @@ impl AuditWriter {
     }
 
     /// Writes the entry for what `trail` handed out since its last entry (nothing when it
-    /// handed out nothing); an error means the response must not carry the data.
+    /// handed out nothing); an error means the response must not carry the data. `assumed`:
+    /// the entry is written only if the linkage journal's head is no later (`Recorded`).
     pub async fn record(
         &self,
         viewer: &Viewer,
@@ -161,10 +181,11 @@ impl AuditWriter {
         query: &str,
         variables: &Value,
         trail: &Trail,
-    ) -> Result<(), String> {
+        assumed: Option<i64>,
+    ) -> Result<Recorded, String> {
         let handout = trail.take();
         if handout.is_empty() {
-            return Ok(());
+            return Ok(Recorded::Nothing);
         }
         let Handout { cases, parties, .. } = handout;
         let entry = Entry {
@@ -176,14 +197,24 @@ impl AuditWriter {
             variables: mask_identifiers(variables),
             cases,
             parties,
+            assumed,
         };
         let (reply, done) = oneshot::channel();
         self.tx
             .send((entry, reply))
             .await
             .map_err(|_| "the audit writer stopped".to_string())?;
-        done.await.map_err(|_| "the audit writer stopped".to_string())?
+        let head = done.await.map_err(|_| "the audit writer stopped".to_string())??;
+        Ok(match assumed {
+            Some(assumed) if assumed < head => Recorded::Behind { head },
+            _ => Recorded::Written,
+        })
     }
+}
+
+/// How many of a group's entries, assuming `assumed`, were left out for a journal at `head`.
+fn entries_behind(assumed: &[Option<i64>], head: i64) -> u64 {
+    assumed.iter().filter(|a| a.is_some_and(|a| a < head)).count() as u64
 }
 
 /// The `application_name` of the audit writer's connection on PostgreSQL.
@@ -191,19 +222,27 @@ pub const AUDIT_CONNECTION: &str = "qianchuan audit";
 
 /// A group of entries and their subjects (every case and party an entry cites) in one
 /// statement, which PostgreSQL runs as one transaction; answers how many entries it wrote.
-const WRITE_GROUP_POSTGRES: &str = "WITH entry AS (\
+/// Entries whose `assumed` row is earlier than the linkage journal's head (read by the same
+/// statement) are left out; answers the head, or -1 when the entries written are not those
+/// that should have been.
+const WRITE_GROUP_POSTGRES: &str = "WITH head AS (\
+    SELECT COALESCE(MAX(seq), 0) AS seq FROM linkage_journal), \
+    given AS (SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], \
+    $6::json[], $7::json[], $8::json[], $11::bigint[]) \
+    AS g(at, sub, role, operation, query_hash, variables, case_ids, party_ids, assumed) \
+    WHERE g.assumed IS NULL OR g.assumed >= (SELECT seq FROM head)), \
+    entry AS (\
     INSERT INTO audit_log (at, sub, role, operation, query_hash, variables, case_ids, party_ids) \
-    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], \
-    $6::json[], $7::json[], $8::json[]) \
+    SELECT at, sub, role, operation, query_hash, variables, case_ids, party_ids FROM given \
     RETURNING id, case_ids, party_ids), \
     subject AS (INSERT INTO audit_subjects (audit_id, kind, subject_id) \
     SELECT entry.id, $9, c::bigint FROM entry, json_array_elements_text(entry.case_ids) c \
     UNION ALL \
     SELECT entry.id, $10, p::bigint FROM entry, json_array_elements_text(entry.party_ids) p) \
-    SELECT count(*) FROM entry";
+    SELECT CASE WHEN (SELECT count(*) FROM entry) = (SELECT count(*) FROM given) \
+    THEN (SELECT seq FROM head) ELSE -1 END";
 
-async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry>) -> Result<(), sea_orm::DbErr> {
-    let n = entries.len();
+async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry>) -> Result<i64, sea_orm::DbErr> {
     let rows: Vec<Value> = entries
         .into_iter()
         .map(|e| {
@@ -215,25 +254,33 @@ async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry
                 e.query_hash,
                 e.variables.to_string(),
                 json!(e.cases).to_string(),
-                json!(e.parties).to_string()
+                json!(e.parties).to_string(),
+                e.assumed
             ])
         })
         .collect();
-    let mut params = entities::sql::postgres_column_arrays(8, &rows);
+    let mut params = entities::sql::postgres_column_arrays(9, &rows);
+    let assumed = params.pop().unwrap_or_default();
     params.push(SubjectKind::Case.as_str().to_string());
     params.push(SubjectKind::Party.as_str().to_string());
-    let written = own.query_i64_with(WRITE_GROUP_POSTGRES, params).await?;
-    if written != Some(n as i64) {
-        return Err(sea_orm::DbErr::RecordNotInserted);
+    params.push(assumed);
+    match own.query_i64_with(WRITE_GROUP_POSTGRES, params).await? {
+        Some(head) if head >= 0 => Ok(head),
+        _ => Err(sea_orm::DbErr::RecordNotInserted),
     }
-    Ok(())
 }
 
 /// Writes a group of entries in one transaction: one statement for the entries, one for
-/// their subjects.
-async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(), sea_orm::DbErr> {
+/// their subjects. The linkage journal's head is read once the entries are in (the write lock
+/// held, so it is the latest); entries whose `assumed` row is earlier are taken out again before
+/// the commit. Answers the head.
+async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<i64, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
     let txn = db.begin().await?;
-    let subjects: Vec<(Vec<i64>, Vec<i64>)> = entries.iter().map(|e| (e.cases.clone(), e.parties.clone())).collect();
+    let kept: Vec<(Option<i64>, Vec<i64>, Vec<i64>)> = entries
+        .iter()
+        .map(|e| (e.assumed, e.cases.clone(), e.parties.clone()))
+        .collect();
     let rows = entries.into_iter().map(|e| audit_log::ActiveModel {
         at: Set(e.at),
         sub: Set(e.sub),
@@ -249,10 +296,27 @@ async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(),
     let mut ids = audit_log::Entity::insert_many(rows)
         .exec_with_returning_keys(&txn)
         .await?;
-    if ids.len() != subjects.len() {
+    if ids.len() != kept.len() {
         return Err(sea_orm::DbErr::RecordNotInserted);
     }
     ids.sort_unstable();
+    let head = entities::linkage_journal::last_seq(&txn).await?;
+    let (mut written, mut subjects, mut behind) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, (assumed, cases, parties)) in ids.into_iter().zip(kept) {
+        if assumed.is_none_or(|a| a >= head) {
+            written.push(id);
+            subjects.push((cases, parties));
+        } else {
+            behind.push(id);
+        }
+    }
+    if !behind.is_empty() {
+        audit_log::Entity::delete_many()
+            .filter(audit_log::Column::Id.is_in(behind))
+            .exec(&txn)
+            .await?;
+    }
+    let ids = written;
     let rows: Vec<serde_json::Value> = ids
         .iter()
         .zip(&subjects)
@@ -274,7 +338,8 @@ async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<(),
         &rows,
     )
     .await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(head)
 }
 
 #[cfg(test)]

@@ -734,8 +734,14 @@ impl LinkIndex {
         if !self.usable() {
             return Ok(false);
         }
-        let head = self
-            .head
+        let head = self.head_after(began).await?;
+        self.catch_up_to(head).await
+    }
+
+    /// The journal's last row as of a moment after `began` (one question to the database for
+    /// every caller waiting at that moment).
+    pub async fn head_after(&self, began: std::time::Instant) -> Result<i64, DbErr> {
+        self.head
             .after(began, || async {
                 self.head_connection
                     .query_i64(linkage_journal::LAST_SEQ)
@@ -745,8 +751,7 @@ impl LinkIndex {
                     .map_err(|e| e.to_string())
             })
             .await
-            .map_err(DbErr::Custom)?;
-        self.catch_up_to(head).await
+            .map_err(DbErr::Custom)
     }
 
     /// The case cache this index keeps current.

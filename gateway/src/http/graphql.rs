@@ -14,9 +14,10 @@ use super::metrics::AccessNote;
 use crate::auth::{Verified, Viewer};
 use crate::graphql::with_viewer;
 use crate::state::AppState;
+use hub::audit::Recorded;
 use hub::audit::Trail;
 use hub::policy::Scope;
-use hub::store::{Reader, ScopedStore};
+use hub::store::{Memory, Reader, ScopedStore};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -583,15 +584,16 @@ async fn execute(
         );
     };
     // A query reads one snapshot, opened by its first statement (none when memory answers it);
-    // a mutation writes on the pool. A query that took answers from memory and then opened its
-    // snapshot is computed again from the snapshot alone: a response is consistent with itself.
+    // a mutation writes on the pool. Memory answers as the linkage index has applied the
+    // journal, and the response leaves only once the journal's head, read after the request
+    // began (by the statement that writes its audit entry, or asked on its own when nothing is
+    // handed out), is no later; otherwise it is computed again with memory brought current
+    // first. A query that took answers from memory and then opened its snapshot is computed
+    // again from the snapshot alone: a response is consistent with itself.
     let query = matches!(operation, Some(OperationType::Query));
-    let mut executed;
-    let mut trail;
-    let mut masked;
-    let mut memory = true;
+    let mut memory = Memory::Assumed;
     let mut document = Some(parsed.document);
-    loop {
+    let (response, masked) = loop {
         // The parsed document again (from the cache) for a second computation.
         let Some(document) = document
             .take()
@@ -600,53 +602,84 @@ async fn execute(
             return respond(StatusCode::OK, media, &error_body("internal error", "INTERNAL"));
         };
         let reader = query.then(|| Reader::lazy_snapshot(&state.reads, memory, deadline.into_std()));
-        (executed, trail, masked) = {
-            let (request, trail, masked) = prepare(
-                state,
-                request(document),
-                &viewer,
-                reader.clone(),
-                Some(deadline.into_std()),
-            );
-            (
-                tokio::time::timeout_at(deadline, schema.execute(request)).await,
-                trail,
-                masked,
-            )
-        };
+        let (request, trail, masked) = prepare(
+            state,
+            request(document),
+            &viewer,
+            reader.clone(),
+            Some(deadline.into_std()),
+        );
+        let executed = tokio::time::timeout_at(deadline, schema.execute(request)).await;
         // The execution is over (or dropped at its deadline): the snapshot's reads are done.
         let mixed = reader.as_ref().is_some_and(Reader::mixed);
+        let assumed = reader.as_ref().and_then(Reader::assumed);
         if let Some(reader) = reader {
             reader.end(executed.is_ok()).await;
         }
-        if !(mixed && memory && executed.is_ok()) {
-            break;
+        let Ok(response) = executed else {
+            tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
+            return limit_exceeded(
+                media,
+                &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
+            );
+        };
+        if mixed && memory != Memory::No {
+            state.metrics.queries_recomputed.inc();
+            memory = Memory::No;
+            continue;
         }
-        state.metrics.queries_recomputed.inc();
-        memory = false;
-    }
+        let recorded = state
+            .audit
+            .record(
+                &viewer,
+                operation_name.as_deref(),
+                &query_text,
+                &variables_json,
+                &trail,
+                assumed,
+            )
+            .await;
+        let behind = match recorded {
+            Ok(Recorded::Written) => false,
+            // Nothing was recorded, so the head is asked on its own.
+            Ok(Recorded::Nothing) => match (assumed, &state.links) {
+                (Some(assumed), Some(index)) => {
+                    match tokio::time::timeout_at(deadline, index.head_after(started.into_std())).await {
+                        Ok(Ok(head)) => head > assumed,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "reading the linkage journal's head; computing again");
+                            true
+                        }
+                        Err(_) => {
+                            return limit_exceeded(
+                                media,
+                                &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
+                            )
+                        }
+                    }
+                }
+                _ => false,
+            },
+            Ok(Recorded::Behind { .. }) => true,
+            Err(e) => {
+                // No audit entry, no personal data.
+                tracing::error!(error = %e, sub = %viewer.sub, "audit entry could not be written; response withheld");
+                return respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    media,
+                    &error_body("internal error", "INTERNAL"),
+                );
+            }
+        };
+        if behind && memory == Memory::Assumed {
+            state.metrics.queries_recomputed.inc();
+            memory = Memory::Current;
+            continue;
+        }
+        break (response, masked);
+    };
     if passed_validation.passed() && !validated_before {
         state.documents.passed_validation(&params.query, open);
-    }
-    let Ok(response) = executed else {
-        tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
-        return limit_exceeded(
-            media,
-            &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
-        );
-    };
-    if let Err(e) = state
-        .audit
-        .record(&viewer, operation_name.as_deref(), &query_text, &variables_json, &trail)
-        .await
-    {
-        // No audit entry, no personal data.
-        tracing::error!(error = %e, sub = %viewer.sub, "audit entry could not be written; response withheld");
-        return respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            media,
-            &error_body("internal error", "INTERNAL"),
-        );
     }
     let (status, body) = response_body(media, response, masked);
     respond_text(status, media, body)

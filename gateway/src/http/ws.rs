@@ -298,7 +298,8 @@ async fn run(state: AppState, viewer: Viewer, turns: ExpensiveTurns, op: Operati
         // Without memory: one snapshot answers the whole stream (no second computation here).
         let budget = Duration::from_millis(state.config.request_timeout_ms);
         let budget_ends = std::time::Instant::now() + budget;
-        let reader = only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, false, budget_ends));
+        let reader =
+            only_queries.then(|| hub::store::Reader::lazy_snapshot(&state.reads, hub::store::Memory::No, budget_ends));
         let (request, trail, masked) = prepare(&state, request, &viewer, reader.clone(), Some(budget_ends));
         let stream = run_stream(
             &state, &viewer, &op, schema, request, &trail, &variables, masked, &out, None,
@@ -371,7 +372,7 @@ async fn run_stream(
         }
         if let Err(e) = state
             .audit
-            .record(viewer, op.operation_name.as_deref(), &op.query, variables, trail)
+            .record(viewer, op.operation_name.as_deref(), &op.query, variables, trail, None)
             .await
         {
             // No audit entry, no personal data.

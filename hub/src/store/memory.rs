@@ -14,7 +14,7 @@ use sea_orm::{
     QuerySelect, QueryTrait,
 };
 
-use super::{Reader, Records};
+use super::{Memory, Reader, Records};
 use crate::case_cache::{participations_seen, CaseCache, Mention, PartyMentions, Placement};
 use crate::error::Result;
 use crate::policy::CaseVisibility;
@@ -39,7 +39,15 @@ impl Records<'_> {
                 if lazy.opening() {
                     return None;
                 }
-                let current = lazy.current.get_or_try_init(|| index.current_after(now)).await.copied();
+                let current = match lazy.memory {
+                    Memory::Assumed => {
+                        lazy.assumed.get_or_init(|| index.applied());
+                        Ok(true)
+                    }
+                    Memory::Current | Memory::No => {
+                        lazy.current.get_or_try_init(|| index.current_after(now)).await.copied()
+                    }
+                };
                 match current {
                     Ok(true) if !lazy.may_remember() => return None,
                     current => current,

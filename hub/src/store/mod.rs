@@ -68,7 +68,7 @@ impl Following {
         slot.get_or_insert_with(|| {
             Arc::new(LazySnapshot::new(
                 self.router.clone(),
-                false,
+                Memory::No,
                 std::time::Instant::now() + self.budget,
             ))
         })
@@ -98,6 +98,12 @@ impl Following {
 /// `mixed`, and its caller computes it again without memory.
 pub struct LazySnapshot {
     router: ReadRouter,
+    /// How memory may answer this request.
+    memory: Memory,
+    /// With `Memory::Assumed`: the last journal row the linkage index had applied when memory
+    /// first answered (the caller releases the response only once the journal's head, read
+    /// after the request began, is no later).
+    assumed: std::sync::OnceLock<i64>,
     /// When the request's budget ends: no statement of the snapshot runs longer than the budget
     /// left when it opens (and a grace).
     budget_ends: std::time::Instant,
@@ -109,13 +115,31 @@ pub struct LazySnapshot {
     current: tokio::sync::OnceCell<bool>,
 }
 
+/// Whether a request may take cases and parties from the case cache, and how it knows the
+/// cache holds every change committed before the request began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memory {
+    /// Never: the snapshot answers everything.
+    No,
+    /// Brought current first: the journal's head is asked after the request began and applied
+    /// before memory answers (a round trip before the first answer).
+    Current,
+    /// As the index has applied the journal so far, recorded (`LazySnapshot::assumed`): the
+    /// caller verifies it afterwards against the journal's head read with the audit entry (no
+    /// round trip of its own), and computes the response again with `Current` when the head was
+    /// later.
+    Assumed,
+}
+
 impl LazySnapshot {
-    fn new(router: ReadRouter, memory: bool, budget_ends: std::time::Instant) -> LazySnapshot {
+    fn new(router: ReadRouter, memory: Memory, budget_ends: std::time::Instant) -> LazySnapshot {
         LazySnapshot {
             router,
+            memory,
+            assumed: std::sync::OnceLock::new(),
             budget_ends,
             opened: tokio::sync::OnceCell::new(),
-            opening: AtomicBool::new(!memory),
+            opening: AtomicBool::new(memory == Memory::No),
             remembered: AtomicBool::new(false),
             current: tokio::sync::OnceCell::new(),
         }
@@ -210,9 +234,9 @@ async fn begin_routed(
 impl Reader {
     /// A routed snapshot opened by the first statement that reads through it; as it opens
     /// after the request began, it holds every change committed before the request.
-    /// `memory`: whether the request may take cases and parties from the case cache;
+    /// `memory`: whether (and how) the request may take cases and parties from the case cache;
     /// `budget_ends`: when the request's budget ends (its statements stop then).
-    pub fn lazy_snapshot(router: &ReadRouter, memory: bool, budget_ends: std::time::Instant) -> Reader {
+    pub fn lazy_snapshot(router: &ReadRouter, memory: Memory, budget_ends: std::time::Instant) -> Reader {
         Reader::Lazy(Arc::new(LazySnapshot::new(router.clone(), memory, budget_ends)))
     }
 
@@ -238,6 +262,15 @@ impl Reader {
         match self {
             Reader::Following(following) => Some(following.budget),
             Reader::Pool(_) | Reader::Lazy(_) => None,
+        }
+    }
+
+    /// The journal row memory was assumed current to, when it answered with `Memory::Assumed`
+    /// (`None`: memory did not answer, or was brought current first).
+    pub fn assumed(&self) -> Option<i64> {
+        match self {
+            Reader::Lazy(lazy) => lazy.assumed.get().copied(),
+            Reader::Pool(_) | Reader::Following(_) => None,
         }
     }
 

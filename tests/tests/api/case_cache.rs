@@ -284,7 +284,53 @@ async fn a_response_mixing_memory_and_its_snapshot_is_consistent(app: TestApp) {
     assert!(recomputed > 0, "computed again: {recomputed}");
 }
 
+/// The audit entry of a response memory answered (`Memory::Assumed`) is written only if the
+/// linkage journal's head, read by the same statement, is no later than what memory had
+/// applied; otherwise nothing is written and the caller is told to compute it again. Entries
+/// of the same group that assume nothing, or enough, are written.
+async fn an_entry_for_memory_behind_the_journal_is_not_written(app: TestApp) {
+    use hub::audit::{AuditWriter, Recorded, Trail};
+    use sea_orm::PaginatorTrait;
+    app.seed_demo().await;
+    let some_case = case::Entity::find().one(&app.db).await.unwrap().unwrap().id;
+    entities::linkage_journal::record(&app.db, &[some_case]).await.unwrap();
+    let head = entities::linkage_journal::last_seq(&app.db).await.unwrap();
+    assert!(head > 0);
+    let writer = AuditWriter::start(app.db.clone());
+    let admin = viewer(Role::Admin, &[]);
+    let before = entities::audit_log::Entity::find().count(&app.db).await.unwrap();
+    let record = |assumed: Option<i64>| {
+        let (writer, admin) = (writer.clone(), admin.clone());
+        async move {
+            let trail = Trail::default();
+            trail.cases([some_case]);
+            writer
+                .record(&admin, None, "{ case }", &json!({}), &trail, assumed)
+                .await
+                .unwrap()
+        }
+    };
+    // Sent together, so that they may share one group.
+    let (behind, current, ahead, plain) = tokio::join!(
+        record(Some(head - 1)),
+        record(Some(head)),
+        record(Some(head + 5)),
+        record(None)
+    );
+    assert_eq!(behind, Recorded::Behind { head });
+    assert_eq!([current, ahead, plain], [Recorded::Written; 3]);
+    let after = entities::audit_log::Entity::find().count(&app.db).await.unwrap();
+    assert_eq!(after - before, 3, "the entry behind the journal is not written");
+    // Nothing handed out: nothing to write, whatever is assumed.
+    let nothing = writer
+        .record(&admin, None, "{ case }", &json!({}), &Trail::default(), Some(0))
+        .await
+        .unwrap();
+    assert_eq!(nothing, Recorded::Nothing);
+}
+
 on_both_databases!(
+    an_entry_for_memory_behind_the_journal_is_not_written,
     a_response_mixing_memory_and_its_snapshot_is_consistent,
     the_cache_answers_exactly_what_sql_answers,
     the_cache_follows_every_writer,

@@ -591,6 +591,12 @@ async fn execute(
     // first. A query that took answers from memory and then opened its snapshot is computed
     // again from the snapshot alone: a response is consistent with itself.
     let query = matches!(operation, Some(OperationType::Query));
+    let cancelled = || {
+        limit_exceeded(
+            media,
+            &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
+        )
+    };
     let mut memory = Memory::Assumed;
     let mut document = Some(parsed.document);
     let (response, masked) = loop {
@@ -618,10 +624,7 @@ async fn execute(
         }
         let Ok(response) = executed else {
             tracing::warn!(sub = %viewer.sub, operation = ?operation_name, "request cancelled at its deadline");
-            return limit_exceeded(
-                media,
-                &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
-            );
+            return cancelled();
         };
         if mixed && memory != Memory::No {
             state.metrics.queries_recomputed.inc();
@@ -650,12 +653,7 @@ async fn execute(
                             tracing::warn!(error = %e, "reading the linkage journal's head; computing again");
                             true
                         }
-                        Err(_) => {
-                            return limit_exceeded(
-                                media,
-                                &format!("the request exceeded its time budget of {budget_ms} ms and was cancelled"),
-                            )
-                        }
+                        Err(_) => return cancelled(),
                     }
                 }
                 _ => false,

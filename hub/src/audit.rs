@@ -220,25 +220,23 @@ fn entries_behind(assumed: &[Option<i64>], head: i64) -> u64 {
 /// The `application_name` of the audit writer's connection on PostgreSQL.
 pub const AUDIT_CONNECTION: &str = "qianchuan audit";
 
-/// A group of entries and their subjects (every case and party an entry cites) in one
-/// statement, which PostgreSQL runs as one transaction; answers how many entries it wrote.
+/// A group of entries in one statement, which PostgreSQL runs as one transaction; each entry's
+/// subjects (every case and party it cites) go into its `subject_keys`, under a GIN index.
 /// Entries whose `assumed` row is earlier than the linkage journal's head (read by the same
 /// statement) are left out; answers the head, or -1 when the entries written are not those
 /// that should have been.
 const WRITE_GROUP_POSTGRES: &str = "WITH head AS (\
     SELECT COALESCE(MAX(seq), 0) AS seq FROM linkage_journal), \
     given AS (SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], \
-    $6::json[], $7::json[], $8::json[], $11::bigint[]) \
+    $6::json[], $7::json[], $8::json[], $9::bigint[]) \
     AS g(at, sub, role, operation, query_hash, variables, case_ids, party_ids, assumed) \
     WHERE g.assumed IS NULL OR g.assumed >= (SELECT seq FROM head)), \
     entry AS (\
-    INSERT INTO audit_log (at, sub, role, operation, query_hash, variables, case_ids, party_ids) \
-    SELECT at, sub, role, operation, query_hash, variables, case_ids, party_ids FROM given \
-    RETURNING id, case_ids, party_ids), \
-    subject AS (INSERT INTO audit_subjects (audit_id, kind, subject_id) \
-    SELECT entry.id, $9, c::bigint FROM entry, json_array_elements_text(entry.case_ids) c \
-    UNION ALL \
-    SELECT entry.id, $10, p::bigint FROM entry, json_array_elements_text(entry.party_ids) p) \
+    INSERT INTO audit_log (at, sub, role, operation, query_hash, variables, case_ids, party_ids, subject_keys) \
+    SELECT at, sub, role, operation, query_hash, variables, case_ids, party_ids, \
+    ARRAY(SELECT c::bigint FROM json_array_elements_text(case_ids) c) \
+    || ARRAY(SELECT -p::bigint FROM json_array_elements_text(party_ids) p) FROM given \
+    RETURNING id) \
     SELECT CASE WHEN (SELECT count(*) FROM entry) = (SELECT count(*) FROM given) \
     THEN (SELECT seq FROM head) ELSE -1 END";
 
@@ -259,19 +257,15 @@ async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry
             ])
         })
         .collect();
-    let mut params = entities::sql::postgres_column_arrays(9, &rows);
-    let assumed = params.pop().unwrap_or_default();
-    params.push(SubjectKind::Case.as_str().to_string());
-    params.push(SubjectKind::Party.as_str().to_string());
-    params.push(assumed);
+    let params = entities::sql::postgres_column_arrays(9, &rows);
     match own.query_i64_with(WRITE_GROUP_POSTGRES, params).await? {
         Some(head) if head >= 0 => Ok(head),
         _ => Err(sea_orm::DbErr::RecordNotInserted),
     }
 }
 
-/// Writes a group of entries in one transaction: one statement for the entries, one for
-/// their subjects. The linkage journal's head is read once the entries are in (the write lock
+/// Writes a group of entries in one transaction (SQLite): one statement for the entries, one
+/// for their subjects' rows in `audit_subjects`. The linkage journal's head is read once the entries are in (the write lock
 /// held, so it is the latest); entries whose `assumed` row is earlier are taken out again before
 /// the commit. Answers the head.
 async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<i64, sea_orm::DbErr> {

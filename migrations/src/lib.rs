@@ -18,6 +18,7 @@ mod m20261201_000013_revoked_tokens;
 mod m20261202_000014_inspections;
 mod m20261202_000015_supervision_models;
 mod m20261205_000016_audit_subjects_by_entry;
+mod m20261206_000017_audit_subject_keys;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_inspections::Migration),
             Box::new(m20261202_000015_supervision_models::Migration),
             Box::new(m20261205_000016_audit_subjects_by_entry::Migration),
+            Box::new(m20261206_000017_audit_subject_keys::Migration),
         ]
     }
 }

@@ -474,6 +474,22 @@ pub async fn load_samples(app: &TestApp, order: &[entities::Source]) -> Vec<(Str
 }
 
 /// Runs a scenario on SQLite and, when configured, on PostgreSQL.
+/// The rows of `sql` as (integer, text, integer) triples.
+pub async fn int_text_int_rows(db: &DatabaseConnection, sql: &str) -> Vec<(i64, String, i64)> {
+    db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).expect("column 0"),
+                r.try_get_by_index(1).expect("column 1"),
+                r.try_get_by_index(2).expect("column 2"),
+            )
+        })
+        .collect()
+}
+
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {

@@ -337,8 +337,11 @@ async fn concurrent_ingests_all_land(app: TestApp) {
 /// The bulk insert every writer uses (one array per column on PostgreSQL, one JSON parameter
 /// on SQLite) keeps every character of every value, across statements.
 async fn bulk_inserts_keep_every_value(app: TestApp) {
-    use entities::audit_subject;
-    use sea_orm::{QueryOrder, QuerySelect};
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("CREATE TABLE bulk_probe (n bigint NOT NULL, text_value text NOT NULL, m bigint NOT NULL)")
+        .await
+        .unwrap();
     let texts = [
         "CASE",
         "a,b",
@@ -352,23 +355,13 @@ async fn bulk_inserts_keep_every_value(app: TestApp) {
     let rows: Vec<Value> = (0..12_000).map(|n| json!([n, texts[n % texts.len()], n * 3])).collect();
     entities::sql::insert_json(
         &app.db,
-        "audit_subjects",
-        &[("audit_id", "bigint"), ("kind", "text"), ("subject_id", "bigint")],
+        "bulk_probe",
+        &[("n", "bigint"), ("text_value", "text"), ("m", "bigint")],
         &rows,
     )
     .await
     .unwrap();
-    // Read as plain text: the column's values here are not `SubjectKind`s.
-    let stored: Vec<(i64, String, i64)> = audit_subject::Entity::find()
-        .select_only()
-        .column(audit_subject::Column::AuditId)
-        .column(audit_subject::Column::Kind)
-        .column(audit_subject::Column::SubjectId)
-        .order_by_asc(audit_subject::Column::AuditId)
-        .into_tuple()
-        .all(&app.db)
-        .await
-        .unwrap();
+    let stored = tests::int_text_int_rows(&app.db, "SELECT n, text_value, m FROM bulk_probe ORDER BY n").await;
     assert_eq!(stored.len(), 12_000);
     for (n, (audit_id, kind, subject_id)) in stored.iter().enumerate() {
         assert_eq!(

@@ -15,7 +15,8 @@ async fn audit_subjects_keep_every_subject_when_keyed_by_entry(app: TestApp) {
     };
     // One script, so every statement runs on the same connection.
     let script = [
-        "DROP TABLE audit_subjects".to_string(),
+        // On PostgreSQL the table went in 000017 (subjects are keys of the entry there).
+        "DROP TABLE IF EXISTS audit_subjects".to_string(),
         format!(
             "CREATE TABLE audit_subjects (id {serial}, audit_id bigint NOT NULL, kind varchar NOT NULL, \
              subject_id bigint NOT NULL)"
@@ -29,22 +30,11 @@ async fn audit_subjects_keep_every_subject_when_keyed_by_entry(app: TestApp) {
     .join(";\n");
     db.execute_unprepared(&script).await.unwrap();
     migrations::Migrator::up(db, None).await.unwrap();
-    let rows: Vec<(i64, String, i64)> = db
-        .query_all_raw(Statement::from_string(
-            backend,
-            "SELECT audit_id, kind, subject_id FROM audit_subjects ORDER BY audit_id, kind, subject_id",
-        ))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-            )
-        })
-        .collect();
+    let rows = tests::int_text_int_rows(
+        db,
+        "SELECT audit_id, kind, subject_id FROM audit_subjects ORDER BY audit_id, kind, subject_id",
+    )
+    .await;
     let expected = [(1, "CASE", 7), (1, "PARTY", 9), (2, "CASE", 7), (3, "PARTY", 9)];
     assert_eq!(
         rows,
@@ -66,6 +56,55 @@ async fn audit_subjects_keep_every_subject_when_keyed_by_entry(app: TestApp) {
         .unwrap()
         .len();
     assert_eq!(cited, 2);
+}
+
+/// PostgreSQL: entries written before their subjects became keys of the entry (000017) get
+/// their keys from their own lists — a case as its id, a party as minus its id — and are found
+/// by case and by party through the GIN index, a party never by a case of the same id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_get_their_subject_keys_from_their_lists_in_postgresql() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let db = &app.db;
+    let script = [
+        "DROP INDEX ix_audit_log_subject_keys",
+        "ALTER TABLE audit_log DROP COLUMN subject_keys",
+        "CREATE TABLE audit_subjects (audit_id bigint NOT NULL, kind varchar NOT NULL, subject_id bigint NOT NULL, \
+         PRIMARY KEY (audit_id, kind, subject_id))",
+        "INSERT INTO audit_log (id, at, sub, role, query_hash, variables, case_ids, party_ids) VALUES \
+         (1, now(), 'a', 'plc', 'h', 'null', '[7, 8]', '[9]'), \
+         (2, now(), 'b', 'plc', 'h', 'null', '[7]', '[]'), \
+         (3, now(), 'c', 'plc', 'h', 'null', '[]', '[7]'), \
+         (4, now(), 'd', 'citizen', 'h', 'null', '[]', '[]')",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261206_000017_audit_subject_keys'",
+    ]
+    .join(";\n");
+    db.execute_unprepared(&script).await.unwrap();
+    migrations::Migrator::up(db, None).await.unwrap();
+    let found = |key: i64| async move {
+        db.query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT id FROM audit_log WHERE subject_keys @> ARRAY[{key}::bigint] ORDER BY id"),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.try_get_by_index::<i64>(0).unwrap())
+        .collect::<Vec<i64>>()
+    };
+    assert_eq!(found(7).await, vec![1, 2], "case 7");
+    assert_eq!(found(-7).await, vec![3], "party 7");
+    assert_eq!(found(-9).await, vec![1], "party 9");
+    assert_eq!(found(8).await, vec![1], "case 8");
+    let table = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_tables WHERE tablename = 'audit_subjects' AND schemaname = current_schema()",
+        ))
+        .await
+        .unwrap();
+    assert!(table.is_empty(), "audit_subjects is gone on PostgreSQL");
 }
 
 on_both_databases!(audit_subjects_keep_every_subject_when_keyed_by_entry);

@@ -596,7 +596,7 @@ async fn concurrent_audit_entries_keep_their_own_subjects(app: TestApp) {
 async fn no_audit_entry_means_no_personal_data(app: TestApp) {
     use sea_orm::ConnectionTrait;
     app.seed_demo().await;
-    app.db.execute_unprepared("DROP TABLE audit_subjects").await.unwrap();
+    app.db.execute_unprepared("DROP TABLE audit_log").await.unwrap();
     let plc = app.token(Role::Plc, &["3301"]);
     let (status, body) = app
         .graphql(&plc, "{ cases { edges { node { sourceKey summary } } } }", json!({}))
@@ -605,7 +605,7 @@ async fn no_audit_entry_means_no_personal_data(app: TestApp) {
     assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
     assert!(!body.to_string().contains("ZFJD"), "nothing of the data leaves: {body}");
     assert!(
-        !body.to_string().contains("audit_subjects"),
+        !body.to_string().contains("audit_log"),
         "internals stay in the log: {body}"
     );
 }

@@ -265,9 +265,9 @@ async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry
 }
 
 /// Writes a group of entries in one transaction (SQLite): one statement for the entries, one
-/// for their subjects' rows in `audit_subjects`. The linkage journal's head is read once the entries are in (the write lock
-/// held, so it is the latest); entries whose `assumed` row is earlier are taken out again before
-/// the commit. Answers the head.
+/// for their subjects' rows in `audit_subjects`. The linkage journal's head is read once the
+/// entries are in (the write lock held, so it is the latest); entries whose `assumed` row is
+/// earlier are taken out again before the commit. Answers the head.
 async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<i64, sea_orm::DbErr> {
     use sea_orm::{ColumnTrait, QueryFilter};
     let txn = db.begin().await?;

@@ -13,7 +13,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 pub struct Migration;
 
 /// The statements on PostgreSQL, run as one script (one transaction).
-pub const POSTGRES: &[&str] = &[
+const POSTGRES: &[&str] = &[
     // No gateway writes an entry between the fill and the index.
     "LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE",
     "ALTER TABLE audit_log ADD COLUMN subject_keys bigint[] NOT NULL DEFAULT '{}'",

@@ -97,6 +97,16 @@ impl ScopedStore {
         if let Some(id) = q.case_id {
             c = c.add(returned(backend, SubjectKind::Case, id));
         }
+        // A subject an auditor may not see finds nothing: its id is withheld from the entries
+        // that cite it, so filtering by it would tell which of them do.
+        if let Some(regions) = self.scope.region_condition() {
+            let cases: Vec<i64> = q.case_id.into_iter().collect();
+            let parties: Vec<i64> = q.party_id.into_iter().collect();
+            let (cases_in, parties_in) = self.subjects_in_regions(regions, &cases, &parties).await?;
+            if cases.len() > cases_in.len() || parties.len() > parties_in.len() {
+                c = c.add(Expr::cust("1 = 0"));
+            }
+        }
         if let Some(in_regions) = self.auditor_condition(backend) {
             c = c.add(in_regions);
         }
@@ -166,13 +176,39 @@ impl ScopedStore {
                 .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
                 .unwrap_or_default()
         };
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let cited_cases: Vec<i64> = entries.iter().flat_map(|e| listed(&e.case_ids)).collect();
         let cited_parties: Vec<i64> = entries.iter().flat_map(|e| listed(&e.party_ids)).collect();
+        let (cases_in, parties_in) = self.subjects_in_regions(regions, &cited_cases, &cited_parties).await?;
+        for e in entries {
+            let keep_cases: Vec<i64> = listed(&e.case_ids)
+                .into_iter()
+                .filter(|id| cases_in.contains(id))
+                .collect();
+            let keep_parties: Vec<i64> = listed(&e.party_ids)
+                .into_iter()
+                .filter(|id| parties_in.contains(id))
+                .collect();
+            e.case_ids = serde_json::json!(keep_cases);
+            e.party_ids = serde_json::json!(keep_parties);
+        }
+        Ok(())
+    }
+
+    /// Which of `cases` lie in `regions`, and which of `parties` take part in a case there.
+    async fn subjects_in_regions(
+        &self,
+        regions: Condition,
+        cases: &[i64],
+        parties: &[i64],
+    ) -> Result<(HashSet<i64>, HashSet<i64>)> {
+        if cases.is_empty() && parties.is_empty() {
+            return Ok((HashSet::new(), HashSet::new()));
+        }
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.db);
         let cases_in: HashSet<i64> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
-            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, &cited_cases))
+            .filter(crate::sql::ids_in(backend, r#""cases"."id""#, cases))
             .filter(regions.clone())
             .into_tuple::<i64>()
             .all(&self.db)
@@ -182,11 +218,7 @@ impl ScopedStore {
         let parties_in: HashSet<i64> = case_party::Entity::find()
             .select_only()
             .column(case_party::Column::PartyId)
-            .filter(crate::sql::ids_in(
-                backend,
-                r#""case_parties"."party_id""#,
-                &cited_parties,
-            ))
+            .filter(crate::sql::ids_in(backend, r#""case_parties"."party_id""#, parties))
             .filter(
                 case_party::Column::CaseId.in_subquery(
                     Query::select()
@@ -201,18 +233,6 @@ impl ScopedStore {
             .await?
             .into_iter()
             .collect();
-        for e in entries {
-            let keep_cases: Vec<i64> = listed(&e.case_ids)
-                .into_iter()
-                .filter(|id| cases_in.contains(id))
-                .collect();
-            let keep_parties: Vec<i64> = listed(&e.party_ids)
-                .into_iter()
-                .filter(|id| parties_in.contains(id))
-                .collect();
-            e.case_ids = serde_json::json!(keep_cases);
-            e.party_ids = serde_json::json!(keep_parties);
-        }
-        Ok(())
+        Ok((cases_in, parties_in))
     }
 }

@@ -646,7 +646,56 @@ async fn the_audit_writer_survives_the_loss_of_its_connection(app: TestApp) {
     assert_eq!(after, before + 3, "every answered request has its entry");
 }
 
+/// A filter by a case outside an auditor's regions finds nothing, even where an entry
+/// it sees cites that subject beside one of its own: the id is withheld from the entry, and the
+/// filter would otherwise tell which entries cite it.
+async fn an_auditor_cannot_filter_by_a_subject_it_may_not_see(app: TestApp) {
+    app.seed_demo().await;
+    let admin = app.token(Role::Admin, &[]);
+    let all = app
+        .data(
+            &admin,
+            "{ cases(first: 100) { edges { node { id regionCode } } } }",
+            json!({}),
+        )
+        .await;
+    let cases = all["cases"]["edges"].as_array().cloned().unwrap_or_default();
+    let in_3301 = |c: &Value| c["node"]["regionCode"].as_str().is_some_and(|r| r.starts_with("3301"));
+    let inside = cases.iter().find(|c| in_3301(c)).cloned().unwrap();
+    let outside = cases.iter().find(|c| !in_3301(c)).cloned().unwrap();
+    // One entry citing a case of 3301 and a case (with its parties) elsewhere.
+    app.data(
+        &admin,
+        "query Both($a: ID!, $b: ID!) { a: case(id: $a) { id } b: case(id: $b) { id parties { party { id } } } }",
+        json!({"a": inside["node"]["id"], "b": outside["node"]["id"]}),
+    )
+    .await;
+    let auditor = app.token(Role::Auditor, &["3301"]);
+    let q = "query($f: AuditFilter) { auditLog(filter: $f) { totalCount nodes { operation caseIds partyIds } } }";
+    let seen = app
+        .data(&auditor, q, json!({"f": {"caseId": inside["node"]["id"]}}))
+        .await;
+    let both: Vec<&Value> = seen["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["operation"] == "Both")
+        .collect();
+    assert_eq!(both.len(), 1, "the auditor sees the entry: {seen}");
+    assert_eq!(both[0]["caseIds"], json!([inside["node"]["id"]]), "{seen}");
+    let found = app
+        .data(&auditor, q, json!({"f": {"caseId": outside["node"]["id"]}}))
+        .await;
+    assert_eq!(found["auditLog"]["totalCount"], 0, "{found}");
+    // The administrator's filters are unchanged.
+    let found = app
+        .data(&admin, q, json!({"f": {"caseId": outside["node"]["id"]}}))
+        .await;
+    assert!(found.to_string().contains("Both"), "{found}");
+}
+
 on_both_databases!(
+    an_auditor_cannot_filter_by_a_subject_it_may_not_see,
     the_audit_writer_survives_the_loss_of_its_connection,
     concurrent_audit_entries_keep_their_own_subjects,
     query_limits_and_introspection_hold,

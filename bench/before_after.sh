@@ -46,10 +46,10 @@ for round in 1 2; do
     token=$("$bin/qianchuan" token --role discipline --regions 33 --ttl 1h)
     echo "== round $round, $side: case(id)"
     "$bin/examples/case_bench" --gateway "http://127.0.0.1:$port" --token "$token" \
-      --database "$QIANCHUAN_DATABASE_URL" --clients 16 --requests 10000 | grep 'requests/s'
+      --database "$QIANCHUAN_DATABASE_URL" --clients 16 --requests 10000 | grep steady
     echo "== round $round, $side: caseChain"
     "$bin/examples/chain_bench" --gateway "http://127.0.0.1:$port" --token "$token" \
-      --database "$QIANCHUAN_DATABASE_URL" --clients 16 --requests 3000 --cte-requests 10 --walk-alone no | grep 'over HTTP'
+      --database "$QIANCHUAN_DATABASE_URL" --clients 16 --requests 3000 --cte-requests 10 --walk-alone no | grep "over HTTP.*steady"
     kill $server
     wait $server 2>/dev/null || true
   done

@@ -3,15 +3,18 @@
 //! same concurrency). Run by `bench/case.sh`; by hand:
 //!   cargo run --release -p gateway --example case_bench -- \
 //!     --gateway http://127.0.0.1:8099 --token T --database postgres://… \
-//!     [--postgraphile http://127.0.0.1:5000/graphql] [--clients 16] [--requests 20000] [--cases 5000]
-//! A request counts only when it answers with the case (not null, no errors).
+//!     [--postgraphile http://127.0.0.1:5000/graphql] [--clients 16] [--cases 5000] [--seconds 20 | --requests N]
+//! Each server is asked for every case once (its first round: for the gateway, nothing kept in
+//! its case cache yet), then round the same cases for 20 s (its steady state, as `wrk -d 20s`
+//! measures it) or `--requests N`. A request counts only when it answers with the case (not
+//! null, no errors).
 
 mod bench_common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bench_common::{ask_graphql, percentile, run};
+use bench_common::{ask_graphql, measure, Figures, Limit};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 const OURS: &str = "query($id: ID!) { case(id: $id) { id source sourceKey title status \
@@ -21,7 +24,7 @@ const POSTGRAPHILE: &str = "query($id: BigInt!) { caseById(id: $id) { id source 
 
 fn args() -> Result<HashMap<String, String>, String> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    let mut a: HashMap<String, String> = [("clients", "16"), ("requests", "20000"), ("cases", "5000")]
+    let mut a: HashMap<String, String> = [("clients", "16"), ("seconds", "20"), ("cases", "5000")]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -46,22 +49,19 @@ fn number(a: &HashMap<String, String>, name: &str) -> usize {
 }
 
 /// One server under load: `request(i)` asks for case `i` and says whether the case came back.
-/// Returns requests/s and p99 (ms).
-async fn measure(name: &str, clients: usize, requests: usize, request: impl AsyncCase) -> (f64, f64) {
+async fn measure_server(
+    name: &str,
+    clients: usize,
+    cases: usize,
+    steady: Limit,
+    request: impl AsyncCase,
+) -> (Figures, Figures) {
     let request = Arc::new(request);
     let work = move |i: usize| {
         let request = request.clone();
         async move { request.ask(i).await }
     };
-    let _warm = run(clients, 500, work.clone()).await;
-    let (times, secs) = run(clients, requests, work).await;
-    let (rate, p99) = (times.len() as f64 / secs, percentile(&times, 0.99));
-    println!(
-        "{name:<28} {} ok of {requests}  p50 {:.2} ms  p99 {p99:.2} ms  {rate:.0} requests/s",
-        times.len(),
-        percentile(&times, 0.5),
-    );
-    (rate, p99)
+    measure(name, clients, cases, steady, work).await
 }
 
 trait AsyncCase: Send + Sync + 'static {
@@ -98,7 +98,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (clients, requests) = (number(&a, "clients").max(1), number(&a, "requests").max(1));
+    let clients = number(&a, "clients").max(1);
+    let steady = match a.get("requests") {
+        Some(_) => Limit::Requests(number(&a, "requests").max(1)),
+        None => Limit::Seconds(a.get("seconds").and_then(|v| v.parse().ok()).unwrap_or(20.0)),
+    };
     let db = match Database::connect(a["database"].as_str()).await {
         Ok(db) => db,
         Err(e) => {
@@ -127,10 +131,11 @@ async fn main() {
         .build()
         .unwrap_or_default();
 
-    let (ours, our_p99) = measure(
+    let (our_first, ours) = measure_server(
         "case(id) with parties",
         clients,
-        requests,
+        cases.len(),
+        steady,
         GraphqlCase {
             client: client.clone(),
             url: format!("{}/graphql", a["gateway"].trim_end_matches('/')),
@@ -144,10 +149,11 @@ async fn main() {
     .await;
     let mut verdict = String::from("targets:");
     if let Some(url) = a.get("postgraphile") {
-        let (theirs, their_p99) = measure(
+        let (their_first, theirs) = measure_server(
             "PostGraphile caseById",
             clients,
-            requests,
+            cases.len(),
+            steady,
             GraphqlCase {
                 client,
                 url: url.clone(),
@@ -160,10 +166,16 @@ async fn main() {
         )
         .await;
         verdict.push_str(&format!(
-            " >= 3x PostGraphile's requests/s ({:.1}x) {}, p99 no worse ({our_p99:.1} ms vs {their_p99:.1} ms) {}",
-            ours / theirs,
-            if ours >= 3.0 * theirs { "met" } else { "MISSED" },
-            if our_p99 <= their_p99 { "met" } else { "MISSED" }
+            " >= 3x PostGraphile's requests/s in the steady state ({:.1}x) {}, p99 no worse ({:.1} ms vs {:.1} ms) {}; \
+             first round {:.1}x (p99 {:.1} ms vs {:.1} ms)",
+            ours.rate / theirs.rate,
+            if ours.rate >= 3.0 * theirs.rate { "met" } else { "MISSED" },
+            ours.p99,
+            theirs.p99,
+            if ours.p99 <= theirs.p99 { "met" } else { "MISSED" },
+            our_first.rate / their_first.rate,
+            our_first.p99,
+            their_first.p99,
         ));
     }
     println!("{verdict}");

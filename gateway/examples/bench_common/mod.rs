@@ -13,26 +13,38 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-/// Runs `work(0..total)` on `clients` concurrent tasks; returns the sorted times of the
-/// requests that succeeded and the seconds the whole run took.
-pub async fn run<F, Fut>(clients: usize, total: usize, work: F) -> (Vec<Duration>, f64)
+/// How long a load runs: a number of requests, or for a time (as `wrk -d` runs).
+#[derive(Clone, Copy, Debug)]
+pub enum Limit {
+    Requests(usize),
+    Seconds(f64),
+}
+
+/// Runs `work(first..)` on `clients` concurrent tasks until `limit`; returns the sorted times
+/// of the requests that succeeded, how many were asked, and the seconds the whole run took.
+pub async fn run<F, Fut>(clients: usize, first: usize, limit: Limit, work: F) -> (Vec<Duration>, usize, f64)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let work = Arc::new(work);
-    let next = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(first));
+    let asked = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (work, next) = (work.clone(), next.clone());
+        let (work, next, asked) = (work.clone(), next.clone(), asked.clone());
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::new();
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                if matches!(limit, Limit::Seconds(secs) if started.elapsed().as_secs_f64() >= secs) {
                     break;
                 }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if matches!(limit, Limit::Requests(total) if i >= first + total) {
+                    break;
+                }
+                asked.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
                 if work(i).await {
                     times.push(t.elapsed());
@@ -47,7 +59,48 @@ where
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    (all, elapsed)
+    (all, asked.load(Ordering::Relaxed), elapsed)
+}
+
+/// One load's figures: requests/s (of the requests that succeeded), p50 and p99 (ms).
+#[derive(Clone, Copy, Debug)]
+pub struct Figures {
+    pub rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+/// A server measured in two parts, the same for every server: its first round, which asks
+/// each of `distinct` cases (or roots) once — for a server that keeps what it reads, its
+/// figure with nothing kept — then its steady state, for `steady`, going on round the same
+/// list (`wrk -d 20s` on a fixed list measures the steady state). Prints both; returns
+/// (first round, steady state).
+pub async fn measure<F, Fut>(name: &str, clients: usize, distinct: usize, steady: Limit, work: F) -> (Figures, Figures)
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let part = |label: &str, (times, asked, secs): (Vec<Duration>, usize, f64)| {
+        let f = Figures {
+            rate: times.len() as f64 / secs,
+            p50: percentile(&times, 0.5),
+            p99: percentile(&times, 0.99),
+        };
+        println!(
+            "{name:<28} {label:<12} {} ok of {asked} in {secs:.1} s  p50 {:.2} ms  p99 {:.2} ms  {:.0} requests/s",
+            times.len(),
+            f.p50,
+            f.p99,
+            f.rate
+        );
+        f
+    };
+    let first = part(
+        "first round",
+        run(clients, 0, Limit::Requests(distinct), work.clone()).await,
+    );
+    let steady = part("steady", run(clients, distinct, steady, work).await);
+    (first, steady)
 }
 
 /// Posts `query` with `{"id": id}` to a GraphQL server (with `token` as bearer, if any); the

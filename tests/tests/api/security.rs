@@ -646,6 +646,18 @@ async fn the_audit_writer_survives_the_loss_of_its_connection(app: TestApp) {
     assert_eq!(after, before + 3, "every answered request has its entry");
 }
 
+/// The one entry of `operation` on an `auditLog` page the viewer was shown.
+fn the_one_entry(seen: &Value, operation: &str) -> Value {
+    let entries: Vec<&Value> = seen["auditLog"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["operation"] == operation)
+        .collect();
+    assert_eq!(entries.len(), 1, "the auditor sees the entry: {seen}");
+    entries[0].clone()
+}
+
 /// A filter by a case outside an auditor's regions finds nothing, even where an entry
 /// it sees cites that subject beside one of its own: the id is withheld from the entry, and the
 /// filter would otherwise tell which entries cite it.
@@ -675,14 +687,8 @@ async fn an_auditor_cannot_filter_by_a_subject_it_may_not_see(app: TestApp) {
     let seen = app
         .data(&auditor, q, json!({"f": {"caseId": inside["node"]["id"]}}))
         .await;
-    let both: Vec<&Value> = seen["auditLog"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|n| n["operation"] == "Both")
-        .collect();
-    assert_eq!(both.len(), 1, "the auditor sees the entry: {seen}");
-    assert_eq!(both[0]["caseIds"], json!([inside["node"]["id"]]), "{seen}");
+    let both = the_one_entry(&seen, "Both");
+    assert_eq!(both["caseIds"], json!([inside["node"]["id"]]), "{seen}");
     let found = app
         .data(&auditor, q, json!({"f": {"caseId": outside["node"]["id"]}}))
         .await;
@@ -694,8 +700,72 @@ async fn an_auditor_cannot_filter_by_a_subject_it_may_not_see(app: TestApp) {
     assert!(found.to_string().contains("Both"), "{found}");
 }
 
+/// The same for a party: a filter by a party that takes part in no case of the auditor's
+/// regions finds nothing, even where an entry it sees cites that party beside one of its cases.
+async fn an_auditor_cannot_filter_by_a_party_it_may_not_see(app: TestApp) {
+    // A generated world: the demo's few parties all take part in cases of one district.
+    let dir = tests::TempDir::new("qc-audit-party");
+    hub::demo::load_generated_world(&app.db, &dir.0, 300, 3).await.unwrap();
+    let admin = app.token(Role::Admin, &[]);
+    let all = app
+        .data(
+            &admin,
+            "{ cases(first: 30) { edges { node { id regionCode \
+             parties { party { id cases(first: 10) { totalCount edges { node { regionCode } } } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let cases = all["cases"]["edges"].as_array().cloned().unwrap_or_default();
+    let region = |c: &Value| c["regionCode"].as_str().unwrap_or_default().to_string();
+    // The auditor's region: the whole code of one case, so that most parties lie outside it.
+    let inside = cases
+        .iter()
+        .map(|c| &c["node"])
+        .find(|c| region(c).len() >= 6)
+        .cloned()
+        .unwrap();
+    let r = region(&inside);
+    // Every case of the party read (at most 10 of them), none in the region.
+    let outside_only = |p: &Value| {
+        p["cases"]["totalCount"].as_i64().is_some_and(|n| n <= 10)
+            && p["cases"]["edges"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().all(|c| !region(&c["node"]).starts_with(&r)))
+    };
+    let (other, party) = cases
+        .iter()
+        .map(|c| &c["node"])
+        .find_map(|c| {
+            let parties = c["parties"].as_array()?;
+            let p = parties.iter().map(|p| &p["party"]).find(|p| outside_only(p))?;
+            Some((c.clone(), p["id"].clone()))
+        })
+        .unwrap();
+    // One entry citing the auditor's case and that party (with its case).
+    app.data(
+        &admin,
+        "query Both($a: ID!, $b: ID!) { a: case(id: $a) { id } b: case(id: $b) { id parties { party { id } } } }",
+        json!({"a": inside["id"], "b": other["id"]}),
+    )
+    .await;
+    let auditor = app.token(Role::Auditor, &[r.as_str()]);
+    let q = "query($f: AuditFilter) { auditLog(filter: $f) { totalCount nodes { operation caseIds partyIds } } }";
+    let seen = app.data(&auditor, q, json!({"f": {"caseId": inside["id"]}})).await;
+    let both = the_one_entry(&seen, "Both");
+    assert!(
+        !both["partyIds"].to_string().contains(party.as_str().unwrap()),
+        "{seen}"
+    );
+    let found = app.data(&auditor, q, json!({"f": {"partyId": party}})).await;
+    assert_eq!(found["auditLog"]["totalCount"], 0, "{found}");
+    // The administrator's filters are unchanged.
+    let found = app.data(&admin, q, json!({"f": {"partyId": party}})).await;
+    assert!(found.to_string().contains("Both"), "{found}");
+}
+
 on_both_databases!(
     an_auditor_cannot_filter_by_a_subject_it_may_not_see,
+    an_auditor_cannot_filter_by_a_party_it_may_not_see,
     the_audit_writer_survives_the_loss_of_its_connection,
     concurrent_audit_entries_keep_their_own_subjects,
     query_limits_and_introspection_hold,

@@ -157,16 +157,20 @@ pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<C
             hubs.extend(found.hubs);
         }
         let mut next: Vec<i64> = Vec::new();
-        let names: BTreeMap<G::Key, Key> = found
+        // Neighbours in the order of their key's kind and value, then case: each distinct key
+        // described once and ranked, and the rank looked up once per neighbour.
+        let mut named: Vec<(Key, G::Key)> = found
             .cases
             .iter()
             .map(|(_, k)| k)
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .map(|k| (k.clone(), graph.describe(k)))
+            .map(|k| (graph.describe(k), k.clone()))
             .collect();
+        named.sort();
+        let rank: BTreeMap<G::Key, usize> = named.into_iter().enumerate().map(|(i, (_, k))| (k, i)).collect();
         let mut neighbours = found.cases;
-        neighbours.sort_by(|a, b| names.get(&a.1).cmp(&names.get(&b.1)).then(a.0.cmp(&b.0)));
+        neighbours.sort_by_cached_key(|(case_id, key)| (rank.get(key).copied(), *case_id));
         for (case_id, key) in neighbours {
             let Some(parents) = reach.get(&key) else { continue };
             let key_score = graph.kind(&key).score();
@@ -216,29 +220,27 @@ pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<C
             .then(b.score.total_cmp(&a.score))
             .then(a.case_id.cmp(&b.case_id))
     });
-    // A link between two cases of the chain, once per key (either direction), in the order
-    // of (from, to, kind, key).
+    // A link between two cases of the chain, once per key (either direction: the one from the
+    // lower id when both were walked), in the order of (from, to, kind, key).
     let mut described: Vec<((i64, i64, LinkKind, String), f64)> = links
-        .into_iter()
-        .filter(|((a, b, _), _)| best.contains_key(a) && best.contains_key(b))
+        .iter()
+        .filter(|((a, b, key), _)| {
+            best.contains_key(a) && best.contains_key(b) && (a < b || !links.contains_key(&(*b, *a, key.clone())))
+        })
         .map(|((a, b, key), score)| {
-            let (kind, value) = graph.describe(&key);
-            ((a, b, kind, value), score)
+            let (kind, value) = graph.describe(key);
+            ((*a, *b, kind, value), *score)
         })
         .collect();
     described.sort_by(|x, y| x.0.cmp(&y.0));
-    let mut seen: BTreeSet<(i64, i64, LinkKind, String)> = BTreeSet::new();
     let links = described
         .into_iter()
-        .filter_map(|((a, b, kind, key), score)| {
-            let canonical = (a.min(b), a.max(b), kind, key.clone());
-            seen.insert(canonical).then_some(ChainLink {
-                from: a,
-                to: b,
-                kind,
-                key,
-                score,
-            })
+        .map(|((from, to, kind, key), score)| ChainLink {
+            from,
+            to,
+            kind,
+            key,
+            score,
         })
         .collect();
     let mut hubs: Vec<ChainHub> = hubs
@@ -358,6 +360,31 @@ mod tests {
         assert_eq!(scored(&shallow), vec![(1, 0, 1.0), (2, 1, 0.8)]);
         assert_eq!(chain.links.len(), 3);
         assert!(!chain.truncated);
+    }
+
+    #[test]
+    fn a_link_walked_both_ways_is_listed_once_from_the_lower_id() {
+        // 2 and 3 both reached from 1; walking their shared credit code from each finds the other.
+        let g = MemoryGraph::default()
+            .with(1, LinkKind::Phone, "13805711234")
+            .with(2, LinkKind::Phone, "13805711234")
+            .with(3, LinkKind::Phone, "13805711234")
+            .with(2, LinkKind::OrgUscc, "91330100MA2XXXXX1X")
+            .with(3, LinkKind::OrgUscc, "91330100MA2XXXXX1X");
+        let chain = run(&g, params(3, 0.5, 200, 50));
+        let links: Vec<(i64, i64, LinkKind, &str)> = chain
+            .links
+            .iter()
+            .map(|l| (l.from, l.to, l.kind, l.key.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            vec![
+                (1, 2, LinkKind::Phone, "13805711234"),
+                (1, 3, LinkKind::Phone, "13805711234"),
+                (2, 3, LinkKind::OrgUscc, "91330100MA2XXXXX1X"),
+            ]
+        );
     }
 
     #[test]

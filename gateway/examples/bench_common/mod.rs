@@ -103,23 +103,32 @@ where
     (first, steady)
 }
 
+/// A GraphQL answer as the load client reads it: `data` as far as `D` describes it (the rest is
+/// parsed but not kept, as a load generator needs), and whether `errors` came back.
+#[derive(serde::Deserialize)]
+struct Answer<D> {
+    data: Option<D>,
+    errors: Option<serde::de::IgnoredAny>,
+}
+
 /// Posts `query` with `{"id": id}` to a GraphQL server (with `token` as bearer, if any); the
-/// answer's `data` when it came back without `errors`.
-pub async fn ask_graphql(
+/// answer's `data`, read as `D`, when it came back without `errors`. Every byte of the answer is
+/// parsed as JSON; only what `D` names is kept.
+pub async fn ask_graphql<D: serde::de::DeserializeOwned>(
     client: &reqwest::Client,
     url: &str,
     token: Option<&str>,
     query: &str,
     id: serde_json::Value,
-) -> Option<serde_json::Value> {
+) -> Option<D> {
     let body = serde_json::json!({"query": query, "variables": {"id": id}});
     let mut post = client.post(url).json(&body);
     if let Some(token) = token {
         post = post.bearer_auth(token);
     }
-    let mut answer = post.send().await.ok()?.json::<serde_json::Value>().await.ok()?;
-    if answer.get("errors").is_some() {
+    let answer = post.send().await.ok()?.json::<Answer<D>>().await.ok()?;
+    if answer.errors.is_some() {
         return None;
     }
-    answer.get_mut("data").map(serde_json::Value::take)
+    answer.data
 }

@@ -32,13 +32,17 @@ pub enum LinkKind {
 }
 
 /// A key as a viewer may read it: ID numbers and phones masked for masking roles.
-fn visible_key(kind: Kind, key: &str, masked: bool) -> String {
+fn visible_key(kind: Kind, key: String, masked: bool) -> String {
     match (masked, kind) {
-        (true, Kind::PersonId) => mask_id_number(key),
-        (true, Kind::Phone) => mask_phone(key),
-        _ => key.to_string(),
+        (true, Kind::PersonId) => mask_id_number(&key),
+        (true, Kind::Phone) => mask_phone(&key),
+        _ => key,
     }
 }
+
+// The chain's own types hold everything they answer in memory, so their fields are resolved
+// one after another (`serial`, as `Case`'s): the concurrent executor's per-field task
+// bookkeeping bought nothing for them. The items of a list still resolve concurrently.
 
 /// One case of a chain.
 pub struct ChainNode {
@@ -47,7 +51,7 @@ pub struct ChainNode {
     score: f64,
 }
 
-#[Object]
+#[Object(serial)]
 impl ChainNode {
     async fn case(&self) -> &Case {
         &self.case
@@ -62,20 +66,40 @@ impl ChainNode {
     }
 }
 
-/// Two cases tied by a shared key, and which key.
-#[derive(SimpleObject)]
+// The cases' ids are written only when asked.
 pub struct ChainLink {
-    pub from: ID,
-    pub to: ID,
-    pub kind: LinkKind,
+    from: i64,
+    to: i64,
+    kind: LinkKind,
+    key: String,
+    score: f64,
+}
+
+/// Two cases tied by a shared key, and which key.
+#[Object(serial)]
+impl ChainLink {
+    async fn from(&self) -> ID {
+        global_id(NodeKind::Case, self.from)
+    }
+    async fn to(&self) -> ID {
+        global_id(NodeKind::Case, self.to)
+    }
+    async fn kind(&self) -> LinkKind {
+        self.kind
+    }
     /// The shared key (masked for masking roles).
-    pub key: String,
+    async fn key(&self) -> &str {
+        &self.key
+    }
     /// The score of a link of this kind.
-    pub score: f64,
+    async fn score(&self) -> f64 {
+        self.score
+    }
 }
 
 /// A key shared by too many cases to walk through.
 #[derive(SimpleObject)]
+#[graphql(serial)]
 pub struct ChainHub {
     pub kind: LinkKind,
     pub key: String,
@@ -92,7 +116,7 @@ pub struct CaseChain {
     truncated: bool,
 }
 
-#[Object]
+#[Object(serial)]
 impl CaseChain {
     async fn root(&self) -> &Case {
         &self.root
@@ -164,10 +188,10 @@ pub(crate) async fn chain_of(store: &ScopedStore, root_id: i64, params: WalkPara
         links: links
             .into_iter()
             .map(|l| ChainLink {
-                from: global_id(NodeKind::Case, l.from),
-                to: global_id(NodeKind::Case, l.to),
+                from: l.from,
+                to: l.to,
                 kind: l.kind.into(),
-                key: visible_key(l.kind, &l.key, masked),
+                key: visible_key(l.kind, l.key, masked),
                 score: l.score,
             })
             .collect(),
@@ -175,7 +199,7 @@ pub(crate) async fn chain_of(store: &ScopedStore, root_id: i64, params: WalkPara
             .into_iter()
             .map(|h| ChainHub {
                 kind: h.kind.into(),
-                key: visible_key(h.kind, &h.key, masked),
+                key: visible_key(h.kind, h.key, masked),
                 case_count: i32::try_from(h.case_count).unwrap_or(i32::MAX),
             })
             .collect(),
@@ -191,7 +215,7 @@ pub struct ChainGrowth {
     pub(crate) truncated: bool,
 }
 
-#[Object]
+#[Object(serial)]
 impl ChainGrowth {
     /// The watched case.
     async fn watched(&self) -> &ID {
@@ -219,11 +243,11 @@ impl CaseChain {
 
     /// What this chain has beyond `known`: the new cases and the links touching them.
     pub(crate) fn growth_beyond(self, known: &std::collections::HashSet<i64>, watched: ID) -> Option<ChainGrowth> {
-        let new_ids: std::collections::HashSet<ID> = self
+        let new_ids: std::collections::HashSet<i64> = self
             .nodes
             .iter()
             .filter(|n| !known.contains(&n.case.0.id))
-            .map(|n| global_id(NodeKind::Case, n.case.0.id))
+            .map(|n| n.case.0.id)
             .collect();
         if new_ids.is_empty() {
             return None;

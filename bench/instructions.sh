@@ -6,13 +6,15 @@
 # over N roots fills its case cache, then the counters are zeroed, the same N roots are asked
 # twice (a round and N more: every answer from memory, as in the steady state), and the count
 # is divided by the 2N requests. Prints the inclusive top entries of the profile.
-#   bench/instructions.sh [BINARY] [N]     e.g. bench/instructions.sh target/release/qianchuan 200
+#   bench/instructions.sh [BINARY] [N] [PROFILE]   e.g. bench/instructions.sh target/release/qianchuan 200
+# PROFILE: where to keep the callgrind profile (for `callgrind_annotate --inclusive=yes PROFILE`).
 # The audit entries it writes are removed first (`TRUNCATE audit_log`, on qc_bench only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bin=${1:-target/release/qianchuan}
 n=${2:-200}
+keep=${3:-}
 cargo build --release -q -p gateway --bin qianchuan --example chain_bench
 url=postgres://postgres@127.0.0.1:5432/qc_bench
 psql -q "$url" -c "TRUNCATE audit_log"
@@ -39,6 +41,7 @@ callgrind_control -z "$server" >/dev/null
 ask "$n" | grep -E "first round|steady"
 callgrind_control -d "$server" >/dev/null
 profile=$(ls "$out"/callgrind.*.1)
+if [ -n "$keep" ]; then cp "$profile" "$keep"; fi
 total=$(callgrind_annotate "$profile" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 echo "instructions per chain request: $((total / (2 * n))) ($total over $((2 * n)) requests)"
 callgrind_annotate --inclusive=yes "$profile" | grep -E "^ *[0-9,]+ +\( *[0-9.]+%\)" \

@@ -40,9 +40,13 @@ fn visible_key(kind: Kind, key: String, masked: bool) -> String {
     }
 }
 
-// The chain's own types hold everything they answer in memory, so their fields are resolved
-// one after another (`serial`, as `Case`'s): the concurrent executor's per-field task
-// bookkeeping bought nothing for them. The items of a list still resolve concurrently.
+// A chain node, link, hub or growth has at most one field that reads (a node's case), so its
+// fields are resolved one after another (`serial`): the concurrent executor's per-field task
+// bookkeeping bought nothing for them. `CaseChain` and `Case` stay concurrent: two of their
+// fields may read (`root` and `nodes`; `provenance` and `parties`), and one after the other,
+// each case of a list would reach the parties' loader at its own moment after its first read,
+// so the loader would read for them apart instead of in one batch. The items of a list still
+// resolve concurrently.
 
 /// One case of a chain.
 pub struct ChainNode {
@@ -116,7 +120,7 @@ pub struct CaseChain {
     truncated: bool,
 }
 
-#[Object(serial)]
+#[Object]
 impl CaseChain {
     async fn root(&self) -> &Case {
         &self.root

@@ -81,13 +81,7 @@ impl From<case::Model> for Case {
     }
 }
 
-// Fields resolved one after another (`serial`): most are in memory, and those that read (the
-// parties' loader, provenance, convictions) read through the request's one snapshot, one
-// statement at a time, whichever order they are asked in, so the concurrent executor's
-// per-field tasks overlapped nothing (serial cut a chain's 22 cases' own instructions by
-// a fifth). The cases of a list still resolve concurrently, so the loader still batches their
-// parties.
-#[Object(serial)]
+#[Object]
 impl Case {
     async fn id(&self) -> ID {
         global_id(NodeKind::Case, self.0.id)

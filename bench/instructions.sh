@@ -46,4 +46,4 @@ total=$(callgrind_annotate "$profile" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1)
 echo "instructions per chain request: $((total / (2 * n))) ($total over $((2 * n)) requests)"
 callgrind_annotate --inclusive=yes "$profile" | grep -E "^ *[0-9,]+ +\( *[0-9.]+%\)" \
   | grep -E "http::graphql::(execute|response_body|authenticate)|linkage::walk|chain::case_chain|CaseChain>::resolve|Case>::resolve|insert_value|format_inner|hash_one|drop_in_place<async_graphql_value|FuturesUnordered<Fut> as futures_core::stream::Stream>::poll_next \[" \
-  | grep -v "'2" | head -20
+  | grep -v "'2" | head -20 || true  # none listed (a stripped binary): the count above still stands

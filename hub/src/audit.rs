@@ -86,6 +86,11 @@ pub fn mask_identifiers(value: &Value) -> Value {
     masked
 }
 
+/// How an entry names the document that was run: the SHA-256 of its text, in hex.
+pub fn query_hash(query: &str) -> String {
+    hex::encode(Sha256::digest(query.as_bytes()))
+}
+
 /// One audit entry, ready to write.
 struct Entry {
     at: chrono::DateTime<Utc>,
@@ -172,13 +177,14 @@ impl AuditWriter {
     }
 
     /// Writes the entry for what `trail` handed out since its last entry (nothing when it
-    /// handed out nothing); an error means the response must not carry the data. `assumed`:
-    /// the entry is written only if the linkage journal's head is no later (`Recorded`).
+    /// handed out nothing); an error means the response must not carry the data. `query_hash`:
+    /// the document's `query_hash`. `assumed`: the entry is written only if the linkage
+    /// journal's head is no later (`Recorded`).
     pub async fn record(
         &self,
         viewer: &Viewer,
         operation: Option<&str>,
-        query: &str,
+        query_hash: &str,
         variables: &Value,
         trail: &Trail,
         assumed: Option<i64>,
@@ -193,7 +199,7 @@ impl AuditWriter {
             sub: viewer.sub.clone(),
             role: viewer.role.as_str().into(),
             operation: operation.map(str::to_string),
-            query_hash: hex::encode(Sha256::digest(query.as_bytes())),
+            query_hash: query_hash.to_string(),
             variables: mask_identifiers(variables),
             cases,
             parties,
@@ -339,6 +345,14 @@ async fn write_group(db: &DatabaseConnection, entries: Vec<Entry>) -> Result<i64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_is_named_by_the_sha256_of_its_text() {
+        assert_eq!(
+            query_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn identifiers_in_variables_are_masked() {

@@ -1018,17 +1018,16 @@ impl LinkGraph for IndexView<'_> {
         let mut out = Neighbours::default();
         for key in keys {
             let Some(k) = g.keys.entry(key.1) else { continue };
-            let visible: Vec<u32> = k
-                .cases
-                .as_slice()
-                .iter()
-                .copied()
-                .filter(|c| g.admits(self.scope, *c))
-                .collect();
-            if visible.len() as u64 > hub_threshold {
-                out.hubs.insert(*key, visible.len() as u64);
-            } else {
-                out.cases.extend(visible.into_iter().map(|c| (i64::from(c), *key)));
+            let first = out.cases.len();
+            for c in k.cases.as_slice() {
+                if g.admits(self.scope, *c) {
+                    out.cases.push((i64::from(*c), *key));
+                }
+            }
+            let visible = (out.cases.len() - first) as u64;
+            if visible > hub_threshold {
+                out.cases.truncate(first);
+                out.hubs.insert(*key, visible);
             }
         }
         Ok(out)

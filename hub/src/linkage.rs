@@ -3,7 +3,9 @@
 //! graph is either the database (`ScopedStore`, one query per step) or the gateway's
 //! in-memory linkage index seen through the same scope (`link_index::IndexView`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use entities::LinkKind;
 
@@ -124,7 +126,9 @@ pub struct Chain {
 /// taken in the order of their kind and value, so the same walk truncates at the same cases
 /// on the index and in SQL.
 pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<Chain> {
-    let mut best: HashMap<i64, (u32, f64)> = HashMap::from([(root, (0, 1.0))]);
+    // Case ids are the database's own, not a client's choice: a fast hasher needs no defence.
+    let mut best: FxHashMap<i64, (u32, f64)> = FxHashMap::default();
+    best.insert(root, (0, 1.0));
     let mut order: Vec<i64> = vec![root];
     let mut links: BTreeMap<(i64, i64, G::Key), f64> = BTreeMap::new();
     let mut hubs: BTreeMap<G::Key, u64> = BTreeMap::new();
@@ -136,22 +140,27 @@ pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<C
         if frontier.is_empty() {
             break;
         }
-        // Keys of the frontier, each with the best score of a frontier case that carries it.
-        let mut reach: BTreeMap<G::Key, Vec<(i64, f64)>> = BTreeMap::new();
+        // Keys of the frontier, each with the frontier cases that carry it and their scores,
+        // ordered by key (a stable sort: a key's cases stay in the order they were found).
+        let mut reach: Vec<(G::Key, i64, f64)> = Vec::new();
         for (case_id, key) in graph.keys_of_cases(&frontier).await? {
             let parent_score = best.get(&case_id).map(|b| b.1).unwrap_or(0.0);
             if parent_score * graph.kind(&key).score() + f64::EPSILON >= p.min_score {
-                reach.entry(key).or_default().push((case_id, parent_score));
+                reach.push((key, case_id, parent_score));
             }
         }
-        let candidates: Vec<G::Key> = reach.keys().filter(|k| !walked.contains(*k)).cloned().collect();
+        reach.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut candidates: Vec<G::Key> = Vec::new();
+        for (key, _, _) in &reach {
+            if candidates.last() != Some(key) && !walked.contains(key) {
+                candidates.push(key.clone());
+            }
+        }
         if candidates.is_empty() {
             break;
         }
         let found = graph.neighbours(&candidates, p.hub_threshold).await?;
-        for key in candidates {
-            walked.insert(key);
-        }
+        walked.extend(candidates);
         if !found.hubs.is_empty() {
             truncated = true;
             hubs.extend(found.hubs);
@@ -159,22 +168,25 @@ pub async fn walk<G: LinkGraph>(graph: &G, root: i64, p: WalkParams) -> Result<C
         let mut next: Vec<i64> = Vec::new();
         // Neighbours in the order of their key's kind and value, then case: each distinct key
         // described once and ranked, and the rank looked up once per neighbour.
-        let mut named: Vec<(Key, G::Key)> = found
-            .cases
+        let mut distinct: Vec<G::Key> = found.cases.iter().map(|(_, k)| k.clone()).collect();
+        distinct.sort();
+        distinct.dedup();
+        let mut named: Vec<(Key, usize)> = distinct
             .iter()
-            .map(|(_, k)| k)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .map(|k| (graph.describe(k), k.clone()))
+            .enumerate()
+            .map(|(i, k)| (graph.describe(k), i))
             .collect();
         named.sort();
-        let rank: BTreeMap<G::Key, usize> = named.into_iter().enumerate().map(|(i, (_, k))| (k, i)).collect();
+        let mut rank = vec![0usize; distinct.len()];
+        for (r, (_, i)) in named.into_iter().enumerate() {
+            rank[i] = r;
+        }
         let mut neighbours = found.cases;
-        neighbours.sort_by_cached_key(|(case_id, key)| (rank.get(key).copied(), *case_id));
+        neighbours.sort_by_cached_key(|(case_id, key)| (distinct.binary_search(key).map(|i| rank[i]).ok(), *case_id));
         for (case_id, key) in neighbours {
-            let Some(parents) = reach.get(&key) else { continue };
+            let first = reach.partition_point(|r| r.0 < key);
             let key_score = graph.kind(&key).score();
-            for (parent, parent_score) in parents {
+            for (_, parent, parent_score) in reach[first..].iter().take_while(|r| r.0 == key) {
                 if *parent == case_id {
                     continue;
                 }

@@ -40,7 +40,16 @@ pub enum FileKind {
 pub struct KeyFile {
     path: PathBuf,
     kind: FileKind,
-    state: RwLock<(Option<SystemTime>, Instant, Keys)>,
+    state: RwLock<Read>,
+}
+
+/// What was last read from a key file.
+struct Read {
+    modified: Option<SystemTime>,
+    checked: Instant,
+    keys: Keys,
+    /// How many times the keys were read again since start.
+    generation: u64,
 }
 
 const RECHECK: Duration = Duration::from_secs(1);
@@ -52,30 +61,53 @@ impl KeyFile {
         Ok(KeyFile {
             path,
             kind,
-            state: RwLock::new((mtime, Instant::now(), keys)),
+            state: RwLock::new(Read {
+                modified: mtime,
+                checked: Instant::now(),
+                keys,
+                generation: 0,
+            }),
         })
     }
 
     /// The current keys, re-read if the file changed (checked at most once a second).
     /// A file that became unreadable keeps the last good keys.
     pub fn keys(&self) -> Keys {
-        let stale = self.state.read().map(|s| s.1.elapsed() >= RECHECK).unwrap_or(true);
-        if stale {
-            let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-            if let Ok(mut state) = self.state.write() {
-                state.1 = Instant::now();
-                if modified != state.0 {
-                    match read(&self.path, self.kind) {
-                        Ok((mtime, keys)) => {
-                            tracing::info!(path = %self.path.display(), "verification keys reloaded");
-                            *state = (mtime, Instant::now(), keys);
-                        }
-                        Err(e) => tracing::error!(path = %self.path.display(), error = %e, "keeping the previous keys"),
+        self.refresh();
+        self.state.read().map(|s| s.keys.clone()).unwrap_or_default()
+    }
+
+    /// How many times the keys changed since start (re-read as `keys` does): a token verified
+    /// under another generation must be verified again.
+    pub fn generation(&self) -> u64 {
+        self.refresh();
+        self.state.read().map(|s| s.generation).unwrap_or(u64::MAX)
+    }
+
+    fn refresh(&self) {
+        let stale = self
+            .state
+            .read()
+            .map(|s| s.checked.elapsed() >= RECHECK)
+            .unwrap_or(true);
+        if !stale {
+            return;
+        }
+        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        if let Ok(mut state) = self.state.write() {
+            state.checked = Instant::now();
+            if modified != state.modified {
+                match read(&self.path, self.kind) {
+                    Ok((mtime, keys)) => {
+                        tracing::info!(path = %self.path.display(), "verification keys reloaded");
+                        state.modified = mtime;
+                        state.keys = keys;
+                        state.generation += 1;
                     }
+                    Err(e) => tracing::error!(path = %self.path.display(), error = %e, "keeping the previous keys"),
                 }
             }
         }
-        self.state.read().map(|s| s.2.clone()).unwrap_or_default()
     }
 }
 

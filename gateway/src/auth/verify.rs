@@ -2,12 +2,15 @@
 //! `exp` required, `nbf` honoured, `iss`/`aud` when configured, strict claim types.
 
 use std::collections::HashSet;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use super::keys::{FileKind, KeyFile};
 use super::{Role, Viewer};
 use crate::config::Config;
 use entities::ids::region::is_region_prefix;
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lru::LruCache;
 use serde::{Deserialize, Serialize};
 
 /// The claims Qianchuan reads. Wrong JSON types fail deserialization and so the token.
@@ -50,6 +53,31 @@ pub struct Verifier {
     jwks: Option<KeyFile>,
     allowed: HashSet<Algorithm>,
     validation: Validation,
+    /// Tokens verified lately, by their exact text (as Envoy's `jwt_authn` keeps them): a
+    /// front-end sends the same token with every request, and checking its signature and
+    /// claims again costs more than the rest of a chain request's authentication. Only a token
+    /// that passed every check is kept; it is taken from here only while it has not expired
+    /// and the keys it was verified with have not changed. Revocation and the rate limit are
+    /// checked for every request after it (`http::graphql::authenticate_bearer`).
+    remembered: Mutex<LruCache<Box<str>, Remembered>>,
+}
+
+/// A token that passed every check.
+struct Remembered {
+    verified: Verified,
+    /// The key files' generations it was verified under (`Verifier::key_generations`).
+    keys: (u64, u64),
+}
+
+/// Verified tokens kept at most.
+const REMEMBERED: usize = 4_096;
+/// A longer token is verified every time (a token is a few hundred bytes).
+const MAX_REMEMBERED_TOKEN_BYTES: usize = 4_096;
+
+/// Whether a token whose `exp` is `exp` is still accepted at `now` (seconds): the rule
+/// `jsonwebtoken` applies with this verifier's leeway.
+fn not_expired(exp: u64, now: u64) -> bool {
+    exp >= now.saturating_sub(LEEWAY_SECONDS)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,11 +186,55 @@ impl Verifier {
             jwks,
             allowed,
             validation,
+            remembered: Mutex::new(LruCache::new(
+                NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN),
+            )),
         }))
     }
 
     /// Verifies a compact JWT and turns its claims into a `Viewer`.
     pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
+        let keys = self.key_generations();
+        if let Some(verified) = self.remembered(token, keys, jsonwebtoken::get_current_timestamp()) {
+            return Ok(verified);
+        }
+        let verified = self.verify_signed(token)?;
+        if token.len() <= MAX_REMEMBERED_TOKEN_BYTES {
+            if let Ok(mut remembered) = self.remembered.lock() {
+                remembered.put(
+                    token.into(),
+                    Remembered {
+                        verified: verified.clone(),
+                        keys,
+                    },
+                );
+            }
+        }
+        Ok(verified)
+    }
+
+    /// The key files' generations (both 0 without files): a change of either forgets every
+    /// token verified before it.
+    fn key_generations(&self) -> (u64, u64) {
+        (
+            self.pem.as_ref().map_or(0, KeyFile::generation),
+            self.jwks.as_ref().map_or(0, KeyFile::generation),
+        )
+    }
+
+    /// `token` as verified before under the same keys, if it has not expired at `now`.
+    fn remembered(&self, token: &str, keys: (u64, u64), now: u64) -> Option<Verified> {
+        let mut remembered = self.remembered.lock().ok()?;
+        let found = remembered.get(token)?;
+        if found.keys == keys && not_expired(found.verified.exp, now) {
+            return Some(found.verified.clone());
+        }
+        remembered.pop(token);
+        None
+    }
+
+    /// Checks the token's signature and claims.
+    fn verify_signed(&self, token: &str) -> Result<Verified, TokenError> {
         let header = decode_header(token)?;
         if !self.allowed.contains(&header.alg) {
             return Err(TokenError::Algorithm(header.alg));
@@ -434,6 +506,35 @@ mod tests {
             ..Config::default()
         };
         assert!(Verifier::from_config(&config).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_expires_as_a_verified_one_does() {
+        // The rule checked against the library's own, a few seconds from its boundary.
+        let v = verifier();
+        let leeway = LEEWAY_SECONDS as i64;
+        for (exp, accepted) in [(now() - leeway - 3, false), (now() - leeway + 3, true)] {
+            let t = sign(serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": exp}));
+            assert_eq!(v.verify_signed(&t).is_ok(), accepted, "exp {exp}");
+            assert_eq!(not_expired(exp as u64, now() as u64), accepted, "exp {exp}");
+        }
+        // Remembered once verified, and no longer once expired or once the keys changed.
+        let exp = now() + 60;
+        let t = sign(serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": exp}));
+        assert!(v.remembered(&t, (0, 0), now() as u64).is_none());
+        assert_eq!(v.verify(&t).unwrap().viewer.sub, "a");
+        assert_eq!(v.remembered(&t, (0, 0), now() as u64).map(|r| r.exp), Some(exp as u64));
+        assert!(v.remembered(&t, (0, 1), now() as u64).is_none());
+        assert_eq!(v.verify(&t).unwrap().exp, exp as u64);
+        assert!(v.remembered(&t, (0, 0), exp as u64 + LEEWAY_SECONDS + 1).is_none());
+        assert!(
+            v.remembered(&t, (0, 0), now() as u64).is_none(),
+            "forgotten once expired"
+        );
+        // A token that fails is not remembered.
+        let expired = sign(serde_json::json!({"sub":"a","role":"plc","regions":["33"],"exp": now() - 120}));
+        assert!(v.verify(&expired).is_err());
+        assert!(v.remembered(&expired, (0, 0), 0).is_none());
     }
 
     #[test]

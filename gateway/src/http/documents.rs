@@ -47,6 +47,7 @@ struct Kept {
 
 struct KeptDocument {
     document: Arc<ExecutableDocument>,
+    query_hash: Arc<str>,
     /// Passed validation against the schema without introspection `[0]`, with it `[1]`.
     validated: [bool; 2],
 }
@@ -54,6 +55,8 @@ struct KeptDocument {
 /// A document ready to run, and whether it passed validation against each schema before.
 pub struct Parsed {
     pub document: ExecutableDocument,
+    /// The text's `hub::audit::query_hash`, computed once per kept document.
+    pub query_hash: Arc<str>,
     validated: [bool; 2],
 }
 
@@ -80,12 +83,16 @@ impl Documents {
     /// selections after), from the cache when it was seen before.
     pub fn parse(&self, query: &str) -> Result<Parsed, Refused> {
         if let Ok(mut kept) = self.0.lock() {
-            let found = kept.documents.get(query).map(|k| (k.document.clone(), k.validated));
+            let found = kept
+                .documents
+                .get(query)
+                .map(|k| (k.document.clone(), k.query_hash.clone(), k.validated));
             match found {
-                Some((document, validated)) => {
+                Some((document, query_hash, validated)) => {
                     kept.hits += 1;
                     return Ok(Parsed {
                         document: ExecutableDocument::clone(&document),
+                        query_hash,
                         validated,
                     });
                 }
@@ -95,11 +102,13 @@ impl Documents {
         budget::check_nesting(query).map_err(Refused::Budget)?;
         let document = async_graphql::parser::parse_query(query).map_err(|e| Refused::Syntax(e.to_string()))?;
         budget::check_selections(&document).map_err(Refused::Budget)?;
+        let query_hash: Arc<str> = Arc::from(hub::audit::query_hash(query));
         if query.len() <= MAX_KEPT_BYTES {
-            self.keep(query, &document);
+            self.keep(query, &document, &query_hash);
         }
         Ok(Parsed {
             document,
+            query_hash,
             validated: [false; 2],
         })
     }
@@ -113,7 +122,7 @@ impl Documents {
         }
     }
 
-    fn keep(&self, query: &str, document: &ExecutableDocument) {
+    fn keep(&self, query: &str, document: &ExecutableDocument, query_hash: &Arc<str>) {
         let Ok(mut kept) = self.0.lock() else { return };
         if kept.documents.contains(query) {
             return;
@@ -121,6 +130,7 @@ impl Documents {
         kept.bytes += query.len();
         let document = KeptDocument {
             document: Arc::new(document.clone()),
+            query_hash: query_hash.clone(),
             validated: [false; 2],
         };
         if let Some((old, _)) = kept.documents.push(Arc::from(query), document) {
@@ -193,6 +203,8 @@ mod tests {
         let first = documents.parse(query).expect("parses");
         let again = documents.parse(query).expect("parses");
         assert_eq!(format!("{:?}", first.document), format!("{:?}", again.document));
+        let hash = hub::audit::query_hash(query);
+        assert_eq!((&*first.query_hash, &*again.query_hash), (hash.as_str(), hash.as_str()));
         assert_eq!(documents.lookups(), (1, 1));
         assert!(matches!(documents.parse("{ case("), Err(Refused::Syntax(_))));
         let deep = format!("{}{}", "{ a ".repeat(100), "}".repeat(100));

@@ -515,7 +515,7 @@ async fn execute(
         OperationType::Subscription => "subscription",
     });
     let variables_json = params.variables.clone().map(Value::Object).unwrap_or(Value::Null);
-    let query_text = params.query.clone();
+    let query_hash = parsed.query_hash.clone();
     match operation {
         Some(OperationType::Mutation) if is_get => {
             let mut r = respond(
@@ -636,7 +636,7 @@ async fn execute(
             .record(
                 &viewer,
                 operation_name.as_deref(),
-                &query_text,
+                &query_hash,
                 &variables_json,
                 &trail,
                 assumed,

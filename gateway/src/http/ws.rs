@@ -372,7 +372,14 @@ async fn run_stream(
         }
         if let Err(e) = state
             .audit
-            .record(viewer, op.operation_name.as_deref(), &op.query, variables, trail, None)
+            .record(
+                viewer,
+                op.operation_name.as_deref(),
+                &hub::audit::query_hash(&op.query),
+                variables,
+                trail,
+                None,
+            )
             .await
         {
             // No audit entry, no personal data.

@@ -71,6 +71,8 @@ pub struct Shared {
     pub persisted: crate::http::persisted::PersistedQueries,
     /// Parsed documents by their text.
     pub documents: crate::http::documents::Documents,
+    /// Statements sent through `db`'s pool (`qianchuan_db_primary_statements_total`).
+    pub statements: hub::db::StatementCount,
 }
 
 /// Connects to the configured database and applies migrations (`hub::db`).
@@ -94,7 +96,9 @@ impl AppState {
 
 impl Shared {
     /// The state before it is shared, for a caller that completes it (`serve --demo`).
-    pub async fn new(config: Config, db: Db) -> anyhow::Result<Shared> {
+    pub async fn new(config: Config, mut db: Db) -> anyhow::Result<Shared> {
+        let statements = hub::db::StatementCount::default();
+        statements.count_on(&mut db);
         let verifier = Verifier::from_config(&config).map_err(|e| anyhow::anyhow!("JWT keys: {e}"))?;
         let limits = Limits {
             max_page_size: config.max_page_size,
@@ -152,6 +156,7 @@ impl Shared {
             demo_chain: None,
             persisted: crate::http::persisted::PersistedQueries::new(redis.clone()),
             documents: Default::default(),
+            statements,
             inspections,
             models,
             executing: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1))),

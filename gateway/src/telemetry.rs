@@ -81,6 +81,7 @@ pub struct Metrics {
     subscription_states: Counter,
     pub link_index: Family<StateLabel, Gauge>,
     audit_entries: Counter,
+    db_statements: Counter,
     pub queries_recomputed: Counter,
     pub documents_validated_before: Counter,
 }
@@ -184,6 +185,12 @@ impl Default for Metrics {
             "Audit entries this instance has written since start",
             audit_entries.clone(),
         );
+        let db_statements = Counter::default();
+        registry.register(
+            "db_primary_statements",
+            "Statements sent through the primary database's pool since start (not the audit writer's own connection on PostgreSQL, nor replicas)",
+            db_statements.clone(),
+        );
         let queries_recomputed = Counter::default();
         registry.register(
             "queries_recomputed",
@@ -216,6 +223,7 @@ impl Default for Metrics {
             subscription_states,
             link_index,
             audit_entries,
+            db_statements,
         }
     }
 }
@@ -258,6 +266,7 @@ impl Metrics {
         &self,
         subscription_states: u64,
         audit_entries: u64,
+        db_statements: u64,
         (timeouts, failures): (u64, u64),
         (primary_reads, replica_reads): (u64, u64),
     ) {
@@ -277,6 +286,7 @@ impl Metrics {
         }
         advance(&self.subscription_states, subscription_states);
         advance(&self.audit_entries, audit_entries);
+        advance(&self.db_statements, db_statements);
     }
 
     /// Brings the parsed-document cache's `(hits, misses)` since start up to date.

@@ -1,6 +1,7 @@
 //! The database: connecting (and migrating), and the one handle type the gateway holds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -73,6 +74,25 @@ pub async fn connect_and_migrate(options: &DbOptions) -> anyhow::Result<Db> {
         tracing::info!(count = pending.len(), migrations = %pending.join(", "), "migrations applied");
     }
     Ok(db)
+}
+
+/// Statements sent through one pool since start (every statement sea-orm runs on it, in a
+/// transaction or not), counted from `StatementCount::count_on`.
+#[derive(Clone, Default)]
+pub struct StatementCount(Arc<AtomicU64>);
+
+impl StatementCount {
+    /// Counts, from now on, every statement `db` (and every clone of it made after) sends.
+    pub fn count_on(&self, db: &mut Db) {
+        let count = self.0.clone();
+        db.set_metric_callback(move |_| {
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// Whether the database answers within `within`.

@@ -60,6 +60,7 @@ pub async fn render(State(state): State<AppState>, request: axum::http::request:
     m.set_totals(
         state.shared_states.computed(),
         state.audit.written(),
+        state.statements.get(),
         hub::db::connection_trouble(),
         state.reads.reads(),
     );

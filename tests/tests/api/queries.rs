@@ -203,6 +203,71 @@ async fn a_page_of_cases_with_parties_is_batched(app: TestApp) {
     assert_eq!(total, 7);
 }
 
+/// The parties of a page's cases are read in one batch however many cases it has, also when
+/// each case first reads something else (`provenance`, one statement per case). Counted in
+/// statements sent (`qianchuan_db_primary_statements_total`): what asking for the parties adds
+/// to a page of 2 cases and to a page of 12 is the same (with a read per case instead of the
+/// loader: 4 and 24). The case cache is off, so that every party is read from the database;
+/// each count is the fewest of three tries, so that a background statement (the revocations
+/// re-read every second) does not count.
+async fn a_pages_parties_are_read_in_one_batch_after_another_read(app: TestApp) {
+    let dir = tests::TempDir::new("qc-batch-world");
+    hub::demo::load_generated_world(&app.db, &dir.0, 300, 5).await.unwrap();
+    let token = app.token(Role::Admin, &[]);
+    let statements = |query: &'static str, n: usize| {
+        let (app, token) = (&app, &token);
+        async move {
+            let mut fewest = u64::MAX;
+            for _ in 0..3 {
+                let before = app.metric("qianchuan_db_primary_statements_total").await;
+                let data = app.data(token, query, json!({"n": n})).await;
+                let after = app.metric("qianchuan_db_primary_statements_total").await;
+                let edges = data["cases"]["edges"].as_array().unwrap();
+                assert_eq!(edges.len(), n);
+                if query.contains("parties") {
+                    let parties: usize = edges
+                        .iter()
+                        .map(|e| e["node"]["parties"].as_array().unwrap().len())
+                        .sum();
+                    assert!(parties >= n, "{parties} parties for {n} cases");
+                }
+                fewest = fewest.min(after - before);
+            }
+            fewest
+        }
+    };
+    let without = "query($n: Int!) { cases(first: $n) { edges { node { provenance { file } } } } }";
+    let with =
+        "query($n: Int!) { cases(first: $n) { edges { node { provenance { file } parties { party { name } } } } } }";
+    let mut added = Vec::new();
+    for n in [2, 12] {
+        added.push(statements(with, n).await.saturating_sub(statements(without, n).await));
+    }
+    assert!(added[0] > 0, "the parties are read from the database");
+    assert_eq!(added[0], added[1], "statements the parties add to 2 cases and to 12");
+}
+
+mod a_pages_parties_are_read_in_one_batch {
+    fn no_case_cache(c: &mut gateway::config::Config) {
+        c.case_cache_mb = 0;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_pages_parties_are_read_in_one_batch_after_another_read(
+            tests::TestApp::sqlite_with(no_case_cache).await,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        if let Some(app) = tests::TestApp::postgres_with(no_case_cache).await {
+            super::a_pages_parties_are_read_in_one_batch_after_another_read(app).await
+        }
+    }
+}
+
 async fn me_reports_the_token(app: TestApp) {
     let token = app.token(Role::Congress, &["3301", "330782"]);
     let data = app.data(&token, "{ me { sub role regions } }", json!({})).await;

@@ -116,12 +116,16 @@ fn array_literal<'a>(values: impl Iterator<Item = Option<&'a serde_json::Value>>
             Some(other) => std::borrow::Cow::Owned(other.to_string()),
         };
         out.push('"');
-        for c in text.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
+        // Runs without a quote or backslash are copied whole (both are ASCII, so never inside a
+        // multi-byte character: every split below is at a character boundary).
+        let mut rest: &str = &text;
+        while let Some(i) = rest.bytes().position(|b| b == b'"' || b == b'\\') {
+            out.push_str(&rest[..i]);
+            out.push('\\');
+            out.push_str(&rest[i..=i]);
+            rest = &rest[i + 1..];
         }
+        out.push_str(rest);
         out.push('"');
     }
     out.push('}');
@@ -159,10 +163,11 @@ mod tests {
             json!(""),
             json!(2.5),
             json!("张三"),
+            json!("\"\\末尾\\"),
         ];
         assert_eq!(
             array_literal(row.iter().map(Some).chain([None])),
-            r#"{"1","a,b","say \"hi\" \\ {x}",NULL,"","2.5","张三",NULL}"#
+            r#"{"1","a,b","say \"hi\" \\ {x}",NULL,"","2.5","张三","\"\\末尾\\",NULL}"#
         );
         assert_eq!(array_literal(std::iter::empty()), "{}");
     }

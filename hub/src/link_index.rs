@@ -1018,13 +1018,16 @@ impl LinkGraph for IndexView<'_> {
         let mut out = Neighbours::default();
         for key in keys {
             let Some(k) = g.keys.entry(key.1) else { continue };
-            let first = out.cases.len();
+            // Past the threshold a key is a hub: its visible cases are only counted.
+            let (first, mut visible) = (out.cases.len(), 0u64);
             for c in k.cases.as_slice() {
                 if g.admits(self.scope, *c) {
-                    out.cases.push((i64::from(*c), *key));
+                    visible += 1;
+                    if visible <= hub_threshold {
+                        out.cases.push((i64::from(*c), *key));
+                    }
                 }
             }
-            let visible = (out.cases.len() - first) as u64;
             if visible > hub_threshold {
                 out.cases.truncate(first);
                 out.hubs.insert(*key, visible);

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use hub::cache::RedisHandle;
 use lru::LruCache;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 /// Queries kept in process, at most.
 const LOCAL_ENTRIES: usize = 10_000;
@@ -68,7 +67,7 @@ impl PersistedQueries {
             (Some(query), None) => Lookup::Query(query),
             (None, None) => Lookup::Refused("`query` is required"),
             (Some(query), Some(hash)) => {
-                if sha256_hex(&query) != hash {
+                if hub::audit::query_hash(&query) != hash {
                     return Lookup::Refused("provided sha does not match query");
                 }
                 self.remember(&hash, &query).await;
@@ -117,7 +116,7 @@ impl PersistedQueries {
             .await
             .flatten()?;
         // Whatever is in Redis is checked as a client's text would be.
-        if sha256_hex(&found) != hash {
+        if hub::audit::query_hash(&found) != hash {
             return None;
         }
         self.keep_locally(hash, &found);
@@ -146,10 +145,6 @@ impl PersistedQueries {
 
 fn redis_key(hash: &str) -> String {
     format!("qianchuan:apq:{hash}")
-}
-
-fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The hash a request names in `extensions.persistedQuery`, lowercase; `None` without one.
@@ -187,7 +182,7 @@ mod tests {
     async fn a_hash_is_found_after_its_query_was_sent_with_it() {
         let apq = PersistedQueries::new(RedisHandle::default());
         let query = "{ me { sub } }";
-        let hash = sha256_hex(query);
+        let hash = hub::audit::query_hash(query);
         assert_eq!(apq.resolve(None, Some(&extensions(&hash))).await, Lookup::NotFound);
         assert_eq!(
             apq.resolve(Some(query.into()), Some(&extensions(&hash.to_uppercase())))
@@ -203,7 +198,7 @@ mod tests {
     #[tokio::test]
     async fn a_hash_that_is_not_the_querys_is_refused_and_not_kept() {
         let apq = PersistedQueries::new(RedisHandle::default());
-        let other = sha256_hex("{ other }");
+        let other = hub::audit::query_hash("{ other }");
         assert_eq!(
             apq.resolve(Some("{ me { sub } }".into()), Some(&extensions(&other)))
                 .await,
@@ -217,7 +212,7 @@ mod tests {
         let apq = PersistedQueries::new(RedisHandle::default());
         for bad in [
             json!({ "persistedQuery": "x" }),
-            json!({ "persistedQuery": { "version": 2, "sha256Hash": sha256_hex("{a}") } }),
+            json!({ "persistedQuery": { "version": 2, "sha256Hash": hub::audit::query_hash("{a}") } }),
             json!({ "persistedQuery": { "version": 1, "sha256Hash": "abc" } }),
             json!({ "persistedQuery": { "version": 1 } }),
         ] {
@@ -234,7 +229,7 @@ mod tests {
     async fn a_long_query_runs_but_is_not_remembered() {
         let apq = PersistedQueries::new(RedisHandle::default());
         let query = format!("{{ me {{ sub }} }} #{}", "x".repeat(MAX_REMEMBERED_BYTES));
-        let hash = sha256_hex(&query);
+        let hash = hub::audit::query_hash(&query);
         assert_eq!(
             apq.resolve(Some(query.clone()), Some(&extensions(&hash))).await,
             Lookup::Query(query)
@@ -248,7 +243,7 @@ mod tests {
         let big = "x".repeat(LOCAL_BYTES / 3 + 1);
         for n in 0..4 {
             let query = format!("{n}{big}");
-            apq.keep_locally(&sha256_hex(&query), &query);
+            apq.keep_locally(&hub::audit::query_hash(&query), &query);
         }
         let local = apq.local.lock().unwrap();
         assert!(local.bytes <= LOCAL_BYTES, "{}", local.bytes);

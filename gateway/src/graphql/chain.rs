@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use entities::ids::{id_number::mask_id_number, phone::mask_phone};
 use entities::LinkKind as Kind;
 
+use super::in_place::{InPlace, InPlaceList};
 use super::scalars::{global_id, NodeKind};
 use super::store;
 use super::types::Case;
@@ -40,15 +41,17 @@ fn visible_key(kind: Kind, key: String, masked: bool) -> String {
     }
 }
 
-// A chain node, link, hub or growth has at most one field that reads (a node's case), so its
-// fields are resolved one after another (`serial`): the concurrent executor's per-field task
-// bookkeeping bought nothing for them. `CaseChain` and `Case` stay concurrent: two of their
+// The chain's parts and their cases are resolved in place (`in_place`): concurrently, as the
+// executor would, without its boxed future and task per field and per list item. Where the
+// executor resolves them instead (a `ChainGrowth`, pushed to a subscriber), a node, link, hub or
+// growth is `serial`: each has at most one field that reads (a node's case), so the concurrent
+// executor's per-field tasks bought nothing. `CaseChain` and `Case` are concurrent: two of their
 // fields may read (`root` and `nodes`; `provenance` and `parties`), and one after the other,
 // each case of a list would reach the parties' loader at its own moment after its first read,
 // so the loader would read for them apart instead of in one batch whenever those first reads
 // outlast the loader's wait of one timer tick (on an idle machine they do not: the test
 // `a_pages_parties_are_read_in_one_batch_after_another_read`, which counts the statements, holds
-// either way). The items of a list still resolve concurrently.
+// either way).
 
 /// One case of a chain.
 pub struct ChainNode {
@@ -59,8 +62,8 @@ pub struct ChainNode {
 
 #[Object(serial)]
 impl ChainNode {
-    async fn case(&self) -> &Case {
-        &self.case
+    async fn case(&self) -> InPlace<&Case> {
+        InPlace(&self.case)
     }
     /// Links from the root along the best path (the root: 0).
     async fn depth(&self) -> i32 {
@@ -124,19 +127,19 @@ pub struct CaseChain {
 
 #[Object]
 impl CaseChain {
-    async fn root(&self) -> &Case {
-        &self.root
+    async fn root(&self) -> InPlace<&Case> {
+        InPlace(&self.root)
     }
     /// The root first, at depth 0 with score 1.
-    async fn nodes(&self) -> &[ChainNode] {
-        &self.nodes
+    async fn nodes(&self) -> InPlaceList<'_, ChainNode> {
+        InPlaceList(&self.nodes)
     }
-    async fn links(&self) -> &[ChainLink] {
-        &self.links
+    async fn links(&self) -> InPlaceList<'_, ChainLink> {
+        InPlaceList(&self.links)
     }
     /// Identifiers shared by too many cases to expand.
-    async fn hubs(&self) -> &[ChainHub] {
-        &self.hubs
+    async fn hubs(&self) -> InPlaceList<'_, ChainHub> {
+        InPlaceList(&self.hubs)
     }
     /// True when maxNodes or a hub stopped the walk.
     async fn truncated(&self) -> bool {
@@ -228,12 +231,12 @@ impl ChainGrowth {
         &self.watched
     }
     /// The cases new to the chain.
-    async fn nodes(&self) -> &[ChainNode] {
-        &self.nodes
+    async fn nodes(&self) -> InPlaceList<'_, ChainNode> {
+        InPlaceList(&self.nodes)
     }
     /// The chain's links that touch a new case.
-    async fn links(&self) -> &[ChainLink] {
-        &self.links
+    async fn links(&self) -> InPlaceList<'_, ChainLink> {
+        InPlaceList(&self.links)
     }
     /// True when maxNodes or a hub stopped the walk.
     async fn truncated(&self) -> bool {

@@ -4,6 +4,7 @@ use async_graphql::{Context, Object, ID};
 
 use super::case_order::{self, CaseOrder};
 pub use super::filter::CaseFilter;
+use super::in_place::InPlace;
 use super::scalars::{parse_global_id, parse_id_of, NodeKind};
 use super::types::{Case, CaseConnection, Node, Party, Source, Viewer};
 use super::{limits, readable_store, viewer};
@@ -42,13 +43,13 @@ impl Query {
     }
 
     /// One case by ID; `null` when it does not exist or is outside your scope.
-    async fn case(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Case>> {
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<InPlace<Case>>> {
         let n = parse_id_of(NodeKind::Case, &id)?;
         Ok(readable_store(ctx)?
             .case_by_id(n)
             .await
             .map_err(crate::error::ApiError::from)?
-            .map(Case))
+            .map(|case| InPlace(Case(case))))
     }
 
     /// One case by its source and the key it has there (JDBH, 线索编号, SXBH, id, 工单编号).
@@ -120,10 +121,10 @@ impl Query {
         #[graphql(default = 3)] max_depth: Option<i32>,
         #[graphql(default = 0.5)] min_score: Option<f64>,
         #[graphql(default = 200)] max_nodes: Option<i32>,
-    ) -> async_graphql::Result<super::chain::CaseChain> {
+    ) -> async_graphql::Result<InPlace<super::chain::CaseChain>> {
         let id = parse_id_of(NodeKind::Case, &case_id)?;
         let params = super::chain::walk_params(ctx, max_depth, min_score, max_nodes)?;
-        super::chain::case_chain(ctx, id, params).await
+        Ok(InPlace(super::chain::case_chain(ctx, id, params).await?))
     }
 
     /// Counts of the cases you may see, grouped by any of SOURCE, REGION, MONTH, CATEGORY,

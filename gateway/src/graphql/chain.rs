@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use entities::ids::{id_number::mask_id_number, phone::mask_phone};
 use entities::LinkKind as Kind;
 
-use super::in_place::{InPlace, InPlaceList};
+use super::in_place::{InPlace, InPlaceList, MayWait};
 use super::scalars::{global_id, NodeKind};
 use super::store;
 use super::types::Case;
@@ -41,17 +41,16 @@ fn visible_key(kind: Kind, key: String, masked: bool) -> String {
     }
 }
 
-// The chain's parts and their cases are resolved in place (`in_place`): concurrently, as the
-// executor would, without its boxed future and task per field and per list item. Where the
-// executor resolves them instead (a `ChainGrowth`, pushed to a subscriber), a node, link, hub or
-// growth is `serial`: each has at most one field that reads (a node's case), so the concurrent
-// executor's per-field tasks bought nothing. `CaseChain` and `Case` are concurrent: two of their
-// fields may read (`root` and `nodes`; `provenance` and `parties`), and one after the other,
-// each case of a list would reach the parties' loader at its own moment after its first read,
-// so the loader would read for them apart instead of in one batch whenever those first reads
-// outlast the loader's wait of one timer tick (on an idle machine they do not: the test
-// `a_pages_parties_are_read_in_one_batch_after_another_read`, which counts the statements, holds
-// either way).
+// The chain's parts and their cases are resolved in place (`in_place`): without the executor's
+// boxed future and task per field and per list item, and one field after another unless two
+// fields that may wait are selected (`MayWait`): `CaseChain`'s `root` and `nodes`, or `Case`'s
+// `provenance` and `parties` — one after the other, each case of a list would reach the
+// parties' loader at its own moment after its first read, so the loader would read for them
+// apart instead of in one batch whenever those first reads outlast its wait of one timer tick
+// (on an idle machine they do not: the test `a_pages_parties_are_read_in_one_batch_after_another_read`,
+// which counts the statements, holds either way). Where the executor resolves them instead (a
+// `ChainGrowth`, pushed to a subscriber), a node, link, hub or growth is `serial` for the same
+// reason: each has at most one field that reads (a node's case).
 
 /// One case of a chain.
 pub struct ChainNode {
@@ -84,6 +83,10 @@ pub struct ChainLink {
     score: f64,
 }
 
+impl MayWait for ChainNode {
+    const FIELDS: &'static [&'static str] = &["case"];
+}
+
 /// Two cases tied by a shared key, and which key.
 #[Object(serial)]
 impl ChainLink {
@@ -106,6 +109,10 @@ impl ChainLink {
     }
 }
 
+impl MayWait for ChainLink {
+    const FIELDS: &'static [&'static str] = &[];
+}
+
 /// A key shared by too many cases to walk through.
 #[derive(SimpleObject)]
 #[graphql(serial)]
@@ -114,6 +121,10 @@ pub struct ChainHub {
     pub key: String,
     /// How many cases you may see carry it.
     pub case_count: i32,
+}
+
+impl MayWait for ChainHub {
+    const FIELDS: &'static [&'static str] = &[];
 }
 
 /// The chain one case pulls: every case you may see tied to it, and why.
@@ -145,6 +156,11 @@ impl CaseChain {
     async fn truncated(&self) -> bool {
         self.truncated
     }
+}
+
+impl MayWait for CaseChain {
+    /// Each holds cases, whose parties may be read.
+    const FIELDS: &'static [&'static str] = &["root", "nodes"];
 }
 
 /// The walk's parameters from a chain field's arguments (defaults: depth 3, score 0.5,

@@ -4,9 +4,10 @@
 //! async-graphql 7.2 resolves each field of an object as a boxed future in a `FuturesUnordered`
 //! (one heap allocation for the future and one reference-counted task per field) and collects
 //! the answers into a map looked up twice per field; a list of more than 30 items puts each in a
-//! task of a `FuturesOrdered`. A depth-3 chain answers about 600 fields in 200 objects. Here the
-//! fields of one object are futures of one type, kept in one slice, each answer inserted with
-//! one look-up, and a list's items are joined 30 to a slice: 813 k → 746 k instructions per
+//! task of a `FuturesOrdered`. A depth-3 chain answers about 600 fields in 200 objects. Here an
+//! object's fields are answered one after another when at most one of them may wait
+//! (`MayWait`), else joined as futures of one type in one slice; each answer is inserted with
+//! one look-up, and a list's items are joined 30 to a slice: 813 k → 676 k instructions per
 //! depth-3 chain request (README, Performance).
 //!
 //! A type that can contain itself keeps one object resolved by the executor on the way round
@@ -24,14 +25,31 @@ use async_graphql::indexmap::{map::Entry, IndexMap};
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
-use async_graphql::{ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError, ServerResult, Value};
+use async_graphql::{
+    Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError, ServerResult, Value,
+};
 use futures_util::future::{join_all, try_join_all};
 
-/// An object of type `T` whose fields are resolved concurrently, as `T` itself would be, within
-/// one future. In the schema it is `T`.
+/// The fields of an object type that may wait (for a read or a loader); its other fields answer
+/// when first asked. An object with at most one of them selected resolves its fields one after
+/// another — the same moments as concurrently: the fields before the one that waits answer at
+/// once, so it is first asked, and joins a loader's batch, in the object's first poll — and one
+/// with more, concurrently. A field that may wait but is not listed here would only be waited
+/// for before the next field is asked (its loader batch joined later), never answered wrongly.
+pub trait MayWait {
+    /// The GraphQL names of the fields that may wait.
+    const FIELDS: &'static [&'static str];
+}
+
+impl<T: MayWait> MayWait for &T {
+    const FIELDS: &'static [&'static str] = T::FIELDS;
+}
+
+/// An object of type `T` whose fields are resolved as `T` itself would be, within one future.
+/// In the schema it is `T`.
 pub struct InPlace<T>(pub T);
 
-impl<T: ObjectType + Sync> OutputType for InPlace<T> {
+impl<T: ObjectType + MayWait + Sync> OutputType for InPlace<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
     }
@@ -62,7 +80,7 @@ pub struct InPlaceList<'a, T>(pub &'a [T]);
 /// module avoids. A list's items are joined in groups of this many.
 const JOINED_IN_ONE_SLICE: usize = 30;
 
-impl<T: ObjectType + Sync> OutputType for InPlaceList<'_, T> {
+impl<T: ObjectType + MayWait + Sync> OutputType for InPlaceList<'_, T> {
     fn type_name() -> Cow<'static, str> {
         <Vec<T>>::type_name()
     }
@@ -95,27 +113,41 @@ impl<T: ObjectType + Sync> OutputType for InPlaceList<'_, T> {
 
 /// An object's answer: in place, unless the schema has custom directives (then as the
 /// executor resolves it, so that they apply).
-async fn resolve_object<T: ObjectType + Sync>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
+async fn resolve_object<T: ObjectType + MayWait + Sync>(
+    ctx: &ContextSelectionSet<'_>,
+    root: &T,
+) -> ServerResult<Value> {
     if !ctx.schema_env.custom_directives.is_empty() {
         return resolve_container(ctx, root).await;
     }
     resolve_fields(ctx, root).await
 }
 
-/// The selected fields of `root`, resolved concurrently, answered in the order selected; a
-/// field that fails adds its error and is left out, as the executor does.
-async fn resolve_fields<T: ContainerType + Sync>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
+/// The selected fields of `root` (concurrently when more than one of them may wait), answered
+/// in the order selected; a field that fails adds its error and is left out, as the executor
+/// does.
+async fn resolve_fields<T: ContainerType + MayWait + Sync>(
+    ctx: &ContextSelectionSet<'_>,
+    root: &T,
+) -> ServerResult<Value> {
     let mut selected = Vec::with_capacity(ctx.item.node.items.len());
     select(ctx, &ctx.item.node, root, &mut selected)?;
     let fields: Vec<_> = selected.iter().map(|field| ctx.with_field(field)).collect();
-    let answers = join_all(fields.iter().map(|ctx_field| async move {
-        let name = ctx_field.item.node.response_key().node.clone();
-        if ctx_field.item.node.name.node == "__typename" {
-            return Ok((name, Value::String(root.introspection_type_name().into_owned())));
+    let waiting = selected
+        .iter()
+        .filter(|field| T::FIELDS.contains(&field.node.name.node.as_str()))
+        .count();
+    // Concurrently, the fields' futures are moved into one slice: a cost of their size, which
+    // one after another does not have.
+    let answers = if waiting > 1 {
+        join_all(fields.iter().map(|ctx_field| answer(root, ctx_field))).await
+    } else {
+        let mut answers = Vec::with_capacity(fields.len());
+        for ctx_field in &fields {
+            answers.push(answer(root, ctx_field).await);
         }
-        Ok((name, root.resolve_field(ctx_field).await?.unwrap_or_default()))
-    }))
-    .await;
+        answers
+    };
     let mut object = IndexMap::with_capacity(answers.len());
     for answer in answers {
         match answer {
@@ -128,6 +160,15 @@ async fn resolve_fields<T: ContainerType + Sync>(ctx: &ContextSelectionSet<'_>, 
     } else {
         Value::Object(object)
     })
+}
+
+/// A field's response key and value.
+async fn answer<T: ContainerType>(root: &T, ctx_field: &Context<'_>) -> ServerResult<(Name, Value)> {
+    let name = ctx_field.item.node.response_key().node.clone();
+    if ctx_field.item.node.name.node == "__typename" {
+        return Ok((name, Value::String(root.introspection_type_name().into_owned())));
+    }
+    Ok((name, root.resolve_field(ctx_field).await?.unwrap_or_default()))
 }
 
 /// The fields of `set` that apply to `root`, fragments' fields in their place (the executor's
@@ -260,6 +301,10 @@ mod tests {
         }
     }
 
+    impl MayWait for Thing {
+        const FIELDS: &'static [&'static str] = &["later"];
+    }
+
     #[derive(Interface)]
     #[graphql(field(name = "n", ty = "i32"))]
     #[allow(dead_code)]
@@ -328,6 +373,7 @@ mod tests {
             ("{ __typename n }", 2, ""),
             ("{ a: n b: label n: label }", 2, ""),
             ("{ later n later2: later }", 75, ""),
+            ("{ n later label }", 40, ""),
             ("{ n sometimes }", 35, ""),
             ("{ n strict }", 45, ""),
             ("{ n strict }", 39, ""),

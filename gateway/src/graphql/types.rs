@@ -210,6 +210,11 @@ impl Case {
     }
 }
 
+impl super::in_place::MayWait for Case {
+    /// Those that read from the database, a loader or the linkage index.
+    const FIELDS: &'static [&'static str] = &["provenance", "convictions", "parties", "chain"];
+}
+
 /// A party's part in one case.
 #[derive(SimpleObject)]
 pub struct CaseParty {

@@ -48,9 +48,9 @@ fn visible_key(kind: Kind, key: String, masked: bool) -> String {
 // parties' loader at its own moment after its first read, so the loader would read for them
 // apart instead of in one batch whenever those first reads outlast its wait of one timer tick
 // (on an idle machine they do not: the test `a_pages_parties_are_read_in_one_batch_after_another_read`,
-// which counts the statements, holds either way). Where the executor resolves them instead (a
-// `ChainGrowth`, pushed to a subscriber), a node, link, hub or growth is `serial` for the same
-// reason: each has at most one field that reads (a node's case).
+// which counts the statements, holds either way). Of these types the executor resolves only a
+// `ChainGrowth` (pushed to a subscriber), one field after another (`serial`): of its fields only
+// `nodes` holds cases, whose parties may wait.
 
 /// One case of a chain.
 pub struct ChainNode {
@@ -59,7 +59,7 @@ pub struct ChainNode {
     score: f64,
 }
 
-#[Object(serial)]
+#[Object]
 impl ChainNode {
     async fn case(&self) -> InPlace<&Case> {
         InPlace(&self.case)
@@ -88,7 +88,7 @@ impl MayWait for ChainNode {
 }
 
 /// Two cases tied by a shared key, and which key.
-#[Object(serial)]
+#[Object]
 impl ChainLink {
     async fn from(&self) -> ID {
         global_id(NodeKind::Case, self.from)
@@ -115,7 +115,6 @@ impl MayWait for ChainLink {
 
 /// A key shared by too many cases to walk through.
 #[derive(SimpleObject)]
-#[graphql(serial)]
 pub struct ChainHub {
     pub kind: LinkKind,
     pub key: String,

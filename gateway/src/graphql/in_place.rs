@@ -17,14 +17,14 @@
 //! What the executor does per field beyond resolving it is not done here: an extension's
 //! `resolve` hook (the schema's one extension, `NotesValidation`, hooks validation only — an
 //! extension that hooks `resolve` must not be added while this is used) and custom directives
-//! (a schema with any resolves through async-graphql's own `resolve_container`).
+//! (a schema with any resolves these objects as the executor does, through their own type).
 
 use std::borrow::Cow;
 
 use async_graphql::indexmap::{map::Entry, IndexMap};
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::resolver_utils::{resolve_container, ContainerType};
+use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{
     Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError, ServerResult, Value,
 };
@@ -66,8 +66,8 @@ impl<T: ObjectType + MayWait + Sync> OutputType for InPlace<T> {
         T::create_type_info(registry)
     }
 
-    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
-        resolve_object(ctx, &self.0).await
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        resolve_object(ctx, field, &self.0).await
     }
 }
 
@@ -93,10 +93,10 @@ impl<T: ObjectType + MayWait + Sync> OutputType for InPlaceList<'_, T> {
         <Vec<T>>::create_type_info(registry)
     }
 
-    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         let contexts: Vec<_> = (0..self.0.len()).map(|index| ctx.with_index(index)).collect();
         let mut items = self.0.iter().zip(&contexts).map(|(item, ctx_item)| async move {
-            resolve_object(ctx_item, item)
+            resolve_object(ctx_item, field, item)
                 .await
                 .map_err(|error| ctx_item.set_error_path(error))
         });
@@ -111,14 +111,15 @@ impl<T: ObjectType + MayWait + Sync> OutputType for InPlaceList<'_, T> {
     }
 }
 
-/// An object's answer: in place, unless the schema has custom directives (then as the
-/// executor resolves it, so that they apply).
+/// An object's answer: in place, unless the schema has custom directives (then by its own type,
+/// as the executor resolves it, so that they apply).
 async fn resolve_object<T: ObjectType + MayWait + Sync>(
     ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
     root: &T,
 ) -> ServerResult<Value> {
     if !ctx.schema_env.custom_directives.is_empty() {
-        return resolve_container(ctx, root).await;
+        return root.resolve(ctx, field).await;
     }
     resolve_fields(ctx, root).await
 }
@@ -423,6 +424,37 @@ mod tests {
         assert!(executor.errors.is_empty(), "{:?}", executor.errors);
         assert_eq!(executor.data, in_place.data);
         assert_eq!(executor.errors, in_place.errors);
+    }
+
+    /// A misspelt name would leave a field that waits out of its type's list: its loader batch
+    /// would form later.
+    #[test]
+    fn the_fields_that_may_wait_are_fields_of_their_types() {
+        use crate::graphql::chain::{CaseChain, ChainHub, ChainLink, ChainNode};
+        use crate::graphql::types::Case;
+        let sdl = crate::schema_sdl();
+        let lists = [
+            ("Case", Case::FIELDS),
+            ("CaseChain", CaseChain::FIELDS),
+            ("ChainNode", ChainNode::FIELDS),
+            ("ChainLink", ChainLink::FIELDS),
+            ("ChainHub", ChainHub::FIELDS),
+        ];
+        for (name, fields) in lists {
+            let start = sdl
+                .find(&format!("\ntype {name} "))
+                .unwrap_or_else(|| panic!("no type {name}"))
+                + 1;
+            let block = &sdl[start..start + sdl[start..].find("\n}").unwrap_or_default()];
+            let declared: Vec<&str> = block
+                .lines()
+                .skip(1)
+                .filter_map(|line| line.trim().split(['(', ':']).next())
+                .collect();
+            for field in fields {
+                assert!(declared.contains(field), "{name}.{field} is not in {declared:?}");
+            }
+        }
     }
 
     #[test]

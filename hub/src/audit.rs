@@ -227,22 +227,21 @@ fn entries_behind(assumed: &[Option<i64>], head: i64) -> u64 {
 pub const AUDIT_CONNECTION: &str = "qianchuan audit";
 
 /// A group of entries in one statement, which PostgreSQL runs as one transaction; each entry's
-/// subjects (every case and party it cites) go into its `subject_keys`, under a GIN index.
-/// Entries whose `assumed` row is earlier than the linkage journal's head (read by the same
-/// statement) are left out; answers the head, or -1 when the entries written are not those
-/// that should have been.
+/// subjects (every case and party it cites) go into its `subject_keys`, under a GIN index,
+/// given as an array literal of their own (parsing it is cheaper than reading the keys back out
+/// of the entry's JSON lists). Entries whose `assumed` row is earlier than the linkage journal's
+/// head (read by the same statement) are left out; answers the head, or -1 when the entries
+/// written are not those that should have been.
 const WRITE_GROUP_POSTGRES: &str = "WITH head AS (\
     SELECT COALESCE(MAX(seq), 0) AS seq FROM linkage_journal), \
     given AS (SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], \
-    $6::json[], $7::json[], $8::json[], $9::bigint[]) \
-    AS g(at, sub, role, operation, query_hash, variables, case_ids, party_ids, assumed) \
+    $6::json[], $7::json[], $8::json[], $9::bigint[], $10::text[]) \
+    AS g(at, sub, role, operation, query_hash, variables, case_ids, party_ids, assumed, subject_keys) \
     WHERE g.assumed IS NULL OR g.assumed >= (SELECT seq FROM head)), \
     entry AS (\
     INSERT INTO audit_log (at, sub, role, operation, query_hash, variables, case_ids, party_ids, subject_keys) \
-    SELECT at, sub, role, operation, query_hash, variables, case_ids, party_ids, \
-    ARRAY(SELECT c::bigint FROM json_array_elements_text(case_ids) c) \
-    || ARRAY(SELECT -p::bigint FROM json_array_elements_text(party_ids) p) FROM given \
-    RETURNING id) \
+    SELECT at, sub, role, operation, query_hash, variables, case_ids, party_ids, subject_keys::bigint[] \
+    FROM given RETURNING id) \
     SELECT CASE WHEN (SELECT count(*) FROM entry) = (SELECT count(*) FROM given) \
     THEN (SELECT seq FROM head) ELSE -1 END";
 
@@ -259,15 +258,33 @@ async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry
                 e.variables.to_string(),
                 json!(e.cases).to_string(),
                 json!(e.parties).to_string(),
-                e.assumed
+                e.assumed,
+                subject_keys(&e.cases, &e.parties)
             ])
         })
         .collect();
-    let params = entities::sql::postgres_column_arrays(9, &rows);
+    let params = entities::sql::postgres_column_arrays(10, &rows);
     match own.query_i64_with(WRITE_GROUP_POSTGRES, params).await? {
         Some(head) if head >= 0 => Ok(head),
         _ => Err(sea_orm::DbErr::RecordNotInserted),
     }
+}
+
+/// An entry's `subject_keys` as a PostgreSQL array literal: each case as its id, each party as
+/// minus its id (`store::audit` searches them so).
+fn subject_keys(cases: &[i64], parties: &[i64]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + 8 * (cases.len() + parties.len()));
+    out.push('{');
+    let keys = cases.iter().copied().chain(parties.iter().map(|p| -p));
+    for (n, key) in keys.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{key}");
+    }
+    out.push('}');
+    out
 }
 
 /// Writes a group of entries in one transaction (SQLite): one statement for the entries, one
@@ -352,6 +369,13 @@ mod tests {
             query_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn subject_keys_are_cases_then_parties_negated() {
+        assert_eq!(subject_keys(&[3, 17], &[5]), "{3,17,-5}");
+        assert_eq!(subject_keys(&[], &[9, 12]), "{-9,-12}");
+        assert_eq!(subject_keys(&[], &[]), "{}");
     }
 
     #[test]

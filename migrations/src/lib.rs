@@ -19,6 +19,7 @@ mod m20261202_000014_inspections;
 mod m20261202_000015_supervision_models;
 mod m20261205_000016_audit_subjects_by_entry;
 mod m20261206_000017_audit_subject_keys;
+mod m20261206_000018_audit_pending_list;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_supervision_models::Migration),
             Box::new(m20261205_000016_audit_subjects_by_entry::Migration),
             Box::new(m20261206_000017_audit_subject_keys::Migration),
+            Box::new(m20261206_000018_audit_pending_list::Migration),
         ]
     }
 }

@@ -107,4 +107,24 @@ async fn entries_get_their_subject_keys_from_their_lists_in_postgresql() {
     assert!(table.is_empty(), "audit_subjects is gone on PostgreSQL");
 }
 
+/// PostgreSQL: the audit's GIN index keeps up to 64 MB of new entries before merging them
+/// (000018), so that an audited request seldom waits for a merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_index_keeps_a_large_pending_list_in_postgresql() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let options = app
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT array_to_string(reloptions, ',') FROM pg_class \
+             WHERE relname = 'ix_audit_log_subject_keys' AND relnamespace = current_schema()::regnamespace",
+        ))
+        .await
+        .unwrap()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap());
+    assert_eq!(options.as_deref(), Some("gin_pending_list_limit=65536"));
+}
+
 on_both_databases!(audit_subjects_keep_every_subject_when_keyed_by_entry);

@@ -125,13 +125,41 @@ type Reply = oneshot::Sender<Result<i64, String>>;
 /// Entries written together at most.
 const GROUP: usize = 256;
 
+/// How many turns the writer gives the runtime's other ready tasks before it writes a group:
+/// requests they carry to their audit call join the group, so one commit serves more entries
+/// (README, "Larger audit groups"). A turn with nothing else ready ends at once.
+const YIELDS: usize = 8;
+
+/// An entry waiting for its group, and where to answer.
+type Queued = (Entry, Reply);
+
+/// The group that starts with `first`: every entry queued, then those the runtime's other ready
+/// tasks add in up to `YIELDS` turns; at most `GROUP`.
+async fn gather(first: Queued, rx: &mut mpsc::Receiver<Queued>) -> Vec<Queued> {
+    let mut group = vec![first];
+    for turn in 0..=YIELDS {
+        while group.len() < GROUP {
+            match rx.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        if group.len() >= GROUP || turn == YIELDS {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    group
+}
+
 /// Writes audit entries. Concurrent requests share one transaction (a group commit), and
 /// each waits for the commit that holds its entry: an entry is durable before its data leaves.
+/// A group gathers what other requests bring while the runtime runs them (`gather`).
 /// On PostgreSQL a group is one statement on a connection of the writer's own (one round trip
 /// and no pool hand-over per group); on SQLite, one transaction on the pool.
 #[derive(Clone)]
 pub struct AuditWriter {
-    tx: mpsc::Sender<(Entry, Reply)>,
+    tx: mpsc::Sender<Queued>,
     /// Entries written since start (for `/metrics`).
     written: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -139,18 +167,12 @@ pub struct AuditWriter {
 impl AuditWriter {
     pub fn start(db: DatabaseConnection) -> AuditWriter {
         let own = crate::db::OwnConnection::new(db.clone(), AUDIT_CONNECTION);
-        let (tx, mut rx) = mpsc::channel::<(Entry, Reply)>(4 * GROUP);
+        let (tx, mut rx) = mpsc::channel::<Queued>(4 * GROUP);
         let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = written.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
-                let mut group = vec![first];
-                while group.len() < GROUP {
-                    match rx.try_recv() {
-                        Ok(next) => group.push(next),
-                        Err(_) => break,
-                    }
-                }
+                let group = gather(first, &mut rx).await;
                 let (entries, replies): (Vec<Entry>, Vec<Reply>) = group.into_iter().unzip();
                 let n = entries.len() as u64;
                 let assumed: Vec<Option<i64>> = entries.iter().map(|e| e.assumed).collect();
@@ -369,6 +391,46 @@ mod tests {
             query_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    fn queued(case: i64) -> Queued {
+        let entry = Entry {
+            at: Utc::now(),
+            sub: "s".into(),
+            role: "plc".into(),
+            operation: None,
+            query_hash: query_hash("{ x }"),
+            variables: Value::Null,
+            cases: vec![case],
+            parties: vec![],
+            assumed: None,
+        };
+        (entry, oneshot::channel().0)
+    }
+
+    /// On one thread, the tasks that send run only when the writer gives them a turn.
+    #[tokio::test]
+    async fn a_group_takes_in_the_entries_of_tasks_ready_to_run() {
+        let (tx, mut rx) = mpsc::channel::<Queued>(4 * GROUP);
+        for case in 1..=3 {
+            let tx = tx.clone();
+            tokio::spawn(async move { tx.send(queued(case)).await.is_ok() });
+        }
+        let group = gather(queued(0), &mut rx).await;
+        let cases: Vec<i64> = group.iter().map(|(e, _)| e.cases[0]).collect();
+        assert_eq!(cases, [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_group_holds_at_most_its_bound() {
+        let (tx, mut rx) = mpsc::channel::<Queued>(4 * GROUP);
+        for case in 0..GROUP as i64 + 10 {
+            tx.send(queued(case)).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        assert_eq!(gather(first, &mut rx).await.len(), GROUP);
+        let first = rx.recv().await.unwrap();
+        assert_eq!(gather(first, &mut rx).await.len(), 10);
     }
 
     #[test]

@@ -292,13 +292,25 @@ async fn write_group_postgres(own: &crate::db::OwnConnection, entries: Vec<Entry
     }
 }
 
-/// An entry's `subject_keys` as a PostgreSQL array literal: each case as its id, each party as
-/// minus its id (`store::audit` searches them so).
+/// A subject's key among an entry's `subject_keys` on PostgreSQL: a case as its id, a party as
+/// minus its id (written so here, searched so by `store::audit`).
+pub(crate) fn subject_key(kind: SubjectKind, id: i64) -> i64 {
+    match kind {
+        SubjectKind::Case => id,
+        SubjectKind::Party => -id,
+    }
+}
+
+/// An entry's `subject_keys` as a PostgreSQL array literal (`subject_key` of each case, then of
+/// each party).
 fn subject_keys(cases: &[i64], parties: &[i64]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(2 + 8 * (cases.len() + parties.len()));
     out.push('{');
-    let keys = cases.iter().copied().chain(parties.iter().map(|p| -p));
+    let keys = cases
+        .iter()
+        .map(|&c| subject_key(SubjectKind::Case, c))
+        .chain(parties.iter().map(|&p| subject_key(SubjectKind::Party, p)));
     for (n, key) in keys.enumerate() {
         if n > 0 {
             out.push(',');

@@ -26,10 +26,7 @@ pub struct AuditQuery {
 fn returned(backend: DbBackend, kind: SubjectKind, id: i64) -> Condition {
     let cond = match backend {
         DbBackend::Postgres => {
-            let key = match kind {
-                SubjectKind::Case => id,
-                SubjectKind::Party => -id,
-            };
+            let key = crate::audit::subject_key(kind, id);
             // `_int8` is `bigint[]`: sea-query reads square brackets in a custom expression as
             // quoting, and numbers no parameter inside them.
             Expr::cust_with_values(
